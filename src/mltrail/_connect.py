@@ -1,0 +1,50 @@
+"""``mltrail.connect``: open a store from a URL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from mltrail.backends.sql.database import Database
+from mltrail.backends.sql.migrations import prepare_schema
+from mltrail.errors import InvalidArgumentError
+from mltrail.store import MetadataStore
+
+
+def database_url(url: str | os.PathLike[str] | None) -> str:
+    """The SQLAlchemy URL for what :func:`connect` accepts."""
+    if url is None or url in ("", ":memory:"):
+        return "sqlite://"
+    if isinstance(url, os.PathLike) or "://" not in str(url):
+        return f"sqlite:///{Path(url).expanduser()}"
+    text = str(url)
+    scheme = text.split("://", 1)[0].lower()
+    if scheme in ("http", "https"):
+        raise InvalidArgumentError(
+            f"{text!r} names an mltrail server, but this version of mltrail has no remote client "
+            "yet; connect to the database directly (sqlite:///path.db)"
+        )
+    return text
+
+
+def connect(
+    url: str | os.PathLike[str] | None = None, *, migrate: bool = True, **options: Any
+) -> MetadataStore:
+    """Open a metadata store.
+
+    ``url``: ``None`` (or ``":memory:"``) for a fresh in-memory SQLite store; ``sqlite:///path.db``
+    or a plain file path for a SQLite file (created if missing). Backend options may be given as
+    URL query parameters or keywords (SQLite: ``busy_timeout`` in ms, ``synchronous``).
+
+    A database with an older schema is migrated in one transaction, unless ``migrate=False``, in
+    which case :class:`~mltrail.errors.SchemaVersionError` is raised; a database with a newer
+    schema is refused the same way and left untouched.
+    """
+    database = Database(database_url(url), options)
+    try:
+        version = prepare_schema(database, migrate=migrate)
+    except BaseException:
+        database.close()
+        raise
+    return MetadataStore(database, version)

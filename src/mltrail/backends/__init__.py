@@ -1,0 +1,1 @@
+"""Storage backends: SQL databases (SQLite, PostgreSQL, MySQL/MariaDB)."""

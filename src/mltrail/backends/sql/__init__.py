@@ -1,0 +1,1 @@
+"""The SQL backend: schema, dialects, migrations and the transaction runner."""

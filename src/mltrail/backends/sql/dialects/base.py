@@ -1,0 +1,90 @@
+"""What every SQL dialect provides; subclasses override only where their database differs."""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import enum
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, create_engine, insert
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.sql.dml import Insert
+
+from mltrail.backends.sql.fast import FastStatement
+
+
+class Failure(enum.Enum):
+    """How a database error is handled by the transaction runner."""
+
+    RETRY = "retry"  # deadlock, serialization failure, busy: run the whole call again
+    CONFLICT = "conflict"  # a unique constraint was violated (possibly by a racing writer)
+    UNAVAILABLE = "unavailable"  # the database cannot be reached
+    OTHER = "other"
+
+
+class Dialect(abc.ABC):
+    """Dialect-specific behaviour of the SQL backend."""
+
+    name = "generic"
+    #: True when the engine holds one shared connection that threads must take turns on.
+    single_connection = False
+
+    def create_engine(self, url: URL, options: dict[str, Any]) -> Engine:
+        """Build the engine for ``url``; ``options`` are the URL's query options mltrail knows."""
+        return create_engine(url, **options)
+
+    def describe(self, url: URL) -> str:
+        """A human-readable name of the database (no password) for messages."""
+        return url.render_as_string(hide_password=True)
+
+    def begin(self, conn: Connection, *, write: bool) -> None:
+        """Start the transaction of one public call on ``conn``."""
+        conn.begin()
+
+    def insert_returning_ids(
+        self,
+        conn: Connection,
+        plain: FastStatement,
+        returning: FastStatement,
+        table: Table,
+        rows: list[dict[str, Any]],
+    ) -> list[int]:
+        """Insert ``rows`` into ``table`` and return their new ids, in order.
+
+        ``plain`` and ``returning`` are the single-row INSERT without and with ``RETURNING id``.
+        The default uses RETURNING: one statement per row for a single row, SQLAlchemy's batched
+        multi-row form otherwise.
+        """
+        if len(rows) == 1:
+            cursor = returning.execute(conn, rows[0])
+            try:
+                return [int(cursor.fetchone()[0])]
+            finally:
+                cursor.close()
+        result = conn.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+        )
+        return [int(row[0]) for row in result]
+
+    @abc.abstractmethod
+    def insert_ignore(self, table: Table) -> Insert:
+        """An INSERT into ``table`` that silently skips rows whose key already exists."""
+
+    def classify(self, error: DBAPIError) -> Failure:
+        """Decide whether a database error is retried, reported as a conflict, or raised."""
+        if isinstance(error, IntegrityError):
+            return Failure.CONFLICT
+        if error.connection_invalidated:
+            return Failure.UNAVAILABLE
+        return Failure.OTHER
+
+    @contextlib.contextmanager
+    def migration_lock(self, conn: Connection) -> Iterator[None]:
+        """Hold a database-wide lock while the schema is checked and migrated.
+
+        The default relies on the migration transaction itself to serialize migrators.
+        """
+        yield

@@ -1,0 +1,183 @@
+"""The declared relational schema (SQLAlchemy Core tables).
+
+This is the schema of the newest version. Migrations in :mod:`mltrail.backends.sql.migrations` build
+it step by step from an empty database; a test checks that the migrated schema equals this one.
+
+Uniqueness rules live here as constraints, not only in code:
+type (kind, name, version); type external id; node (type, name); node external id per node kind;
+event (artifact, execution, type); attribution, association and parent context pairs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import enum
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAME_LENGTH = 255
+"""Longest name, version, external id or property name, in characters."""
+
+
+class TypeKind(enum.IntEnum):
+    ARTIFACT = 1
+    EXECUTION = 2
+    CONTEXT = 3
+
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# SQLite only auto-assigns ids to a column declared exactly INTEGER PRIMARY KEY.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Double = Float(precision=53)
+
+
+def _id_column() -> Column[int]:
+    return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+schema_version = Table(
+    "mlt_schema",
+    metadata,
+    Column("version", Integer, nullable=False),
+    PrimaryKeyConstraint("version"),
+)
+
+type_ = Table(
+    "mlt_type",
+    metadata,
+    _id_column(),
+    Column("kind", SmallInteger, nullable=False),
+    Column("name", String(NAME_LENGTH), nullable=False),
+    # "" stands for "no version" so that the unique constraint holds on every backend.
+    Column("version", String(NAME_LENGTH), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("external_id", String(NAME_LENGTH), nullable=True, unique=True),
+    Column("base_type", SmallInteger, nullable=True),
+    UniqueConstraint("kind", "name", "version"),
+)
+
+type_property = Table(
+    "mlt_type_property",
+    metadata,
+    Column("type_id", Id, ForeignKey("mlt_type.id"), nullable=False),
+    Column("name", String(NAME_LENGTH), nullable=False),
+    Column("data_type", SmallInteger, nullable=False),
+    PrimaryKeyConstraint("type_id", "name"),
+)
+
+
+def _node_table(name: str, *extra: Column[Any], name_nullable: bool) -> Table:
+    return Table(
+        name,
+        metadata,
+        _id_column(),
+        Column("type_id", Id, ForeignKey("mlt_type.id"), nullable=False),
+        Column("name", String(NAME_LENGTH), nullable=name_nullable),
+        *extra,
+        Column("external_id", String(NAME_LENGTH), nullable=True, unique=True),
+        Column("create_time_since_epoch", BigInteger, nullable=False),
+        Column("last_update_time_since_epoch", BigInteger, nullable=False),
+        UniqueConstraint("type_id", "name"),
+    )
+
+
+def _property_table(name: str, node_table: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("node_id", Id, ForeignKey(f"{node_table}.id"), nullable=False),
+        Column("name", String(NAME_LENGTH), nullable=False),
+        Column("is_custom", Boolean, nullable=False),
+        Column("int_value", BigInteger, nullable=True),
+        Column("double_value", Double, nullable=True),
+        Column("string_value", Text, nullable=True),
+        Column("bool_value", Boolean, nullable=True),
+        Column("struct_value", Text, nullable=True),
+        PrimaryKeyConstraint("node_id", "name", "is_custom"),
+    )
+
+
+artifact = _node_table(
+    "mlt_artifact",
+    Column("uri", Text, nullable=True),
+    Column("state", SmallInteger, nullable=True),
+    name_nullable=True,
+)
+Index("ix_mlt_artifact_uri", artifact.c.uri, mysql_length=255)
+
+execution = _node_table(
+    "mlt_execution",
+    Column("last_known_state", SmallInteger, nullable=True),
+    name_nullable=True,
+)
+
+context = _node_table("mlt_context", name_nullable=False)
+
+artifact_property = _property_table("mlt_artifact_property", "mlt_artifact")
+execution_property = _property_table("mlt_execution_property", "mlt_execution")
+context_property = _property_table("mlt_context_property", "mlt_context")
+
+event = Table(
+    "mlt_event",
+    metadata,
+    _id_column(),
+    Column("artifact_id", Id, ForeignKey("mlt_artifact.id"), nullable=False),
+    Column("execution_id", Id, ForeignKey("mlt_execution.id"), nullable=False),
+    Column("type", SmallInteger, nullable=False),
+    # The path (a list of int index / str key steps) as JSON text; NULL for an empty path.
+    Column("path", Text, nullable=True),
+    Column("milliseconds_since_epoch", BigInteger, nullable=False),
+    UniqueConstraint("artifact_id", "execution_id", "type"),
+)
+Index("ix_mlt_event_execution_id", event.c.execution_id)
+
+attribution = Table(
+    "mlt_attribution",
+    metadata,
+    Column("context_id", Id, ForeignKey("mlt_context.id"), nullable=False),
+    Column("artifact_id", Id, ForeignKey("mlt_artifact.id"), nullable=False),
+    PrimaryKeyConstraint("context_id", "artifact_id"),
+)
+Index("ix_mlt_attribution_artifact_id", attribution.c.artifact_id)
+
+association = Table(
+    "mlt_association",
+    metadata,
+    Column("context_id", Id, ForeignKey("mlt_context.id"), nullable=False),
+    Column("execution_id", Id, ForeignKey("mlt_execution.id"), nullable=False),
+    PrimaryKeyConstraint("context_id", "execution_id"),
+)
+Index("ix_mlt_association_execution_id", association.c.execution_id)
+
+parent_context = Table(
+    "mlt_parent_context",
+    metadata,
+    Column("context_id", Id, ForeignKey("mlt_context.id"), nullable=False),
+    Column("parent_context_id", Id, ForeignKey("mlt_context.id"), nullable=False),
+    PrimaryKeyConstraint("context_id", "parent_context_id"),
+)
+Index("ix_mlt_parent_context_parent_context_id", parent_context.c.parent_context_id)

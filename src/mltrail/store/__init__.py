@@ -1,0 +1,5 @@
+"""The metadata store API."""
+
+from mltrail.store.metadata_store import MetadataStore
+
+__all__ = ["MetadataStore"]

@@ -1,0 +1,319 @@
+"""Composite writes: ``put_execution`` and ``put_lineage_subgraph``, each one transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from mltrail.backends.sql import schema
+from mltrail.backends.sql.dialects import Dialect
+from mltrail.errors import InvalidArgumentError, NotFoundError
+from mltrail.model import Artifact, Context, Event, Execution
+from mltrail.store._edges import check_event, insert_events, insert_memberships
+from mltrail.store._nodes import (
+    ARTIFACTS,
+    CONTEXTS,
+    EXECUTIONS,
+    chunks,
+    existing_ids,
+    now_ms,
+    put_nodes,
+    resolve_type,
+)
+from mltrail.store._statements import node_statements
+from mltrail.store._types import TypeCache
+
+
+def upsert_contexts(
+    conn: Connection,
+    dialect: Dialect,
+    types: TypeCache,
+    contexts: Sequence[Any],
+    *,
+    reuse_if_exists: bool,
+    force_reuse: bool = False,
+) -> list[int]:
+    """Contexts' ids after creating new ones, updating given ones or reusing same-named ones."""
+    ids: list[int | None] = [None] * len(contexts)
+    to_put: list[tuple[int, Any]] = []
+    lookups: dict[tuple[int, str], list[int]] = {}
+    for position, ctx in enumerate(contexts):
+        if not isinstance(ctx, Context):
+            raise InvalidArgumentError(
+                f"context #{position}: expected a Context, got {type(ctx).__name__}"
+            )
+        if ctx.id is not None and force_reuse:
+            ids[position] = int(ctx.id)
+            continue
+        if ctx.id is None and reuse_if_exists:
+            where = f"context #{position}"
+            info = resolve_type(conn, types, CONTEXTS, ctx, where)
+            if info is None:
+                raise InvalidArgumentError(f"{where}: type_id is missing; give type_id or type")
+            if not ctx.name:
+                raise InvalidArgumentError(f"{where}: a context needs a non-empty name")
+            lookups.setdefault((info.id, ctx.name), []).append(position)
+            continue
+        to_put.append((position, ctx))
+    if force_reuse:
+        given = [i for i in ids if i is not None]
+        missing = sorted(set(given) - existing_ids(conn, CONTEXTS, given))
+        if missing:
+            raise NotFoundError(f"no context with id {missing[0]} to reuse (force_reuse_context)")
+    if lookups:
+        lookup = node_statements(CONTEXTS.kind).id_by_type_and_name
+        for type_id, name in list(lookups):
+            found = lookup.all(conn, {"type_id": type_id, "name": name})
+            if found:
+                for position in lookups.pop((type_id, name)):
+                    ids[position] = int(found[0][0])
+        for positions in lookups.values():
+            # A context new to the store, possibly named twice in the request: create it once.
+            to_put.append((positions[0], contexts[positions[0]]))
+    if to_put:
+        new_ids = put_nodes(conn, dialect, types, CONTEXTS, [ctx for _, ctx in to_put])
+        for (position, _), new_id in zip(to_put, new_ids):
+            ids[position] = new_id
+    for positions in lookups.values():
+        for position in positions[1:]:
+            ids[position] = ids[positions[0]]
+    return [int(i) for i in ids if i is not None]
+
+
+def _reuse_by_external_id(conn: Connection, artifacts: list[Any]) -> list[Any]:
+    """Artifacts without id whose external_id exists get that artifact's id (and update it)."""
+    wanted = sorted({a.external_id for a in artifacts if a.id is None and a.external_id})
+    if not wanted:
+        return artifacts
+    a = schema.artifact
+    found: dict[str, int] = {}
+    for part in chunks(wanted):
+        for row in conn.execute(select(a.c.id, a.c.external_id).where(a.c.external_id.in_(part))):
+            found[row.external_id] = row.id
+    return [
+        dataclasses.replace(x, id=found[x.external_id])
+        if x.id is None and x.external_id in found
+        else x
+        for x in artifacts
+    ]
+
+
+def put_execution(
+    conn: Connection,
+    dialect: Dialect,
+    types: TypeCache,
+    execution: Any,
+    artifact_and_events: Sequence[Any] | None,
+    contexts: Sequence[Any] | None,
+    *,
+    reuse_context_if_already_exist: bool,
+    reuse_artifact_if_already_exist_by_external_id: bool,
+    force_reuse_context: bool,
+    force_update_time: bool,
+) -> tuple[int, list[int], list[int]]:
+    if not isinstance(execution, Execution):
+        raise InvalidArgumentError(
+            f"put_execution expects an Execution, got {type(execution).__name__}"
+        )
+    # Artifacts of the call, each once (by id, or by object for new ones).
+    artifacts: list[Any] = []
+    slot_of: dict[tuple[str, int], int] = {}  # ("id", id) or ("obj", id(object)) -> index
+    pairs: list[tuple[int | None, Any]] = []  # (index in artifacts, event)
+    for position, pair in enumerate(artifact_and_events or ()):
+        artifact, event = _split_pair(pair, position)
+        index = None
+        if artifact is not None:
+            key = ("id", artifact.id) if artifact.id is not None else ("obj", id(artifact))
+            index = slot_of.get(key)
+            if index is None:
+                index = slot_of[key] = len(artifacts)
+                artifacts.append(artifact)
+        pairs.append((index, event))
+    if reuse_artifact_if_already_exist_by_external_id:
+        artifacts = _reuse_by_external_id(conn, artifacts)
+    artifact_ids = put_nodes(conn, dialect, types, ARTIFACTS, artifacts)
+    [execution_id] = put_nodes(conn, dialect, types, EXECUTIONS, [execution])
+    if force_update_time and execution.id is not None:
+        node_statements(EXECUTIONS.kind).touch.execute(
+            conn, {"_id": execution_id, "stamp": now_ms()}
+        )
+
+    stamp = now_ms()
+    event_rows = []
+    result_ids: list[int] = []
+    loose: list[int] = []
+    for position, (index, event) in enumerate(pairs):
+        artifact_id = artifact_ids[index] if index is not None else None
+        if event is not None:
+            where = f"artifact_and_events #{position}"
+            kind, path = check_event(event, where, need_ids=False)
+            if event.execution_id is not None and event.execution_id != execution_id:
+                raise InvalidArgumentError(
+                    f"{where}: the event's execution_id {event.execution_id} is not the execution "
+                    f"being put ({execution_id}); leave it unset"
+                )
+            if artifact_id is None:
+                if event.artifact_id is None:
+                    raise InvalidArgumentError(
+                        f"{where}: give an artifact or the event's artifact_id"
+                    )
+                artifact_id = int(event.artifact_id)
+                loose.append(artifact_id)
+            elif event.artifact_id is not None and event.artifact_id != artifact_id:
+                raise InvalidArgumentError(
+                    f"{where}: the event's artifact_id {event.artifact_id} is not the artifact's "
+                    f"id {artifact_id}"
+                )
+            event_rows.append(
+                {
+                    "artifact_id": artifact_id,
+                    "execution_id": execution_id,
+                    "type": kind,
+                    "path": path,
+                    "milliseconds_since_epoch": event.milliseconds_since_epoch or stamp,
+                }
+            )
+        result_ids.append(artifact_id if artifact_id is not None else -1)
+    if loose:
+        missing = sorted(set(loose) - existing_ids(conn, ARTIFACTS, loose))
+        if missing:
+            raise InvalidArgumentError(f"put_execution: no artifact with id {missing[0]}")
+    insert_events(conn, event_rows, check_existing=execution.id is not None)
+
+    context_ids = upsert_contexts(
+        conn,
+        dialect,
+        types,
+        list(contexts or ()),
+        reuse_if_exists=reuse_context_if_already_exist,
+        force_reuse=force_reuse_context,
+    )
+    members = set(artifact_ids) | set(loose)
+    insert_memberships(
+        conn, dialect, schema.association, "execution_id", [(c, execution_id) for c in context_ids]
+    )
+    insert_memberships(
+        conn,
+        dialect,
+        schema.attribution,
+        "artifact_id",
+        [(c, a) for c in context_ids for a in members],
+    )
+    return execution_id, result_ids, context_ids
+
+
+def _split_pair(pair: Any, position: int) -> tuple[Any, Any]:
+    where = f"artifact_and_events #{position}"
+    if not isinstance(pair, (tuple, list)) or len(pair) > 2:
+        raise InvalidArgumentError(
+            f"{where}: expected (artifact,), (artifact, event) or (None, event), got {pair!r}"
+        )
+    artifact = pair[0] if len(pair) > 0 else None
+    event = pair[1] if len(pair) > 1 else None
+    if artifact is not None and not isinstance(artifact, Artifact):
+        raise InvalidArgumentError(f"{where}: expected an Artifact, got {type(artifact).__name__}")
+    if event is not None and not isinstance(event, Event):
+        raise InvalidArgumentError(f"{where}: expected an Event, got {type(event).__name__}")
+    return artifact, event
+
+
+def put_lineage_subgraph(
+    conn: Connection,
+    dialect: Dialect,
+    types: TypeCache,
+    executions: Sequence[Any],
+    artifacts: Sequence[Any],
+    contexts: Sequence[Any],
+    event_edges: Sequence[Any],
+    *,
+    reuse_context_if_already_exist: bool,
+    reuse_artifact_if_already_exist_by_external_id: bool,
+) -> tuple[list[int], list[int], list[int]]:
+    executions, artifacts, contexts = (
+        list(executions or ()),
+        list(artifacts or ()),
+        list(contexts or ()),
+    )
+    edges = []
+    for position, edge in enumerate(event_edges or ()):
+        where = f"event edge #{position}"
+        if not isinstance(edge, (tuple, list)) or len(edge) != 3:
+            raise InvalidArgumentError(
+                f"{where}: expected (execution_index, artifact_index, Event), got {edge!r}"
+            )
+        exec_index, art_index, event = edge
+        kind, path = check_event(event, where, need_ids=False)
+        _check_edge_end(where, "execution", exec_index, executions, event.execution_id)
+        _check_edge_end(where, "artifact", art_index, artifacts, event.artifact_id)
+        edges.append((exec_index, art_index, event, kind, path))
+
+    context_ids = upsert_contexts(
+        conn, dialect, types, contexts, reuse_if_exists=reuse_context_if_already_exist
+    )
+    if reuse_artifact_if_already_exist_by_external_id:
+        artifacts = _reuse_by_external_id(conn, artifacts)
+    artifact_ids = put_nodes(conn, dialect, types, ARTIFACTS, artifacts)
+    execution_ids = put_nodes(conn, dialect, types, EXECUTIONS, executions)
+    insert_memberships(
+        conn,
+        dialect,
+        schema.association,
+        "execution_id",
+        [(c, e) for c in context_ids for e in execution_ids],
+    )
+    insert_memberships(
+        conn,
+        dialect,
+        schema.attribution,
+        "artifact_id",
+        [(c, a) for c in context_ids for a in artifact_ids],
+    )
+    stamp = now_ms()
+    rows: list[dict[str, Any]] = []
+    for exec_index, art_index, event, kind, path in edges:
+        execution_id = (
+            execution_ids[exec_index] if exec_index is not None else int(event.execution_id)
+        )
+        artifact_id = artifact_ids[art_index] if art_index is not None else int(event.artifact_id)
+        rows.append(
+            {
+                "artifact_id": artifact_id,
+                "execution_id": execution_id,
+                "type": kind,
+                "path": path,
+                "milliseconds_since_epoch": event.milliseconds_since_epoch or stamp,
+            }
+        )
+    outside_a = [r["artifact_id"] for r, e in zip(rows, edges) if e[1] is None]
+    outside_e = [r["execution_id"] for r, e in zip(rows, edges) if e[0] is None]
+    for spec, ids in ((ARTIFACTS, outside_a), (EXECUTIONS, outside_e)):
+        missing = sorted(set(ids) - existing_ids(conn, spec, ids))
+        if missing:
+            raise InvalidArgumentError(
+                f"put_lineage_subgraph: no {spec.label} with id {missing[0]}"
+            )
+    insert_events(conn, rows)
+    return execution_ids, artifact_ids, context_ids
+
+
+def _check_edge_end(where: str, label: str, index: Any, nodes: list[Any], event_id: Any) -> None:
+    if index is None:
+        if event_id is None:
+            raise InvalidArgumentError(
+                f"{where}: give the {label} index or set the event's {label}_id"
+            )
+        return
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(nodes):
+        raise InvalidArgumentError(
+            f"{where}: {label} index {index!r} is out of range (the request has {len(nodes)} "
+            f"{label}s)"
+        )
+    node_id = nodes[index].id
+    if event_id is not None and node_id is not None and node_id != event_id:
+        raise InvalidArgumentError(
+            f"{where}: the event's {label}_id {event_id} is not the id {node_id} of {label} "
+            f"#{index}"
+        )

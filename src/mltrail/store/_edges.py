@@ -1,0 +1,284 @@
+"""Edges: events (artifact ↔ execution), attributions, associations and parent contexts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from mltrail.backends.sql import schema
+from mltrail.backends.sql.dialects import Dialect
+from mltrail.errors import AlreadyExistsError, InvalidArgumentError
+from mltrail.model import Association, Attribution, Event, EventType, ParentContext
+from mltrail.store._nodes import (
+    ARTIFACTS,
+    CONTEXTS,
+    EXECUTIONS,
+    NodeSpec,
+    chunks,
+    existing_ids,
+    now_ms,
+)
+from mltrail.store._statements import event_keys_by_execution, insert_event, membership_insert
+from mltrail.store._values import enum_value
+
+E = schema.event
+
+
+# ------------------------------------------------------------------------------------------ events
+
+
+def check_event(event: Any, where: str, *, need_ids: bool = True) -> tuple[int, str | None]:
+    """Validate an event's own fields; returns (event type number, path as JSON or None)."""
+    if not isinstance(event, Event):
+        raise InvalidArgumentError(f"{where}: expected an Event, got {type(event).__name__}")
+    if need_ids:
+        if event.artifact_id is None:
+            raise InvalidArgumentError(f"{where}: artifact_id is missing")
+        if event.execution_id is None:
+            raise InvalidArgumentError(f"{where}: execution_id is missing")
+    kind = enum_value(EventType, event.type, f"{where}: type")
+    if kind == EventType.UNKNOWN:
+        raise InvalidArgumentError(
+            f"{where}: the event type is missing (UNKNOWN); use e.g. Event.Type.INPUT or OUTPUT"
+        )
+    return int(kind), encode_path(event.path, where)
+
+
+def encode_path(path: Any, where: str) -> str | None:
+    if not path:
+        return None
+    if not isinstance(path, (list, tuple)):
+        raise InvalidArgumentError(f"{where}: path must be a list of int indexes and str keys")
+    for step in path:
+        if isinstance(step, bool) or not isinstance(step, (int, str)):
+            raise InvalidArgumentError(
+                f"{where}: path step {step!r} must be an int (index) or a str (key)"
+            )
+    return json.dumps(list(path), separators=(",", ":"), ensure_ascii=False)
+
+
+def require_nodes(conn: Connection, spec: NodeSpec, ids: Iterable[int], where: str) -> None:
+    wanted = {int(i) for i in ids}
+    missing = sorted(wanted - existing_ids(conn, spec, sorted(wanted)))
+    if missing:
+        raise InvalidArgumentError(
+            f"{where}: no {spec.label} with id {', '.join(map(str, missing[:10]))}"
+            + (" ..." if len(missing) > 10 else "")
+        )
+
+
+def insert_events(
+    conn: Connection, rows: list[dict[str, Any]], *, check_existing: bool = True
+) -> None:
+    """Insert event rows (artifact_id, execution_id, type, path, milliseconds_since_epoch).
+
+    Duplicates of (artifact, execution, type), within the batch or with stored events, are refused.
+    """
+    if not rows:
+        return
+    keys = set()
+    for row in rows:
+        key = (row["artifact_id"], row["execution_id"], row["type"])
+        if key in keys:
+            raise AlreadyExistsError(
+                f"the request holds two {EventType(key[2]).name} events between artifact {key[0]} "
+                f"and execution {key[1]}; an event is unique per (artifact, execution, type)"
+            )
+        keys.add(key)
+    if check_existing:
+        executions = sorted({k[1] for k in keys})
+        for artifact_id, execution_id, kind in event_keys_by_execution.all(conn, executions):
+            if (artifact_id, execution_id, kind) in keys:
+                raise AlreadyExistsError(
+                    f"a {EventType(kind).name} event between artifact {artifact_id} and execution "
+                    f"{execution_id} already exists; events cannot be recorded twice"
+                )
+    insert_event.execute_many(conn, rows)
+
+
+def put_events(conn: Connection, events: Sequence[Any]) -> None:
+    stamp = now_ms()
+    rows: list[dict[str, Any]] = []
+    for position, event in enumerate(events):
+        kind, path = check_event(event, f"event #{position}")
+        rows.append(
+            {
+                "artifact_id": int(event.artifact_id),
+                "execution_id": int(event.execution_id),
+                "type": kind,
+                "path": path,
+                "milliseconds_since_epoch": _event_time(event, stamp),
+            }
+        )
+    require_nodes(conn, ARTIFACTS, (r["artifact_id"] for r in rows), "put_events")
+    require_nodes(conn, EXECUTIONS, (r["execution_id"] for r in rows), "put_events")
+    insert_events(conn, rows)
+
+
+def _event_time(event: Event, stamp: int) -> int:
+    value = event.milliseconds_since_epoch
+    if value is None:
+        return stamp
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentError("milliseconds_since_epoch must be an int (ms since the epoch)")
+    return value
+
+
+def get_events(conn: Connection, column: str, ids: Sequence[int]) -> list[Event]:
+    wanted = sorted({int(i) for i in ids})
+    rows: list[Any] = []
+    for part in chunks(wanted):
+        rows.extend(conn.execute(select(E).where(E.c[column].in_(part))))
+    rows.sort(key=lambda r: r.id)
+    return [to_event(r) for r in rows]
+
+
+def to_event(row: Any) -> Event:
+    return Event(
+        artifact_id=row.artifact_id,
+        execution_id=row.execution_id,
+        type=EventType(row.type),
+        path=json.loads(row.path) if row.path else [],
+        milliseconds_since_epoch=row.milliseconds_since_epoch,
+    )
+
+
+# -------------------------------------------------------------------------------------- membership
+
+
+def insert_memberships(
+    conn: Connection, dialect: Dialect, table: Table, member: str, pairs: Iterable[tuple[int, int]]
+) -> None:
+    """Insert (context_id, member_id) pairs, skipping those already present."""
+    rows = [{"context_id": c, member: m} for c, m in sorted(set(pairs))]
+    membership_insert(dialect, table).execute_many(conn, rows)
+
+
+def put_attributions_and_associations(
+    conn: Connection,
+    dialect: Dialect,
+    attributions: Sequence[Any],
+    associations: Sequence[Any],
+) -> None:
+    attr_pairs = []
+    for position, item in enumerate(attributions or ()):
+        if not isinstance(item, Attribution):
+            raise InvalidArgumentError(
+                f"attribution #{position}: expected an Attribution, got {type(item).__name__}"
+            )
+        attr_pairs.append(
+            (
+                _id(item.context_id, f"attribution #{position}: context_id"),
+                _id(item.artifact_id, f"attribution #{position}: artifact_id"),
+            )
+        )
+    assoc_pairs = []
+    for position, item in enumerate(associations or ()):
+        if not isinstance(item, Association):
+            raise InvalidArgumentError(
+                f"association #{position}: expected an Association, got {type(item).__name__}"
+            )
+        assoc_pairs.append(
+            (
+                _id(item.context_id, f"association #{position}: context_id"),
+                _id(item.execution_id, f"association #{position}: execution_id"),
+            )
+        )
+    where = "put_attributions_and_associations"
+    require_nodes(conn, CONTEXTS, [c for c, _ in attr_pairs + assoc_pairs], where)
+    require_nodes(conn, ARTIFACTS, [a for _, a in attr_pairs], where)
+    require_nodes(conn, EXECUTIONS, [e for _, e in assoc_pairs], where)
+    insert_memberships(conn, dialect, schema.attribution, "artifact_id", attr_pairs)
+    insert_memberships(conn, dialect, schema.association, "execution_id", assoc_pairs)
+
+
+def _id(value: Any, what: str) -> int:
+    if value is None:
+        raise InvalidArgumentError(f"{what} is missing")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentError(f"{what} must be an int id, got {value!r}")
+    return value
+
+
+def member_ids(table: Table, member: str, context_id: int) -> Any:
+    """A subquery: ids of the artifacts or executions in one context."""
+    return select(table.c[member]).where(table.c.context_id == context_id)
+
+
+def context_ids_of(table: Table, member: str, member_id: int) -> Any:
+    return select(table.c.context_id).where(table.c[member] == member_id)
+
+
+# ----------------------------------------------------------------------------------------- parents
+
+PC = schema.parent_context
+
+
+def put_parent_contexts(conn: Connection, links: Sequence[Any]) -> None:
+    pairs: list[tuple[int, int]] = []
+    for position, link in enumerate(links):
+        where = f"parent context #{position}"
+        if not isinstance(link, ParentContext):
+            raise InvalidArgumentError(
+                f"{where}: expected a ParentContext, got {type(link).__name__}"
+            )
+        child = _id(link.child_id, f"{where}: child_id")
+        parent = _id(link.parent_id, f"{where}: parent_id")
+        if child == parent:
+            raise InvalidArgumentError(f"{where}: context {child} cannot be its own parent")
+        pairs.append((child, parent))
+    if not pairs:
+        return
+    if len(set(pairs)) != len(pairs):
+        raise AlreadyExistsError("the request holds the same parent context link twice")
+    require_nodes(conn, CONTEXTS, [c for pair in pairs for c in pair], "put_parent_contexts")
+    for part in chunks(sorted({c for c, _ in pairs})):
+        for row in conn.execute(
+            select(PC.c.context_id, PC.c.parent_context_id).where(PC.c.context_id.in_(part))
+        ):
+            if (row.context_id, row.parent_context_id) in pairs:
+                raise AlreadyExistsError(
+                    f"context {row.parent_context_id} is already a parent of context "
+                    f"{row.context_id}"
+                )
+    conn.execute(insert(PC), [{"context_id": c, "parent_context_id": p} for c, p in pairs])
+    cycle = _find_cycle(conn, pairs)
+    if cycle is not None:
+        raise InvalidArgumentError(
+            f"linking context {cycle[1]} as a parent of context {cycle[0]} would make a cycle: "
+            f"context {cycle[0]} is already an ancestor of context {cycle[1]}"
+        )
+
+
+def _find_cycle(conn: Connection, pairs: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """A new (child, parent) link from which the child is reachable again by going up.
+
+    The store had no cycle before, so a cycle through any of these children uses a new link.
+    """
+    children = sorted({c for c, _ in pairs})
+    walk = (
+        select(PC.c.context_id.label("origin"), PC.c.parent_context_id.label("node"))
+        .where(PC.c.context_id.in_(children))
+        .cte("walk", recursive=True)
+    )
+    walk = walk.union(
+        select(walk.c.origin, PC.c.parent_context_id).join(PC, PC.c.context_id == walk.c.node)
+    )
+    hit = conn.execute(select(walk.c.origin).where(walk.c.origin == walk.c.node).limit(1)).first()
+    if hit is None:
+        return None
+    origin = int(hit.origin)
+    return next((c, p) for c, p in pairs if c == origin)
+
+
+def parent_or_child_ids(column: str, context_id: int) -> Any:
+    other = "parent_context_id" if column == "context_id" else "context_id"
+    return select(PC.c[other]).where(PC.c[column] == context_id)
+
+
+def membership_filter(spec: NodeSpec, subquery: Any) -> ColumnElement[bool]:
+    return spec.table.c.id.in_(subquery)

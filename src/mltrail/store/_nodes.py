@@ -1,0 +1,559 @@
+"""Artifacts, executions and contexts: validation, batched inserts and updates, and reads.
+
+The three node kinds share one implementation driven by a :class:`NodeSpec`. Writes are
+set-based: one query loads every node a batch updates, one checks the names and external ids it
+claims, one INSERT per table carries all new rows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Select, Table, select
+from sqlalchemy.engine import Row
+from sqlalchemy.sql.elements import ColumnElement
+
+from mltrail.backends.sql import schema
+from mltrail.backends.sql.dialects import Dialect
+from mltrail.backends.sql.schema import NAME_LENGTH, TypeKind
+from mltrail.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from mltrail.model import Artifact, ArtifactState, Context, Execution, ExecutionState
+from mltrail.store._statements import SLOTS, node_statements
+from mltrail.store._types import TypeCache, TypeInfo
+from mltrail.store._values import ValueProblem, decode, encode, enum_value
+
+Node = Artifact | Execution | Context
+PropKey = tuple[str, bool]  # (name, is_custom)
+PropMap = dict[PropKey, tuple[str, Any]]  # -> (slot, stored value)
+
+CHUNK = 900  # ids per IN (...) list: well below every backend's parameter limit
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    kind: TypeKind
+    label: str
+    cls: type[Any]
+    table: Table
+    props: Table
+    #: kind-specific columns besides type_id, name and external_id
+    scalars: tuple[str, ...]
+    enums: dict[str, type[Any]] = field(default_factory=dict)
+    name_required: bool = False
+
+    @property
+    def mask_fields(self) -> frozenset[str]:
+        return frozenset(("name", "external_id", *self.scalars))
+
+
+ARTIFACTS = NodeSpec(
+    TypeKind.ARTIFACT,
+    "artifact",
+    Artifact,
+    schema.artifact,
+    schema.artifact_property,
+    ("uri", "state"),
+    {"state": ArtifactState},
+)
+EXECUTIONS = NodeSpec(
+    TypeKind.EXECUTION,
+    "execution",
+    Execution,
+    schema.execution,
+    schema.execution_property,
+    ("last_known_state",),
+    {"last_known_state": ExecutionState},
+)
+CONTEXTS = NodeSpec(
+    TypeKind.CONTEXT,
+    "context",
+    Context,
+    schema.context,
+    schema.context_property,
+    (),
+    name_required=True,
+)
+SPECS = {spec.kind: spec for spec in (ARTIFACTS, EXECUTIONS, CONTEXTS)}
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+# -------------------------------------------------------------------------------------- validation
+
+
+@dataclass
+class Prepared:
+    """A node of a write batch, checked and converted to column values."""
+
+    position: int
+    info: TypeInfo
+    row: dict[str, Any]  # name, external_id and the kind's scalars
+    props: PropMap
+
+
+def _describe(spec: NodeSpec, node: Any, position: int) -> str:
+    if node.id is not None:
+        return f"{spec.label} id {node.id}"
+    if node.name:
+        return f"{spec.label} {node.name!r}"
+    return f"{spec.label} #{position} of the request"
+
+
+def resolve_type(
+    conn: Connection, types: TypeCache, spec: NodeSpec, node: Any, where: str
+) -> TypeInfo | None:
+    """The node's type from ``type_id`` or ``type`` (its name); None when it names neither."""
+    info = None
+    if node.type_id is not None:
+        info = types.by_id(conn, int(node.type_id))
+        if info is None or info.kind != spec.kind:
+            raise NotFoundError(
+                f"{where}: no {spec.label} type with type_id {node.type_id}; create the type with "
+                f"put_{spec.label}_type first"
+            )
+    if node.type is not None:
+        if info is not None:
+            if node.type != info.name:
+                raise InvalidArgumentError(
+                    f"{where}: type {node.type!r} and type_id {node.type_id} (type {info.name!r}) "
+                    "disagree; give one of them"
+                )
+        else:
+            info = types.by_name(conn, spec.kind, node.type)
+            if info is None:
+                raise NotFoundError(
+                    f"{where}: no {spec.label} type named {node.type!r}; create it with "
+                    f"put_{spec.label}_type first"
+                )
+    return info
+
+
+def _name_text(value: Any, what: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{what} must be a string, got {type(value).__name__}")
+    if len(value) > NAME_LENGTH:
+        raise InvalidArgumentError(f"{what} is longer than {NAME_LENGTH} characters")
+    return value
+
+
+def prepare(
+    conn: Connection, types: TypeCache, spec: NodeSpec, node: Any, position: int, info: TypeInfo
+) -> Prepared:
+    where = _describe(spec, node, position)
+    row: dict[str, Any] = {
+        "name": _name_text(node.name, f"{where}: name"),
+        "external_id": _name_text(node.external_id, f"{where}: external_id"),
+    }
+    for column in spec.scalars:
+        value = getattr(node, column)
+        enum_cls = spec.enums.get(column)
+        if value is None:
+            row[column] = None
+        elif enum_cls is not None:
+            row[column] = int(enum_value(enum_cls, value, f"{where}: {column}"))
+        elif not isinstance(value, str):
+            raise InvalidArgumentError(
+                f"{where}: {column} must be a string, got {type(value).__name__}"
+            )
+        else:
+            row[column] = value
+    props: PropMap = {}
+    for key, value in _items(node.properties, where, "properties"):
+        declared = info.properties.get(key)
+        if declared is None:
+            # Another writer may have added the property to the type since it was cached.
+            info = types.by_id(conn, info.id, refresh=True) or info
+            declared = info.properties.get(key)
+        if declared is None:
+            raise InvalidArgumentError(
+                f"{where}: property {key!r} is not declared by {spec.label} type {info.label()} "
+                f"(declared: {sorted(info.properties) or 'none'}); put it in custom_properties, or "
+                f"add it to the type with put_{spec.label}_type(..., can_add_fields=True)"
+            )
+        props[(key, False)] = _encode(value, declared, where, "properties", key)
+    for key, value in _items(node.custom_properties, where, "custom_properties"):
+        props[(key, True)] = _encode(value, None, where, "custom_properties", key)
+    return Prepared(position, info, row, props)
+
+
+def _items(mapping: Any, where: str, what: str) -> Iterator[tuple[str, Any]]:
+    if not mapping:
+        return
+    if not isinstance(mapping, dict):
+        raise InvalidArgumentError(f"{where}: {what} must be a dict, got {type(mapping).__name__}")
+    for key, value in mapping.items():
+        if not isinstance(key, str) or not key:
+            raise InvalidArgumentError(
+                f"{where}: {what} keys must be non-empty strings, got {key!r}"
+            )
+        if len(key) > NAME_LENGTH:
+            raise InvalidArgumentError(f"{where}: {what} key {key[:40]!r}... is too long")
+        yield key, value
+
+
+def _encode(value: Any, declared: Any, where: str, what: str, key: str) -> tuple[str, Any]:
+    try:
+        return encode(value, declared)
+    except ValueProblem as problem:
+        raise InvalidArgumentError(f"{where}: {what}[{key!r}]: {problem}") from None
+
+
+# ------------------------------------------------------------------------------------------- masks
+
+
+def parse_mask(spec: NodeSpec, paths: Sequence[str] | None) -> list[str] | None:
+    """Validated field mask paths, or None for "replace every field"."""
+    if not paths:
+        return None
+    if isinstance(paths, str):
+        raise InvalidArgumentError("field_mask_paths must be a list of paths, not a string")
+    valid = [*sorted(spec.mask_fields), "properties", "custom_properties"]
+    out = []
+    for path in paths:
+        head, _, key = str(path).partition(".")
+        if (head in spec.mask_fields and not key) or (
+            head in ("properties", "custom_properties") and (key or path == head)
+        ):
+            out.append(str(path))
+            continue
+        raise InvalidArgumentError(
+            f"field mask path {path!r} is not valid for {spec.label}s; use one of {valid}, "
+            "'properties.<name>' or 'custom_properties.<name>'"
+        )
+    return out
+
+
+def _apply_mask(
+    mask: list[str] | None, old_row: dict[str, Any], old_props: PropMap, new: Prepared
+) -> tuple[dict[str, Any], PropMap]:
+    if mask is None:
+        return dict(new.row), dict(new.props)
+    row = dict(old_row)
+    props = dict(old_props)
+    for path in mask:
+        head, _, key = path.partition(".")
+        if head in ("properties", "custom_properties"):
+            custom = head == "custom_properties"
+            if key:
+                target = (key, custom)
+                if target in new.props:
+                    props[target] = new.props[target]
+                else:
+                    props.pop(target, None)
+            else:
+                props = {k: v for k, v in props.items() if k[1] != custom}
+                props.update({k: v for k, v in new.props.items() if k[1] == custom})
+        else:
+            row[head] = new.row[head]
+    return row, props
+
+
+# ------------------------------------------------------------------------------------------ writes
+
+
+def put_nodes(
+    conn: Connection,
+    dialect: Dialect,
+    types: TypeCache,
+    spec: NodeSpec,
+    nodes: Sequence[Any],
+    field_mask_paths: Sequence[str] | None = None,
+) -> list[int]:
+    """Insert nodes without id, update nodes with id; returns ids in request order."""
+    for position, node in enumerate(nodes):
+        if not isinstance(node, spec.cls):
+            raise InvalidArgumentError(
+                f"put_{spec.label}s expects {spec.cls.__name__} objects; item #{position} is "
+                f"{type(node).__name__}"
+            )
+    mask = parse_mask(spec, field_mask_paths)
+    existing = _load_for_update(conn, spec, [n.id for n in nodes if n.id is not None])
+    inserts: list[Prepared] = []
+    updates: list[Update] = []
+    seen: set[int] = set()
+    for position, node in enumerate(nodes):
+        where = _describe(spec, node, position)
+        info = resolve_type(conn, types, spec, node, where)
+        if node.id is None:
+            if info is None:
+                raise InvalidArgumentError(
+                    f"{where}: type_id is missing; give type_id or type (the type's name)"
+                )
+            prepared = prepare(conn, types, spec, node, position, info)
+            if spec.name_required and prepared.row["name"] is None:
+                raise InvalidArgumentError(f"{where}: a {spec.label} needs a non-empty name")
+            inserts.append(prepared)
+            continue
+        node_id = int(node.id)
+        if node_id in seen:
+            raise InvalidArgumentError(f"{spec.label} id {node_id} appears twice in the request")
+        seen.add(node_id)
+        old = existing.get(node_id)
+        if old is None:
+            raise InvalidArgumentError(
+                f"cannot find {spec.label} id {node_id} to update; leave id unset to create a new "
+                f"{spec.label}"
+            )
+        old_row, old_props, old_type_id = old
+        if info is not None and info.id != old_type_id:
+            raise InvalidArgumentError(
+                f"{where}: type_id {info.id} differs from the stored type_id {old_type_id}; "
+                "the type of a node cannot change"
+            )
+        if info is None:
+            info = types.by_id(conn, old_type_id)
+            assert info is not None
+        prepared = prepare(conn, types, spec, node, position, info)
+        new_row, new_props = _apply_mask(mask, old_row, old_props, prepared)
+        if spec.name_required and new_row["name"] is None:
+            raise InvalidArgumentError(f"{where}: a {spec.label} needs a non-empty name")
+        updates.append(
+            Update(Prepared(position, info, new_row, new_props), old_row, old_props, node_id)
+        )
+
+    _check_unique(conn, spec, inserts, updates)
+    ids: list[int] = [0] * len(nodes)
+    stamp = now_ms()
+    for change in updates:
+        ids[change.new.position] = change.node_id
+    _write_updates(conn, spec, updates, stamp)
+    for prepared, new_id in zip(inserts, _insert_rows(conn, dialect, spec, inserts, stamp)):
+        ids[prepared.position] = new_id
+    return ids
+
+
+@dataclass
+class Update:
+    new: Prepared
+    old_row: dict[str, Any]
+    old_props: PropMap
+    node_id: int
+
+
+def _load_for_update(
+    conn: Connection, spec: NodeSpec, ids: list[int]
+) -> dict[int, tuple[dict[str, Any], PropMap, int]]:
+    if not ids:
+        return {}
+    st = node_statements(spec.kind)
+    wanted = sorted(set(ids))
+    out: dict[int, tuple[dict[str, Any], PropMap, int]] = {}
+    for node_id, type_id, *values in st.rows_by_id.all(conn, wanted):
+        out[node_id] = (dict(zip(st.row_columns, values)), {}, type_id)
+    for node_id, name, is_custom, *slots in st.props_by_node.all(conn, wanted):
+        for slot, value in zip(SLOTS, slots):
+            if value is not None:
+                out[node_id][1][(name, bool(is_custom))] = (slot, value)
+                break
+    return out
+
+
+def _check_unique(
+    conn: Connection, spec: NodeSpec, inserts: list[Prepared], updates: list[Update]
+) -> None:
+    """Report duplicate (type, name) and external ids before the database has to."""
+    claims: list[tuple[Prepared, int | None]] = [(p, None) for p in inserts]
+    claims += [(u.new, u.node_id) for u in updates]
+    names: dict[tuple[int, str], int | None] = {}
+    external: dict[str, int | None] = {}
+    for prepared, own_id in claims:
+        name, ext = prepared.row["name"], prepared.row["external_id"]
+        if name is not None:
+            key = (prepared.info.id, name)
+            if key in names and names[key] != own_id:
+                raise AlreadyExistsError(
+                    f"the request names two {spec.label}s of type {prepared.info.label()} "
+                    f"{name!r}; names are unique per type"
+                )
+            names[key] = own_id
+        if ext is not None:
+            if ext in external and external[ext] != own_id:
+                raise AlreadyExistsError(
+                    f"the request gives external_id {ext!r} to two {spec.label}s; external ids are "
+                    f"unique among {spec.label}s"
+                )
+            external[ext] = own_id
+    st = node_statements(spec.kind)
+    if names:
+        for row_id, type_id, name in st.by_names.all(conn, sorted({n for _, n in names})):
+            if (type_id, name) in names and names[(type_id, name)] != row_id:
+                raise AlreadyExistsError(
+                    f"a {spec.label} named {name!r} of this type already exists (id {row_id}); "
+                    f"names are unique per type: choose another name, or pass id={row_id} to "
+                    "update it"
+                )
+    if external:
+        for row_id, ext in st.by_external_ids.all(conn, sorted(external)):
+            if external[ext] != row_id:
+                raise AlreadyExistsError(
+                    f"external_id {ext!r} already belongs to {spec.label} id {row_id}; "
+                    f"external ids are unique among {spec.label}s"
+                )
+
+
+def _insert_rows(
+    conn: Connection, dialect: Dialect, spec: NodeSpec, inserts: list[Prepared], stamp: int
+) -> list[int]:
+    if not inserts:
+        return []
+    st = node_statements(spec.kind)
+    rows = [
+        {
+            "type_id": p.info.id,
+            **p.row,
+            "create_time_since_epoch": stamp,
+            "last_update_time_since_epoch": stamp,
+        }
+        for p in inserts
+    ]
+    ids = dialect.insert_returning_ids(
+        conn, st.insert_row, st.insert_row_returning, spec.table, rows
+    )
+    _insert_props(conn, spec, [(node_id, p.props) for node_id, p in zip(ids, inserts)])
+    return ids
+
+
+def _insert_props(conn: Connection, spec: NodeSpec, items: list[tuple[int, PropMap]]) -> None:
+    rows = [
+        _prop_row(node_id, name, custom, slot, value)
+        for node_id, props in items
+        for (name, custom), (slot, value) in props.items()
+    ]
+    node_statements(spec.kind).insert_prop.execute_many(conn, rows)
+
+
+_EMPTY_SLOTS = dict.fromkeys(SLOTS)
+
+
+def _prop_row(node_id: int, name: str, custom: bool, slot: str, value: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {"node_id": node_id, "name": name, "is_custom": custom, **_EMPTY_SLOTS}
+    row[slot] = value
+    return row
+
+
+def _write_updates(conn: Connection, spec: NodeSpec, updates: list[Update], stamp: int) -> None:
+    row_changes: list[dict[str, Any]] = []
+    drop: list[dict[str, Any]] = []
+    add: list[tuple[int, PropMap]] = []
+    for change in updates:
+        new, old_row, old_props, node_id = (
+            change.new,
+            change.old_row,
+            change.old_props,
+            change.node_id,
+        )
+        removed = [k for k in old_props if k not in new.props or new.props[k] != old_props[k]]
+        added = {k: v for k, v in new.props.items() if old_props.get(k) != v}
+        if new.row == old_row and not removed and not added:
+            continue  # nothing changed: keep last_update_time
+        row_changes.append({"_id": node_id, **new.row, "last_update_time_since_epoch": stamp})
+        drop.extend({"_node": node_id, "_name": n, "_custom": c} for n, c in removed)
+        if added:
+            add.append((node_id, added))
+    st = node_statements(spec.kind)
+    st.update_row.execute_many(conn, row_changes)
+    st.delete_prop.execute_many(conn, drop)
+    _insert_props(conn, spec, add)
+
+
+# ------------------------------------------------------------------------------------------- reads
+
+
+def node_select(spec: NodeSpec) -> Select[Any]:
+    t = spec.table
+    return select(*t.c, schema.type_.c.name.label("type_name")).join(
+        schema.type_, schema.type_.c.id == t.c.type_id
+    )
+
+
+def hydrate(
+    conn: Connection,
+    spec: NodeSpec,
+    rows: Sequence[Row[Any]],
+    id_query: Select[Any] | None = None,
+) -> list[Any]:
+    """Model objects for node rows (from :func:`node_select`), properties included.
+
+    ``id_query`` (selecting the same ids) lets a large result load its properties in one query.
+    """
+    if not rows:
+        return []
+    p = spec.props
+    props: dict[int, dict[str, Any]] = defaultdict(dict)
+    custom: dict[int, dict[str, Any]] = defaultdict(dict)
+
+    def absorb(query: Select[Any]) -> None:
+        for prop in conn.execute(query):
+            (custom if prop.is_custom else props)[prop.node_id][prop.name] = decode(prop)
+
+    if id_query is not None and len(rows) > CHUNK:
+        absorb(select(p).where(p.c.node_id.in_(id_query)))
+    else:
+        ids = [r.id for r in rows]
+        for part in chunks(ids):
+            absorb(select(p).where(p.c.node_id.in_(part)))
+    return [to_model(spec, row, props.get(row.id, {}), custom.get(row.id, {})) for row in rows]
+
+
+def to_model(spec: NodeSpec, row: Any, props: dict[str, Any], custom: dict[str, Any]) -> Any:
+    fields: dict[str, Any] = {
+        "id": row.id,
+        "type_id": row.type_id,
+        "type": row.type_name,
+        "name": row.name,
+        "external_id": row.external_id,
+        "properties": props,
+        "custom_properties": custom,
+        "create_time_since_epoch": row.create_time_since_epoch,
+        "last_update_time_since_epoch": row.last_update_time_since_epoch,
+    }
+    for column in spec.scalars:
+        value = getattr(row, column)
+        enum_cls = spec.enums.get(column)
+        fields[column] = enum_cls(value) if enum_cls is not None and value is not None else value
+    return spec.cls(**fields)
+
+
+def read_nodes(
+    conn: Connection,
+    spec: NodeSpec,
+    where: ColumnElement[bool] | None,
+    *,
+    order_by_id: bool = True,
+) -> list[Any]:
+    """Every node matching ``where`` (None: all), ordered by id."""
+    query = node_select(spec)
+    id_query = select(spec.table.c.id)
+    if where is not None:
+        query = query.where(where)
+        id_query = id_query.where(where)
+    if order_by_id:
+        query = query.order_by(spec.table.c.id)
+    return hydrate(conn, spec, conn.execute(query).all(), id_query)
+
+
+def read_by_ids(conn: Connection, spec: NodeSpec, ids: Sequence[int]) -> list[Any]:
+    wanted = sorted({int(i) for i in ids})
+    out: list[Any] = []
+    for part in chunks(wanted):
+        out.extend(read_nodes(conn, spec, spec.table.c.id.in_(part)))
+    return out
+
+
+def existing_ids(conn: Connection, spec: NodeSpec, ids: Sequence[int]) -> set[int]:
+    if not ids:
+        return set()
+    return {row[0] for row in node_statements(spec.kind).ids.all(conn, sorted(set(ids)))}

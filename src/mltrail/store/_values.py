@@ -1,0 +1,165 @@
+"""Property values: checking plain Python values against declared types, and their storage slots.
+
+A value is stored in exactly one typed column ("slot") of a property row: ``int_value``,
+``double_value``, ``string_value``, ``bool_value`` or ``struct_value`` (JSON text).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+from mltrail.errors import InvalidArgumentError
+from mltrail.model import PropertyType
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+SLOT_OF_TYPE = {
+    PropertyType.INT: "int_value",
+    PropertyType.DOUBLE: "double_value",
+    PropertyType.STRING: "string_value",
+    PropertyType.BOOLEAN: "bool_value",
+    PropertyType.STRUCT: "struct_value",
+}
+SLOTS = tuple(SLOT_OF_TYPE.values())
+
+
+class ValueProblem(ValueError):
+    """A property value that cannot be stored; the caller adds which node and property."""
+
+
+def encode(value: Any, declared: PropertyType | None) -> tuple[str, Any]:
+    """``(slot, stored value)`` for ``value``; ``declared`` is None for custom properties."""
+    kind, stored = _classify(value)
+    if declared is None or declared == kind:
+        return SLOT_OF_TYPE[kind], stored
+    if declared == PropertyType.DOUBLE and kind == PropertyType.INT:
+        return "double_value", float(stored)
+    raise ValueProblem(
+        f"the type declares {declared.name} but the value {_short(value)} is {kind.name}"
+    )
+
+
+def decode(row: Any) -> Any:
+    """The Python value held by a property row (an object with the slot attributes)."""
+    if row.int_value is not None:
+        return int(row.int_value)
+    if row.double_value is not None:
+        return float(row.double_value)
+    if row.string_value is not None:
+        return row.string_value
+    if row.bool_value is not None:
+        return bool(row.bool_value)
+    if row.struct_value is not None:
+        return json.loads(row.struct_value)
+    raise ValueProblem("a stored property row has no value")  # never written by mltrail
+
+
+def _classify(value: Any) -> tuple[PropertyType, Any]:
+    t = type(value)
+    if t is str:
+        return PropertyType.STRING, value
+    if t is bool:
+        return PropertyType.BOOLEAN, value
+    if t is int:
+        return PropertyType.INT, _int64(value)
+    if t is float:
+        return PropertyType.DOUBLE, _finite(value)
+    if t is dict or t is list:
+        return PropertyType.STRUCT, _json(value)
+    if value is None:
+        raise ValueProblem(
+            "the value is None; give a value, or leave the key out to have no property"
+        )
+    # Subclasses and numeric types from other libraries (numpy, decimal...).
+    if isinstance(value, str):
+        return PropertyType.STRING, str(value)
+    if isinstance(value, bool):
+        return PropertyType.BOOLEAN, bool(value)
+    if isinstance(value, enum.Enum):
+        raise ValueProblem(f"{_short(value)} is an enum; store its .name or .value")
+    if isinstance(value, numbers.Integral):
+        return PropertyType.INT, _int64(int(value))
+    if isinstance(value, numbers.Real):
+        return PropertyType.DOUBLE, _finite(float(value))
+    if isinstance(value, (Mapping, list, tuple)):
+        return PropertyType.STRUCT, _json(value)
+    raise ValueProblem(
+        f"{_short(value)} of type {t.__name__} is not a property value; use int, float, str, "
+        "bool, or a JSON-like dict or list"
+    )
+
+
+def _int64(value: int) -> int:
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ValueProblem(f"{value} does not fit in a 64-bit integer; store it as a string")
+    return value
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueProblem(
+            f"{value} is not a finite number and cannot be stored portably; store it as a string "
+            "or leave the property out"
+        )
+    return value
+
+
+def _json(value: Any) -> str:
+    _check_json(value, "")
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _check_json(value: Any, where: str) -> None:
+    if value is None or isinstance(value, (str, bool)):
+        return
+    if isinstance(value, numbers.Integral):
+        return
+    if isinstance(value, numbers.Real):
+        _finite(float(value))
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueProblem(f"struct key {key!r}{_at(where)} must be a string")
+            _check_json(item, f"{where}.{key}")
+        return
+    if isinstance(value, Sequence):
+        for i, item in enumerate(value):
+            _check_json(item, f"{where}[{i}]")
+        return
+    raise ValueProblem(
+        f"{_short(value)}{_at(where)} is not JSON-like (dict, list, str, number, bool, None)"
+    )
+
+
+def _at(where: str) -> str:
+    return f" at {where.lstrip('.')}" if where else ""
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+E = TypeVar("E", bound=enum.IntEnum)
+
+
+def enum_value(enum_cls: type[E], value: Any, what: str) -> E:
+    """``value`` (a member, its number or its name) as a member of ``enum_cls``."""
+    if isinstance(value, enum_cls):
+        return value
+    try:
+        if isinstance(value, str):
+            return enum_cls[value.upper()]
+        if isinstance(value, int) and not isinstance(value, bool):
+            return enum_cls(value)
+    except (KeyError, ValueError):
+        pass
+    names = ", ".join(m.name for m in enum_cls)
+    raise InvalidArgumentError(f"{what} {value!r} is not valid; use one of {names}")
