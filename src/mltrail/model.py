@@ -26,19 +26,23 @@ __all__ = [
     "Attribution",
     "Context",
     "ContextType",
+    "EndingNodes",
     "Event",
     "EventType",
     "Execution",
     "ExecutionBaseType",
     "ExecutionState",
     "ExecutionType",
+    "LineageDirection",
     "LineageGraph",
+    "LineageSubgraphQueryOptions",
     "ListOptions",
     "OrderByField",
     "ParentContext",
     "PropertyType",
     "PropertyValue",
     "ResultPage",
+    "StartingNodes",
 ]
 
 PropertyValue = int | float | str | bool | dict[str, Any] | list[Any]
@@ -294,6 +298,60 @@ class LineageGraph:
     associations: list[Association] = field(default_factory=list)
     parent_contexts: list[ParentContext] = field(default_factory=list)
     truncated: bool = False
+
+
+class LineageDirection(enum.IntEnum):
+    """Which way a lineage query walks from its starting nodes.
+
+    UPSTREAM follows where things came from (an artifact to the execution that produced it, an
+    execution to its inputs); DOWNSTREAM follows what was made from them; BIDIRECTIONAL follows
+    every event either way.
+    """
+
+    DIRECTION_UNSPECIFIED = 0
+    UPSTREAM = 1
+    DOWNSTREAM = 2
+    BIDIRECTIONAL = 3
+
+
+@dataclass(kw_only=True)
+class StartingNodes:
+    """The nodes a lineage query starts from, chosen by a filter query."""
+
+    filter_query: str
+
+
+@dataclass(kw_only=True)
+class EndingNodes:
+    """Nodes where a lineage query stops: matching nodes are not walked through.
+
+    They are part of the answer only with ``include_ending_nodes=True``.
+    """
+
+    filter_query: str
+    include_ending_nodes: bool = False
+
+
+@dataclass(kw_only=True)
+class LineageSubgraphQueryOptions:
+    """MLMD's options of ``get_lineage_subgraph``.
+
+    Give ``starting_artifacts`` or ``starting_executions``. ``max_num_hops=None`` walks without
+    limit (an artifact to an execution is one hop); ``max_node_size`` caps the number of
+    artifacts and executions returned (nearest first) and sets ``LineageGraph.truncated``.
+    """
+
+    starting_artifacts: StartingNodes | None = None
+    starting_executions: StartingNodes | None = None
+    max_num_hops: int | None = None
+    direction: LineageDirection = LineageDirection.BIDIRECTIONAL
+    ending_artifacts: EndingNodes | None = None
+    ending_executions: EndingNodes | None = None
+    max_node_size: int | None = None
+
+    StartingNodes: ClassVar[builtins.type[StartingNodes]] = StartingNodes
+    EndingNodes: ClassVar[builtins.type[EndingNodes]] = EndingNodes
+    Direction: ClassVar[builtins.type[LineageDirection]] = LineageDirection
 
 
 class OrderByField(enum.Enum):

@@ -12,13 +12,14 @@ from mltrail.backends.sql import schema
 from mltrail.backends.sql.dialects import Dialect
 from mltrail.errors import InvalidArgumentError, NotFoundError
 from mltrail.model import Artifact, Context, Event, Execution
-from mltrail.store._edges import check_event, insert_events, insert_memberships
+from mltrail.store._edges import check_event, event_time, insert_events, insert_memberships
 from mltrail.store._nodes import (
     ARTIFACTS,
     CONTEXTS,
     EXECUTIONS,
     chunks,
     existing_ids,
+    int_id,
     now_ms,
     put_nodes,
     resolve_type,
@@ -46,7 +47,7 @@ def upsert_contexts(
                 f"context #{position}: expected a Context, got {type(ctx).__name__}"
             )
         if ctx.id is not None and force_reuse:
-            ids[position] = int(ctx.id)
+            ids[position] = int_id(ctx.id, f"context #{position}: id")
             continue
         if ctx.id is None and reuse_if_exists:
             where = f"context #{position}"
@@ -173,7 +174,7 @@ def put_execution(
                     "execution_id": execution_id,
                     "type": kind,
                     "path": path,
-                    "milliseconds_since_epoch": event.milliseconds_since_epoch or stamp,
+                    "milliseconds_since_epoch": event_time(event, stamp),
                 }
             )
         result_ids.append(artifact_id if artifact_id is not None else -1)
@@ -284,7 +285,7 @@ def put_lineage_subgraph(
                 "execution_id": execution_id,
                 "type": kind,
                 "path": path,
-                "milliseconds_since_epoch": event.milliseconds_since_epoch or stamp,
+                "milliseconds_since_epoch": event_time(event, stamp),
             }
         )
     outside_a = [r["artifact_id"] for r, e in zip(rows, edges) if e[1] is None]
@@ -312,8 +313,9 @@ def _check_edge_end(where: str, label: str, index: Any, nodes: list[Any], event_
             f"{label}s)"
         )
     node_id = nodes[index].id
-    if event_id is not None and node_id is not None and node_id != event_id:
+    if event_id is not None and node_id != event_id:
+        what = f"the id {node_id} of" if node_id is not None else "the new (id-less)"
         raise InvalidArgumentError(
-            f"{where}: the event's {label}_id {event_id} is not the id {node_id} of {label} "
-            f"#{index}"
+            f"{where}: the event's {label}_id {event_id} is not {what} {label} #{index}; "
+            f"leave the event's {label}_id unset when giving an index"
         )

@@ -22,7 +22,12 @@ from mltrail.store._nodes import (
     existing_ids,
     now_ms,
 )
-from mltrail.store._statements import event_keys_by_execution, insert_event, membership_insert
+from mltrail.store._statements import (
+    event_keys_by_execution,
+    events_by,
+    insert_event,
+    membership_insert,
+)
 from mltrail.store._values import enum_value
 
 E = schema.event
@@ -94,8 +99,8 @@ def insert_events(
         for artifact_id, execution_id, kind in event_keys_by_execution.all(conn, executions):
             if (artifact_id, execution_id, kind) in keys:
                 raise AlreadyExistsError(
-                    f"a {EventType(kind).name} event between artifact {artifact_id} and execution "
-                    f"{execution_id} already exists; events cannot be recorded twice"
+                    f"an event of type {EventType(kind).name} between artifact {artifact_id} and "
+                    f"execution {execution_id} already exists; events cannot be recorded twice"
                 )
     insert_event.execute_many(conn, rows)
 
@@ -111,7 +116,7 @@ def put_events(conn: Connection, events: Sequence[Any]) -> None:
                 "execution_id": int(event.execution_id),
                 "type": kind,
                 "path": path,
-                "milliseconds_since_epoch": _event_time(event, stamp),
+                "milliseconds_since_epoch": event_time(event, stamp),
             }
         )
     require_nodes(conn, ARTIFACTS, (r["artifact_id"] for r in rows), "put_events")
@@ -119,7 +124,8 @@ def put_events(conn: Connection, events: Sequence[Any]) -> None:
     insert_events(conn, rows)
 
 
-def _event_time(event: Event, stamp: int) -> int:
+def event_time(event: Event, stamp: int) -> int:
+    """The event's own time if it has one (checked), else ``stamp``."""
     value = event.milliseconds_since_epoch
     if value is None:
         return stamp
@@ -129,22 +135,22 @@ def _event_time(event: Event, stamp: int) -> int:
 
 
 def get_events(conn: Connection, column: str, ids: Sequence[int]) -> list[Event]:
+    """Events whose ``column`` (artifact_id or execution_id) is one of ``ids``, by id."""
     wanted = sorted({int(i) for i in ids})
-    rows: list[Any] = []
-    for part in chunks(wanted):
-        rows.extend(conn.execute(select(E).where(E.c[column].in_(part))))
-    rows.sort(key=lambda r: r.id)
-    return [to_event(r) for r in rows]
-
-
-def to_event(row: Any) -> Event:
-    return Event(
-        artifact_id=row.artifact_id,
-        execution_id=row.execution_id,
-        type=EventType(row.type),
-        path=json.loads(row.path) if row.path else [],
-        milliseconds_since_epoch=row.milliseconds_since_epoch,
-    )
+    if not wanted:
+        return []
+    rows = events_by[column].all(conn, wanted)
+    rows.sort(key=lambda r: r[0])
+    return [
+        Event(
+            artifact_id=artifact_id,
+            execution_id=execution_id,
+            type=EventType(kind),
+            path=json.loads(path) if path else [],
+            milliseconds_since_epoch=stamp,
+        )
+        for _, artifact_id, execution_id, kind, path, stamp in rows
+    ]
 
 
 # -------------------------------------------------------------------------------------- membership

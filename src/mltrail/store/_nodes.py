@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Select, Table, select
-from sqlalchemy.engine import Row
 from sqlalchemy.sql.elements import ColumnElement
 
 from mltrail.backends.sql import schema
@@ -116,7 +115,7 @@ def resolve_type(
     """The node's type from ``type_id`` or ``type`` (its name); None when it names neither."""
     info = None
     if node.type_id is not None:
-        info = types.by_id(conn, int(node.type_id))
+        info = types.by_id(conn, int_id(node.type_id, f"{where}: type_id"))
         if info is None or info.kind != spec.kind:
             raise NotFoundError(
                 f"{where}: no {spec.label} type with type_id {node.type_id}; create the type with "
@@ -137,6 +136,13 @@ def resolve_type(
                     f"put_{spec.label}_type first"
                 )
     return info
+
+
+def int_id(value: Any, what: str) -> int:
+    """``value`` as an id; bools and strings are refused rather than converted."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentError(f"{what} must be an int id, got {value!r}")
+    return value
 
 
 def _name_text(value: Any, what: str) -> str | None:
@@ -280,7 +286,12 @@ def put_nodes(
                 f"{type(node).__name__}"
             )
     mask = parse_mask(spec, field_mask_paths)
-    existing = _load_for_update(conn, spec, [n.id for n in nodes if n.id is not None])
+    update_ids = [
+        int_id(n.id, f"{spec.label} #{position} of the request: id")
+        for position, n in enumerate(nodes)
+        if n.id is not None
+    ]
+    existing = _load_for_update(conn, spec, update_ids)
     inserts: list[Prepared] = []
     updates: list[Update] = []
     seen: set[int] = set()
@@ -391,9 +402,8 @@ def _check_unique(
         for row_id, type_id, name in st.by_names.all(conn, sorted({n for _, n in names})):
             if (type_id, name) in names and names[(type_id, name)] != row_id:
                 raise AlreadyExistsError(
-                    f"a {spec.label} named {name!r} of this type already exists (id {row_id}); "
-                    f"names are unique per type: choose another name, or pass id={row_id} to "
-                    "update it"
+                    f"{spec.label} id {row_id} of the same type is already named {name!r}; names "
+                    f"are unique per type: choose another name, or pass id={row_id} to update it"
                 )
     if external:
         for row_id, ext in st.by_external_ids.all(conn, sorted(external)):
@@ -473,16 +483,16 @@ def _write_updates(conn: Connection, spec: NodeSpec, updates: list[Update], stam
 
 
 def node_select(spec: NodeSpec) -> Select[Any]:
-    t = spec.table
-    return select(*t.c, schema.type_.c.name.label("type_name")).join(
-        schema.type_, schema.type_.c.id == t.c.type_id
+    """Node rows in the shape :func:`hydrate` reads (see ``NodeStatements.node_columns``)."""
+    return select(*node_statements(spec.kind).node_columns).join(
+        schema.type_, schema.type_.c.id == spec.table.c.type_id
     )
 
 
 def hydrate(
     conn: Connection,
     spec: NodeSpec,
-    rows: Sequence[Row[Any]],
+    rows: Sequence[Any],
     id_query: Select[Any] | None = None,
 ) -> list[Any]:
     """Model objects for node rows (from :func:`node_select`), properties included.
@@ -491,66 +501,65 @@ def hydrate(
     """
     if not rows:
         return []
-    p = spec.props
+    st = node_statements(spec.kind)
     props: dict[int, dict[str, Any]] = defaultdict(dict)
     custom: dict[int, dict[str, Any]] = defaultdict(dict)
-
-    def absorb(query: Select[Any]) -> None:
-        for prop in conn.execute(query):
-            (custom if prop.is_custom else props)[prop.node_id][prop.name] = decode(prop)
-
     if id_query is not None and len(rows) > CHUNK:
-        absorb(select(p).where(p.c.node_id.in_(id_query)))
+        p = spec.props
+        found: Any = conn.execute(select(*st.prop_columns).where(p.c.node_id.in_(id_query)))
     else:
-        ids = [r.id for r in rows]
-        for part in chunks(ids):
-            absorb(select(p).where(p.c.node_id.in_(part)))
-    return [to_model(spec, row, props.get(row.id, {}), custom.get(row.id, {})) for row in rows]
+        found = st.props_by_node.all(conn, [r[0] for r in rows])
+    for node_id, name, is_custom, *slots in found:
+        (custom if is_custom else props)[node_id][name] = decode(slots)
+    return [to_model(spec, row, props.get(row[0], {}), custom.get(row[0], {})) for row in rows]
 
 
 def to_model(spec: NodeSpec, row: Any, props: dict[str, Any], custom: dict[str, Any]) -> Any:
+    node_id, type_id, type_name, name, external_id, created, updated, *scalars = row
     fields: dict[str, Any] = {
-        "id": row.id,
-        "type_id": row.type_id,
-        "type": row.type_name,
-        "name": row.name,
-        "external_id": row.external_id,
+        "id": node_id,
+        "type_id": type_id,
+        "type": type_name,
+        "name": name,
+        "external_id": external_id,
         "properties": props,
         "custom_properties": custom,
-        "create_time_since_epoch": row.create_time_since_epoch,
-        "last_update_time_since_epoch": row.last_update_time_since_epoch,
+        "create_time_since_epoch": created,
+        "last_update_time_since_epoch": updated,
     }
-    for column in spec.scalars:
-        value = getattr(row, column)
+    for column, value in zip(spec.scalars, scalars):
         enum_cls = spec.enums.get(column)
         fields[column] = enum_cls(value) if enum_cls is not None and value is not None else value
     return spec.cls(**fields)
 
 
-def read_nodes(
-    conn: Connection,
-    spec: NodeSpec,
-    where: ColumnElement[bool] | None,
-    *,
-    order_by_id: bool = True,
-) -> list[Any]:
+def read_nodes(conn: Connection, spec: NodeSpec, where: ColumnElement[bool] | None) -> list[Any]:
     """Every node matching ``where`` (None: all), ordered by id."""
     query = node_select(spec)
     id_query = select(spec.table.c.id)
     if where is not None:
         query = query.where(where)
         id_query = id_query.where(where)
-    if order_by_id:
-        query = query.order_by(spec.table.c.id)
+    query = query.order_by(spec.table.c.id)
     return hydrate(conn, spec, conn.execute(query).all(), id_query)
 
 
 def read_by_ids(conn: Connection, spec: NodeSpec, ids: Sequence[int]) -> list[Any]:
+    """The nodes with these ids (unknown ids skipped), ordered by id."""
     wanted = sorted({int(i) for i in ids})
-    out: list[Any] = []
-    for part in chunks(wanted):
-        out.extend(read_nodes(conn, spec, spec.table.c.id.in_(part)))
-    return out
+    if not wanted:
+        return []
+    # One query: node columns, then one property per row (NULLs for a node without any).
+    width = len(node_statements(spec.kind).node_columns)
+    nodes: dict[int, tuple[Any, dict[str, Any], dict[str, Any]]] = {}
+    for row in node_statements(spec.kind).nodes_with_props_by_id.all(conn, wanted):
+        entry = nodes.get(row[0])
+        if entry is None:
+            entry = nodes[row[0]] = (row[:width], {}, {})
+        name = row[width]
+        if name is not None:
+            (entry[2] if row[width + 1] else entry[1])[name] = decode(row[width + 2 :])
+    return [to_model(spec, *nodes[i]) for i in sorted(nodes)]
 
 
 def existing_ids(conn: Connection, spec: NodeSpec, ids: Sequence[int]) -> set[int]:

@@ -57,10 +57,33 @@ class NodeStatements:
                 t.c.id.in_(ids)
             )
         )
+        self.prop_columns = (p.c.node_id, p.c.name, p.c.is_custom, *[p.c[s] for s in SLOTS])
         self.props_by_node = InStatement(
-            lambda ids: select(
-                p.c.node_id, p.c.name, p.c.is_custom, *[p.c[s] for s in SLOTS]
-            ).where(p.c.node_id.in_(ids))
+            lambda ids: select(*self.prop_columns).where(p.c.node_id.in_(ids))
+        )
+        ty = schema.type_
+        self.node_columns = (
+            t.c.id,
+            t.c.type_id,
+            ty.c.name.label("type_name"),
+            t.c.name,
+            t.c.external_id,
+            t.c.create_time_since_epoch,
+            t.c.last_update_time_since_epoch,
+            *[t.c[c] for c in scalars],
+        )
+        self.nodes_with_props_by_id = InStatement(
+            lambda ids: (
+                select(*self.node_columns, *self.prop_columns[1:])
+                .join(ty, ty.c.id == t.c.type_id)
+                .outerjoin(p, p.c.node_id == t.c.id)
+                .where(t.c.id.in_(ids))
+            )
+        )
+        self.nodes_by_id = InStatement(
+            lambda ids: (
+                select(*self.node_columns).join(ty, ty.c.id == t.c.type_id).where(t.c.id.in_(ids))
+            )
         )
         self.ids = InStatement(lambda ids: select(t.c.id).where(t.c.id.in_(ids)))
         self.by_names = InStatement(
@@ -89,6 +112,14 @@ def node_statements(kind: TypeKind) -> NodeStatements:
 E = schema.event
 EVENT_COLUMNS = ("artifact_id", "execution_id", "type", "path", "milliseconds_since_epoch")
 insert_event = FastStatement(insert(E).values({c: bindparam(c) for c in EVENT_COLUMNS}))
+event_columns = (E.c.id, *[E.c[c] for c in EVENT_COLUMNS])
+
+
+def _events_where(column: str) -> InStatement:
+    return InStatement(lambda ids: select(*event_columns).where(E.c[column].in_(ids)))
+
+
+events_by = {column: _events_where(column) for column in ("artifact_id", "execution_id")}
 event_keys_by_execution = InStatement(
     lambda ids: select(E.c.artifact_id, E.c.execution_id, E.c.type).where(E.c.execution_id.in_(ids))
 )

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from mltrail.backends.sql import schema
+from mltrail.backends.sql.fast import InStatement
 from mltrail.backends.sql.schema import NAME_LENGTH, TypeKind
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from mltrail.model import (
@@ -81,29 +82,72 @@ class TypeInfo:
         return cls(**fields)
 
 
+_TYPE_COLUMNS = (
+    T.c.id,
+    T.c.kind,
+    T.c.name,
+    T.c.version,
+    T.c.description,
+    T.c.external_id,
+    T.c.base_type,
+)
+_properties_by_type = InStatement(
+    lambda ids: select(TP.c.type_id, TP.c.name, TP.c.data_type).where(TP.c.type_id.in_(ids))
+)
+
+
 def load_types(conn: Connection, where: ColumnElement[bool]) -> list[TypeInfo]:
     """Types matching ``where`` (on the type table), ordered by id, with their properties."""
-    rows = conn.execute(select(T).where(where).order_by(T.c.id)).all()
+    return _with_properties(
+        conn, conn.execute(select(*_TYPE_COLUMNS).where(where).order_by(T.c.id)).all()
+    )
+
+
+_types_with_properties_by_id = InStatement(
+    lambda ids: (
+        select(*_TYPE_COLUMNS, TP.c.name, TP.c.data_type)
+        .outerjoin(TP, TP.c.type_id == T.c.id)
+        .where(T.c.id.in_(ids))
+    )
+)
+
+
+def load_types_by_id(conn: Connection, ids: Iterable[int]) -> list[TypeInfo]:
+    """Types with these ids, ordered by id, in one query (the hot path of lookups by id)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    rows: dict[int, tuple[Any, dict[str, PropertyType]]] = {}
+    for row in _types_with_properties_by_id.all(conn, wanted):
+        entry = rows.get(row[0])
+        if entry is None:
+            entry = rows[row[0]] = (row[:7], {})
+        if row[7] is not None:
+            entry[1][row[7]] = PropertyType(row[8])
+    return [_info(rows[i][0], rows[i][1]) for i in sorted(rows)]
+
+
+def _info(row: Any, properties: dict[str, PropertyType]) -> TypeInfo:
+    type_id, kind, name, version, description, external_id, base_type = row
+    return TypeInfo(
+        id=type_id,
+        kind=TypeKind(kind),
+        name=name,
+        version=version,
+        description=description,
+        external_id=external_id,
+        base_type=base_type,
+        properties=properties,
+    )
+
+
+def _with_properties(conn: Connection, rows: Sequence[Any]) -> list[TypeInfo]:
     if not rows:
         return []
-    props: dict[int, dict[str, PropertyType]] = {row.id: {} for row in rows}
-    for prop in conn.execute(
-        select(TP.c.type_id, TP.c.name, TP.c.data_type).where(TP.c.type_id.in_(list(props)))
-    ):
-        props[prop.type_id][prop.name] = PropertyType(prop.data_type)
-    return [
-        TypeInfo(
-            id=row.id,
-            kind=TypeKind(row.kind),
-            name=row.name,
-            version=row.version,
-            description=row.description,
-            external_id=row.external_id,
-            base_type=row.base_type,
-            properties=props[row.id],
-        )
-        for row in rows
-    ]
+    props: dict[int, dict[str, PropertyType]] = {row[0]: {} for row in rows}
+    for type_id, name, data_type in _properties_by_type.all(conn, list(props)):
+        props[type_id][name] = PropertyType(data_type)
+    return [_info(row, props[row[0]]) for row in rows]
 
 
 class TypeCache:
@@ -125,7 +169,7 @@ class TypeCache:
     def by_id(self, conn: Connection, type_id: int, *, refresh: bool = False) -> TypeInfo | None:
         info = None if refresh else self._by_id.get(type_id)
         if info is None:
-            found = load_types(conn, T.c.id == type_id)
+            found = load_types_by_id(conn, [type_id])
             self._remember(found)
             info = found[0] if found else None
         return info
@@ -134,7 +178,7 @@ class TypeCache:
         wanted = set(type_ids)
         missing = [i for i in wanted if i not in self._by_id]
         if missing:
-            self._remember(load_types(conn, T.c.id.in_(missing)))
+            self._remember(load_types_by_id(conn, missing))
         return {i: self._by_id[i] for i in wanted if i in self._by_id}
 
     def by_name(
@@ -166,6 +210,11 @@ def _text(value: Any, what: str, *, required: bool = False) -> str | None:
 def _declared_properties(
     kind: TypeKind, given: Mapping[str, Any] | None
 ) -> dict[str, PropertyType]:
+    if given is not None and not isinstance(given, Mapping):
+        raise InvalidArgumentError(
+            f"the {KIND_NAME[kind]} type's properties must be a dict of name to PropertyType, "
+            f"got {type(given).__name__}"
+        )
     out: dict[str, PropertyType] = {}
     for name, ptype in (given or {}).items():
         _text(name, f"a property name of the {KIND_NAME[kind]} type", required=True)
@@ -196,6 +245,10 @@ def put_type(
     assert name is not None
     version = _text(given.version, "the type version") or ""
     external_id = _text(given.external_id, "the type external_id")
+    if given.description is not None and not isinstance(given.description, str):
+        raise InvalidArgumentError(
+            f"the type description must be a string, got {type(given.description).__name__}"
+        )
     properties = _declared_properties(kind, given.properties)
     base_enum = BASE_TYPES[kind]
     base_type = getattr(given, "base_type", None)
@@ -327,10 +380,7 @@ def get_types(conn: Connection, kind: TypeKind) -> list[Any]:
 
 
 def get_types_by_id(conn: Connection, kind: TypeKind, ids: Sequence[int]) -> list[Any]:
-    ids = [int(i) for i in ids]
-    if not ids:
-        return []
-    return [info.to_model() for info in load_types(conn, (T.c.kind == kind) & T.c.id.in_(ids))]
+    return [info.to_model() for info in load_types_by_id(conn, ids) if info.kind == kind]
 
 
 def get_types_by_external_ids(

@@ -45,18 +45,19 @@ def encode(value: Any, declared: PropertyType | None) -> tuple[str, Any]:
     )
 
 
-def decode(row: Any) -> Any:
-    """The Python value held by a property row (an object with the slot attributes)."""
-    if row.int_value is not None:
-        return int(row.int_value)
-    if row.double_value is not None:
-        return float(row.double_value)
-    if row.string_value is not None:
-        return row.string_value
-    if row.bool_value is not None:
-        return bool(row.bool_value)
-    if row.struct_value is not None:
-        return json.loads(row.struct_value)
+def decode(slots: Any) -> Any:
+    """The Python value held by a property row's slots (in :data:`SLOTS` order)."""
+    int_value, double_value, string_value, bool_value, struct_value = slots
+    if int_value is not None:
+        return int(int_value)
+    if double_value is not None:
+        return float(double_value)
+    if string_value is not None:
+        return string_value
+    if bool_value is not None:
+        return bool(bool_value)
+    if struct_value is not None:
+        return json.loads(struct_value)
     raise ValueProblem("a stored property row has no value")  # never written by mltrail
 
 
@@ -154,6 +155,13 @@ def enum_value(enum_cls: type[E], value: Any, what: str) -> E:
     """``value`` (a member, its number or its name) as a member of ``enum_cls``."""
     if isinstance(value, enum_cls):
         return value
+    if isinstance(value, enum.Enum):
+        # An IntEnum of another class is an int, but ExecutionState.COMPLETE is not the artifact
+        # state with the same number: it is a mix-up.
+        raise InvalidArgumentError(
+            f"{what} {value!r} is a {type(value).__name__}, not a {enum_cls.__name__}; use one of "
+            + ", ".join(f"{enum_cls.__name__}.{m.name}" for m in enum_cls)
+        )
     try:
         if isinstance(value, str):
             return enum_cls[value.upper()]

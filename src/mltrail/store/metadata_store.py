@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, select
@@ -24,6 +24,7 @@ from mltrail.model import (
     OrderByField,
     ResultPage,
 )
+from mltrail.query.filters import compile_filter
 from mltrail.store import _composite, _edges, _types
 from mltrail.store._listing import list_nodes, merge_options
 from mltrail.store._nodes import (
@@ -35,6 +36,7 @@ from mltrail.store._nodes import (
     read_by_ids,
     read_nodes,
 )
+from mltrail.store._questions import Questions
 from mltrail.store._types import TypeCache
 
 R = TypeVar("R")
@@ -49,6 +51,15 @@ def _external_ids(values: Sequence[str]) -> list[str]:
     return out
 
 
+def _batch(values: Any, what: str) -> list[Any]:
+    """The items of a write request, which must be a list (or another iterable, not a str)."""
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise InvalidArgumentError(
+            f"{what} must be a list, got {type(values).__name__}; wrap a single item in a list"
+        )
+    return list(values)
+
+
 def _ids(values: Sequence[int], what: str) -> list[int]:
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         raise InvalidArgumentError(f"{what} must be a list of ids, got {values!r}")
@@ -60,7 +71,7 @@ def _ids(values: Sequence[int], what: str) -> list[int]:
     return out
 
 
-class MetadataStore:
+class MetadataStore(Questions):
     """Records artifacts, executions, contexts and their relations in a SQL database.
 
     Build one with :func:`mltrail.connect`. Method names and semantics follow MLMD's Python
@@ -100,9 +111,7 @@ class MetadataStore:
         return self._db.run(fn, write=True, on_rollback=self._types.clear)
 
     def _compile_filter(self, spec: NodeSpec, text: str) -> ColumnElement[bool]:
-        from mltrail.query.filters import compile_filter
-
-        return compile_filter(spec, text)
+        return compile_filter(spec.kind, text)
 
     def _list(
         self,
@@ -247,7 +256,7 @@ class MetadataStore:
     def _put_nodes(
         self, spec: NodeSpec, nodes: Sequence[Any], mask: Sequence[str] | None
     ) -> list[int]:
-        items = list(nodes)
+        items = _batch(nodes, f"{spec.label}s")
         dialect = self._db.dialect
         return self._write(lambda conn: put_nodes(conn, dialect, self._types, spec, items, mask))
 
@@ -331,7 +340,7 @@ class MetadataStore:
         list_options: ListOptions | None,
         options: dict[str, Any],
     ) -> ResultPage[Any]:
-        t = schema.type_
+        t = schema.type_.alias("wanted_type")
         type_ids = select(t.c.id).where(
             (t.c.kind == spec.kind) & (t.c.name == name) & (t.c.version == (version or ""))
         )
@@ -364,7 +373,7 @@ class MetadataStore:
     def _by_type_and_name(
         self, spec: NodeSpec, type_name: str, name: str, version: str | None
     ) -> Any:
-        t = schema.type_
+        t = schema.type_.alias("wanted_type")
         type_ids = select(t.c.id).where(
             (t.c.kind == spec.kind) & (t.c.name == type_name) & (t.c.version == (version or ""))
         )
@@ -415,7 +424,7 @@ class MetadataStore:
 
     def put_events(self, events: Sequence[Event]) -> None:
         """Record events; each needs artifact_id, execution_id and a type other than UNKNOWN."""
-        items = list(events)
+        items = _batch(events, "events")
         self._write(lambda conn: _edges.put_events(conn, items))
 
     def get_events_by_execution_ids(self, execution_ids: Sequence[int]) -> list[Event]:
@@ -437,7 +446,8 @@ class MetadataStore:
 
         Links that already exist are left as they are.
         """
-        attrs, assocs = list(attributions or ()), list(associations or ())
+        attrs = _batch(attributions or (), "attributions")
+        assocs = _batch(associations or (), "associations")
         dialect = self._db.dialect
         self._write(
             lambda conn: _edges.put_attributions_and_associations(conn, dialect, attrs, assocs)
@@ -445,7 +455,7 @@ class MetadataStore:
 
     def put_parent_contexts(self, parent_contexts: Sequence[Any]) -> None:
         """Link contexts to parents; an existing link is AlreadyExistsError, a cycle is refused."""
-        links = list(parent_contexts)
+        links = _batch(parent_contexts, "parent_contexts")
         self._write(lambda conn: _edges.put_parent_contexts(conn, links))
 
     def get_parent_contexts_by_context(self, context_id: int) -> list[Context]:
@@ -517,8 +527,8 @@ class MetadataStore:
         contexts with ids as they are stored. Returns ``(execution_id, artifact_ids, context_ids)``
         where ``artifact_ids`` is aligned with ``artifact_and_events``.
         """
-        items = list(artifact_and_events or ())
-        ctxs = list(contexts or ())
+        items = _batch(artifact_and_events or (), "artifact_and_events")
+        ctxs = _batch(contexts or (), "contexts")
         dialect = self._db.dialect
         return self._write(
             lambda conn: _composite.put_execution(
@@ -552,10 +562,10 @@ class MetadataStore:
         contexts, aligned with the inputs.
         """
         lists = (
-            list(executions or ()),
-            list(artifacts or ()),
-            list(contexts or ()),
-            list(event_edges or ()),
+            _batch(executions or (), "executions"),
+            _batch(artifacts or (), "artifacts"),
+            _batch(contexts or (), "contexts"),
+            _batch(event_edges or (), "event_edges"),
         )
         dialect = self._db.dialect
         return self._write(

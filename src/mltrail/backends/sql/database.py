@@ -59,8 +59,15 @@ class Database:
     def connection(self) -> Iterator[Connection]:
         """A connection outside the call runner (no transaction started), for inspection."""
         with self._serialized(), self._translate_connect_errors():
-            if self._held is not None:
-                yield self._held
+            held = self._held
+            if held is not None:
+                try:
+                    yield held
+                finally:
+                    # A statement autobegins SQLAlchemy's transaction bookkeeping on the shared
+                    # connection; end it, or the runner's next begin() is refused.
+                    if held.in_transaction():
+                        held.rollback()
                 return
             with self.engine.connect() as conn:
                 yield conn
@@ -71,15 +78,20 @@ class Database:
         *,
         write: bool,
         on_rollback: Callable[[], None] | None = None,
+        schema_change: bool = False,
     ) -> T:
-        """Run ``fn(conn)`` in one transaction; commit on success, roll back on any error."""
+        """Run ``fn(conn)`` in one transaction; commit on success, roll back on any error.
+
+        ``schema_change`` marks the transaction that checks and migrates the schema: the dialect
+        may prepare the connection for it (see :meth:`Dialect.schema_change`).
+        """
         attempt = 0
         conflicts = 0
         while True:
             attempt += 1
             try:
                 with self._serialized():
-                    return self._run_once(fn, write)
+                    return self._run_once(fn, write, schema_change)
             except DBAPIError as exc:
                 if on_rollback is not None:
                     on_rollback()
@@ -111,7 +123,7 @@ class Database:
                     on_rollback()
                 raise
 
-    def _run_once(self, fn: Callable[[Connection], T], write: bool) -> T:
+    def _run_once(self, fn: Callable[[Connection], T], write: bool, schema_change: bool) -> T:
         conn = self._held
         if conn is None:
             with self._translate_connect_errors():
@@ -119,14 +131,16 @@ class Database:
             if self._lock is not None:
                 self._held = conn
         try:
-            self.dialect.begin(conn, write=write)
-            result = fn(conn)
-            conn.commit()
-            return result
-        except BaseException:
-            with contextlib.suppress(DBAPIError):
-                conn.rollback()
-            raise
+            with self.dialect.schema_change(conn) if schema_change else contextlib.nullcontext():
+                try:
+                    self.dialect.begin(conn, write=write)
+                    result = fn(conn)
+                    conn.commit()
+                    return result
+                except BaseException:
+                    with contextlib.suppress(DBAPIError):
+                        conn.rollback()
+                    raise
         finally:
             if self._held is None:
                 conn.close()

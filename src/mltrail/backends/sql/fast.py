@@ -8,6 +8,8 @@ number of parameters, so each size class is compiled once as well.
 
 from __future__ import annotations
 
+import collections
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -20,28 +22,37 @@ Params = Mapping[str, Any]
 
 
 class FastStatement:
-    """A fixed-shape statement executed with plain parameter dicts."""
+    """A fixed-shape statement executed with plain parameter dicts.
+
+    Parameters that carry a value in the statement (literals of a compiled filter, say) keep it
+    unless the call gives another; unnamed placeholders (``bindparam("x")``) must be given.
+    """
 
     __slots__ = ("_compiled", "statement")
 
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
-        self._compiled: dict[Any, tuple[str, tuple[str, ...] | None]] = {}
+        self._compiled: dict[Any, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
 
-    def _sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
+    def _sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
         dialect = conn.dialect
         key = (type(dialect), dialect.server_version_info, dialect.paramstyle)
         entry = self._compiled.get(key)
         if entry is None:
-            compiled = self.statement.compile(dialect=dialect)
-            order = tuple(compiled.positiontup or ()) if compiled.positional else None  # type: ignore[attr-defined]
-            entry = self._compiled[key] = (compiled.string, order)
+            compiled: Any = self.statement.compile(dialect=dialect)
+            order = tuple(compiled.positiontup or ()) if compiled.positional else None
+            defaults = {
+                name: bind.effective_value
+                for name, bind in compiled.binds.items()
+                if bind.value is not None or bind.callable is not None
+            }
+            entry = self._compiled[key] = (compiled.string, order, defaults)
         return entry
 
     def execute(self, conn: Connection, params: Params | None = None) -> Any:
         """Run once; returns the DBAPI cursor (fetch from it, or read ``lastrowid``)."""
-        sql, order = self._sql(conn)
-        args: Any = params or {}
+        sql, order, defaults = self._sql(conn)
+        args: Any = {**defaults, **params} if defaults and params else (params or defaults)
         if order is not None:
             args = tuple(args[name] for name in order)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -57,8 +68,8 @@ class FastStatement:
         if len(rows) == 1:
             self.execute(conn, rows[0]).close()
             return
-        sql, order = self._sql(conn)
-        args: Any = rows
+        sql, order, defaults = self._sql(conn)
+        args: Any = [{**defaults, **row} for row in rows] if defaults else rows
         if order is not None:
             args = [tuple(row[name] for name in order) for row in rows]
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -96,7 +107,7 @@ class InStatement:
 
     def __init__(self, build: Callable[[list[BindParameter[Any]]], ClauseElement]) -> None:
         self._build = build
-        self._sizes: dict[int, FastStatement] = {}
+        self._sizes: dict[int, tuple[FastStatement, list[str]]] = {}
 
     def all(
         self, conn: Connection, values: Sequence[Any], params: Params | None = None
@@ -104,16 +115,50 @@ class InStatement:
         out: list[tuple[Any, ...]] = []
         for start in range(0, len(values), self.MAX):
             part = values[start : start + self.MAX]
-            size = 1
-            while size < len(part):
-                size *= 2
-            statement = self._sizes.get(size)
-            if statement is None:
-                statement = self._sizes[size] = FastStatement(
-                    self._build([bindparam(f"in_{i}") for i in range(size)])
-                )
-            args = dict(params or {})
-            for i in range(size):
-                args[f"in_{i}"] = part[min(i, len(part) - 1)]
+            size = bucket(len(part))
+            entry = self._sizes.get(size)
+            if entry is None:
+                names = [f"in_{i}" for i in range(size)]
+                statement = FastStatement(self._build([bindparam(name) for name in names]))
+                entry = self._sizes[size] = (statement, names)
+            statement, names = entry
+            padded = list(part)
+            padded.extend([padded[-1]] * (size - len(padded)))
+            args = dict(zip(names, padded))
+            if params:
+                args.update(params)
             out.extend(statement.all(conn, args))
         return out
+
+
+class StatementCache:
+    """Fast statements built on demand by key, the least recently used dropped beyond ``size``.
+
+    For statements whose shape depends on the request (a filter's text, a direction) but repeat.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._items: collections.OrderedDict[Any, FastStatement] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, build: Callable[[], ClauseElement]) -> FastStatement:
+        with self._lock:
+            statement = self._items.get(key)
+            if statement is not None:
+                self._items.move_to_end(key)
+                return statement
+        statement = FastStatement(build())
+        with self._lock:
+            self._items[key] = statement
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return statement
+
+
+def bucket(count: int) -> int:
+    """The power of two at or above ``count`` (at least 1): a size class for IN lists."""
+    size = 1
+    while size < count:
+        size *= 2
+    return size

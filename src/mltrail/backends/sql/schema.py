@@ -10,9 +10,8 @@ event (artifact, execution, type); attribution, association and parent context p
 
 from __future__ import annotations
 
-from typing import Any
-
 import enum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,

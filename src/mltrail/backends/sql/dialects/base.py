@@ -88,3 +88,17 @@ class Dialect(abc.ABC):
         The default relies on the migration transaction itself to serialize migrators.
         """
         yield
+
+    @contextlib.contextmanager
+    def schema_change(self, conn: Connection) -> Iterator[None]:
+        """Prepare ``conn`` for the transaction that checks and migrates the schema.
+
+        Entered before that transaction begins and left after it has committed or rolled back.
+        The default does nothing.
+        """
+        yield
+
+    def check_schema_change(self, conn: Connection) -> None:
+        """Check, before the migration transaction commits, what was not enforced while the
+        schema changed; raise to roll the migration back. The default checks nothing."""
+        return None

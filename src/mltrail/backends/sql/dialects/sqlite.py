@@ -7,7 +7,9 @@ never both hold a read snapshot and then deadlock when upgrading to a write lock
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, insert
@@ -18,7 +20,7 @@ from sqlalchemy.sql.dml import Insert
 
 from mltrail.backends.sql.dialects.base import Dialect, Failure
 from mltrail.backends.sql.fast import FastStatement
-from mltrail.errors import InvalidArgumentError
+from mltrail.errors import FailedPreconditionError, InvalidArgumentError
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 DEFAULT_BUSY_TIMEOUT_MS = 60_000
@@ -81,9 +83,31 @@ class SQLiteDialect(Dialect):
 
     def begin(self, conn: Connection, *, write: bool) -> None:
         conn.begin()  # SQLAlchemy's bookkeeping only; the driver is in autocommit mode
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
-        raw.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        # A writer waits here for the write lock (up to the busy timeout); "database is locked"
+        # must reach the runner as a DBAPIError so that it is retried, then reported as aborted.
+        _execute(conn, "BEGIN IMMEDIATE" if write else "BEGIN")
+
+    @contextlib.contextmanager
+    def schema_change(self, conn: Connection) -> Iterator[None]:
+        # Migrations may rebuild a table that others reference (Alembic's batch mode: create a
+        # copy, move the rows, drop the original, rename the copy). With foreign keys enforced,
+        # dropping the original fails, and the pragma is ignored inside a transaction, so it is
+        # switched off around the whole migration transaction; check_schema_change verifies all
+        # references before the commit.
+        _execute(conn, "PRAGMA foreign_keys = OFF")
+        try:
+            yield
+        finally:
+            _execute(conn, "PRAGMA foreign_keys = ON")
+
+    def check_schema_change(self, conn: Connection) -> None:
+        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            table, rowid, parent, _ = broken[0]
+            raise FailedPreconditionError(
+                f"{len(broken)} row(s) reference missing rows, e.g. row {rowid} of {table} "
+                f"refers to a row of {parent} that does not exist"
+            )
 
     def insert_returning_ids(
         self,
@@ -113,6 +137,17 @@ class SQLiteDialect(Dialect):
             if "unable to open" in text or "disk i/o" in text:
                 return Failure.UNAVAILABLE
         return super().classify(error)
+
+
+def _execute(conn: Connection, sql: str) -> None:
+    """Run ``sql`` on the driver's connection, bypassing SQLAlchemy's transaction bookkeeping;
+    driver errors are raised as SQLAlchemy's, like those of every other statement."""
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    try:
+        raw.execute(sql)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
 
 
 def _int_option(value: Any, name: str) -> int:

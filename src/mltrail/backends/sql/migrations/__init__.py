@@ -4,11 +4,13 @@ The database records one integer, its schema version, in ``mlt_schema``. Each :c
 moves a database from ``version - 1`` to ``version``; DDL is issued through Alembic's
 ``Operations`` so that dialect quirks (SQLite's limited ALTER TABLE) are handled for us.
 
-On open (:func:`prepare_schema`), inside one transaction:
+On open (:func:`prepare_schema`), inside one write transaction:
 
-* same version as the library: nothing to do;
+* same version as the library: nothing to do (found by a read transaction first, so that opening
+  an up-to-date database never waits for the write lock);
 * older (or empty): apply the missing migrations in order and record the new version — all or
-  nothing; with ``migrate=False`` an existing older database is refused instead;
+  nothing; with ``migrate=False`` an existing older database is refused instead; a migration
+  that fails is rolled back and reported as :class:`~mltrail.errors.FailedPreconditionError`;
 * newer: refuse with :class:`~mltrail.errors.SchemaVersionError` naming both versions; the database
   is not touched.
 """
@@ -21,10 +23,12 @@ from dataclasses import dataclass
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import Connection, delete, insert, inspect, select
+from sqlalchemy.exc import DBAPIError
 
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.database import Database
-from mltrail.errors import SchemaVersionError
+from mltrail.backends.sql.dialects.base import Failure
+from mltrail.errors import FailedPreconditionError, MltrailError, SchemaVersionError
 
 
 @dataclass(frozen=True)
@@ -88,17 +92,46 @@ def prepare_schema(
                     library_version=target,
                 )
             ops = Operations(MigrationContext.configure(connection=conn))
-            for step in steps:
-                if step.version > current:
-                    step.upgrade(ops)
+            where = ""
+            try:
+                for step in steps:
+                    if step.version > current:
+                        where = f"in step {step.version} ({step.summary})"
+                        step.upgrade(ops)
+                where = "when checking the migrated database"
+                db.dialect.check_schema_change(conn)
+            except Exception as exc:
+                if isinstance(exc, DBAPIError) and db.dialect.classify(exc) is Failure.RETRY:
+                    raise  # a busy or deadlocked database: the runner tries the whole call again
+                # Anything else is a failed migration, not a conflict of the caller's: say so
+                # (the runner would report an IntegrityError as a duplicate) and roll back.
+                raise FailedPreconditionError(
+                    f"migrating {db.description} from schema version {current} to {target} "
+                    f"failed {where}: {_describe(exc)}. The migration was rolled back; the "
+                    f"database is unchanged at version {current}."
+                ) from exc
             conn.execute(delete(schema.schema_version))
             conn.execute(insert(schema.schema_version).values(version=target))
             return target
 
-    return db.run(apply, write=True)
+    # Opening a database that is up to date must not wait for (or block) writers: look first in
+    # a read transaction; every other case is decided again, and acted on, in the write one.
+    if db.run(read_schema_version, write=False) == target:
+        return target
+    return db.run(apply, write=True, schema_change=True)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, DBAPIError):
+        return str(exc.orig)
+    if isinstance(exc, MltrailError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _check_sequence(steps: Sequence[Migration]) -> None:
+    if not steps:
+        raise ValueError("no migrations given; the first one must have version 1")
     expected = list(range(1, len(steps) + 1))
     if [s.version for s in steps] != expected:
         raise ValueError(

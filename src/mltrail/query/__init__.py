@@ -1,0 +1,1 @@
+"""Questions asked of the store: the filter query language and lineage."""

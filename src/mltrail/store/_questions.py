@@ -1,0 +1,339 @@
+"""The questions users ask of a store: lineage, provenance, impact, the DAG of a context, two
+artifacts side by side, and "has this execution already run on these inputs?"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, and_, literal, select, union
+
+from mltrail.backends.sql import schema
+from mltrail.backends.sql.schema import TypeKind
+from mltrail.errors import InvalidArgumentError, NotFoundError
+from mltrail.model import (
+    INPUT_EVENT_TYPES,
+    OUTPUT_EVENT_TYPES,
+    Artifact,
+    Execution,
+    ExecutionState,
+    LineageDirection,
+    LineageGraph,
+    LineageSubgraphQueryOptions,
+)
+from mltrail.query import lineage as _lineage
+from mltrail.query.compare import ArtifactComparison, compare
+from mltrail.query.filters import compile_filter
+from mltrail.query.fingerprint import (
+    DIGEST_PROPERTY,
+    PARTS_PROPERTY,
+    CachedExecution,
+    CacheExplanation,
+    Fingerprint,
+    differences,
+)
+from mltrail.store._edges import get_events
+from mltrail.store._nodes import (
+    ARTIFACTS,
+    EXECUTIONS,
+    hydrate,
+    node_select,
+    read_by_ids,
+    read_nodes,
+)
+
+R = TypeVar("R")
+E = schema.event
+
+
+class Questions:
+    """Mixed into :class:`~mltrail.store.MetadataStore`."""
+
+    _read: Callable[[Callable[[Connection], Any]], Any]
+
+    # ------------------------------------------------------------------------------------ lineage
+
+    def lineage(
+        self,
+        *,
+        artifact_ids: Sequence[int] | None = None,
+        execution_ids: Sequence[int] | None = None,
+        artifacts_filter: str | None = None,
+        executions_filter: str | None = None,
+        direction: LineageDirection | str = "upstream",
+        max_hops: int | None = None,
+        stop_at_artifacts: str | None = None,
+        stop_at_executions: str | None = None,
+        include_stop_nodes: bool = False,
+        max_nodes: int | None = None,
+    ) -> LineageGraph:
+        """The lineage graph around some starting nodes, computed in the database.
+
+        Start from ``artifact_ids`` / ``execution_ids`` and/or the nodes matching
+        ``artifacts_filter`` / ``executions_filter``. ``direction``: "upstream" (where they came
+        from), "downstream" (what was made from them) or "both". ``max_hops=None`` walks the whole
+        graph (artifact → execution is one hop). Nodes matching ``stop_at_*`` filters are not
+        walked through, and are returned only with ``include_stop_nodes``. ``max_nodes`` returns
+        at most that many artifacts and executions, nearest first, and sets ``truncated``.
+        """
+        query = _lineage.LineageQuery(
+            artifact_ids=_lineage.check_ids(artifact_ids, "artifact_ids"),
+            execution_ids=_lineage.check_ids(execution_ids, "execution_ids"),
+            artifact_filter=artifacts_filter or None,
+            execution_filter=executions_filter or None,
+            direction=_lineage.direction_of(direction),
+            max_hops=_count(max_hops, "max_hops"),
+            stop_artifacts=stop_at_artifacts or None,
+            stop_executions=stop_at_executions or None,
+            include_stop_nodes=bool(include_stop_nodes),
+            max_nodes=_count(max_nodes, "max_nodes"),
+        )
+        if not (
+            query.artifact_ids
+            or query.execution_ids
+            or query.artifact_filter
+            or query.execution_filter
+        ):
+            if query.artifact_ids is None and query.execution_ids is None:
+                raise InvalidArgumentError(
+                    "give the starting nodes: artifact_ids, execution_ids, artifacts_filter or "
+                    "executions_filter"
+                )
+            return LineageGraph()
+        return self._read(lambda conn: _lineage.run_lineage(conn, query))
+
+    def get_lineage_subgraph(
+        self,
+        query_options: LineageSubgraphQueryOptions,
+        field_mask_paths: Sequence[str] | None = None,
+    ) -> LineageGraph:
+        """MLMD's lineage call. ``field_mask_paths`` names the LineageGraph fields to fill
+        (all when empty). Unlike MLMD, there is no hidden cap on hops or starting nodes."""
+        if not isinstance(query_options, LineageSubgraphQueryOptions):
+            raise InvalidArgumentError(
+                "query_options must be a LineageSubgraphQueryOptions, got "
+                f"{type(query_options).__name__}"
+            )
+        o = query_options
+        if (o.starting_artifacts is None) == (o.starting_executions is None):
+            raise InvalidArgumentError(
+                "set exactly one of starting_artifacts and starting_executions"
+            )
+        start = o.starting_artifacts or o.starting_executions
+        assert start is not None
+        if not (start.filter_query or "").strip():
+            raise InvalidArgumentError("the starting nodes need a non-empty filter_query")
+        fields = _read_mask(field_mask_paths)
+        include = bool(
+            (o.ending_artifacts and o.ending_artifacts.include_ending_nodes)
+            or (o.ending_executions and o.ending_executions.include_ending_nodes)
+        )
+        query = _lineage.LineageQuery(
+            artifact_filter=o.starting_artifacts.filter_query if o.starting_artifacts else None,
+            execution_filter=o.starting_executions.filter_query if o.starting_executions else None,
+            direction=_lineage.direction_of(o.direction),
+            max_hops=_count(o.max_num_hops, "max_num_hops"),
+            stop_artifacts=o.ending_artifacts.filter_query if o.ending_artifacts else None,
+            stop_executions=o.ending_executions.filter_query if o.ending_executions else None,
+            include_stop_nodes=include,
+            max_nodes=_count(o.max_node_size, "max_node_size"),
+            fields=fields,
+        )
+        return self._read(lambda conn: _lineage.run_lineage(conn, query))
+
+    def get_provenance(self, artifact_id: int, max_hops: int | None = None) -> LineageGraph:
+        """Everything an artifact came from, at any depth (or up to ``max_hops``)."""
+        return self.lineage(artifact_ids=[artifact_id], direction="upstream", max_hops=max_hops)
+
+    def get_impact(self, artifact_id: int, max_hops: int | None = None) -> LineageGraph:
+        """Everything made from an artifact, at any depth (or up to ``max_hops``)."""
+        return self.lineage(artifact_ids=[artifact_id], direction="downstream", max_hops=max_hops)
+
+    def get_artifact_producers(self, artifact_id: int) -> list[Execution]:
+        """Executions that output the artifact (usually one), oldest first."""
+        return self._neighbour_executions(artifact_id, OUTPUT_EVENT_TYPES)
+
+    def get_artifact_consumers(self, artifact_id: int) -> list[Execution]:
+        """Executions that took the artifact as an input, oldest first."""
+        return self._neighbour_executions(artifact_id, INPUT_EVENT_TYPES)
+
+    def _neighbour_executions(self, artifact_id: int, types: Any) -> list[Execution]:
+        ids = select(E.c.execution_id).where(
+            and_(E.c.artifact_id == artifact_id, E.c.type.in_(sorted(int(t) for t in types)))
+        )
+        return self._read(lambda conn: read_nodes(conn, EXECUTIONS, EXECUTIONS.table.c.id.in_(ids)))
+
+    def get_context_dag(self, context_id: int, include_child_contexts: bool = True) -> LineageGraph:
+        """The DAG of a context (a run, a pipeline): its executions, the artifacts they read and
+        wrote and those attributed to it, with the events between them. With
+        ``include_child_contexts`` the members of every descendant context count too."""
+        return self._read(lambda conn: _context_dag(conn, context_id, include_child_contexts))
+
+    def compare_artifacts(self, left_id: int, right_id: int) -> ArtifactComparison:
+        """Two artifacts side by side, fields and properties aligned, differences marked."""
+        found = {
+            a.id: a for a in self._read(lambda c: read_by_ids(c, ARTIFACTS, [left_id, right_id]))
+        }
+        for wanted in (left_id, right_id):
+            if wanted not in found:
+                raise NotFoundError(f"no artifact with id {wanted} to compare")
+        return compare(found[left_id], found[right_id])
+
+    # ------------------------------------------------------------------------------------ caching
+
+    def fingerprint(
+        self,
+        execution_type: str,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        code_version: str | None = None,
+        input_artifact_ids: Sequence[int] | None = None,
+        inputs: Mapping[str, str] | None = None,
+        type_version: str | None = None,
+    ) -> Fingerprint:
+        """The fingerprint of an execution about to run.
+
+        Inputs are given by identity (``inputs``: name → content digest) and/or as stored
+        artifacts (``input_artifact_ids``): an artifact's identity is its external id (content
+        digests recorded by tracking), else its uri, else its id; its name is the artifact's name,
+        else its uri, else ``artifact <id>``.
+        """
+        named = dict(inputs or {})
+        ids = _lineage.check_ids(input_artifact_ids, "input_artifact_ids") or ()
+        if ids:
+            artifacts = self._read(lambda conn: read_by_ids(conn, ARTIFACTS, list(ids)))
+            missing = sorted(set(ids) - {a.id for a in artifacts})
+            if missing:
+                raise NotFoundError(f"no artifact with id {missing[0]} among the inputs")
+            for artifact in artifacts:
+                named[_input_name(artifact)] = _identity(artifact)
+        return Fingerprint.of(
+            execution_type,
+            parameters=parameters,
+            code_version=code_version,
+            inputs=named,
+            type_version=type_version,
+        )
+
+    def find_cached_execution(self, fingerprint: Fingerprint) -> CachedExecution | None:
+        """The latest COMPLETE execution recorded with this fingerprint and its outputs, or None."""
+        return self._read(lambda conn: _cached(conn, fingerprint))
+
+    def explain_cache_miss(
+        self, fingerprint: Fingerprint, candidates: int = 200
+    ) -> CacheExplanation:
+        """Why ``fingerprint`` has no cached execution: what differs from the nearest earlier
+        execution of the same type (among the latest ``candidates`` ones)."""
+        return self._read(lambda conn: _explain(conn, fingerprint, candidates))
+
+
+def _count(value: Any, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidArgumentError(f"{what} must be a non-negative integer or None, got {value!r}")
+    return value
+
+
+def _read_mask(paths: Sequence[str] | None) -> frozenset[str]:
+    if not paths:
+        return frozenset(_lineage.GRAPH_FIELDS)
+    unknown = sorted(set(paths) - set(_lineage.GRAPH_FIELDS))
+    if unknown:
+        raise InvalidArgumentError(
+            f"unknown field mask path(s) {unknown}; use LineageGraph fields: "
+            + ", ".join(_lineage.GRAPH_FIELDS)
+        )
+    return frozenset(paths)
+
+
+def _identity(artifact: Artifact) -> str:
+    if artifact.external_id:
+        return artifact.external_id
+    if artifact.uri:
+        return f"uri:{artifact.uri}"
+    return f"id:{artifact.id}"
+
+
+def _input_name(artifact: Artifact) -> str:
+    return artifact.name or artifact.uri or f"artifact {artifact.id}"
+
+
+def _fingerprint_filter(digest: str) -> str:
+    quoted = digest.replace("\\", "\\\\").replace("'", "\\'")
+    return f"custom_properties.`{DIGEST_PROPERTY}`.string_value = '{quoted}'"
+
+
+def _outputs(conn: Connection, execution_id: int) -> list[Artifact]:
+    events = get_events(conn, "execution_id", [execution_id])
+    ids = [e.artifact_id for e in events if e.type in OUTPUT_EVENT_TYPES and e.artifact_id]
+    return read_by_ids(conn, ARTIFACTS, ids) if ids else []
+
+
+def _cached(conn: Connection, fingerprint: Fingerprint) -> CachedExecution | None:
+    t = EXECUTIONS.table
+    where = and_(
+        compile_filter(TypeKind.EXECUTION, _fingerprint_filter(fingerprint.digest)),
+        t.c.last_known_state == int(ExecutionState.COMPLETE),
+    )
+    rows = conn.execute(
+        node_select(EXECUTIONS)
+        .where(where)
+        .order_by(t.c.create_time_since_epoch.desc(), t.c.id.desc())
+        .limit(1)
+    ).all()
+    if not rows:
+        return None
+    [execution] = hydrate(conn, EXECUTIONS, rows)
+    return CachedExecution(execution, _outputs(conn, execution.id), fingerprint.digest)
+
+
+def _explain(conn: Connection, fingerprint: Fingerprint, candidates: int) -> CacheExplanation:
+    cached = _cached(conn, fingerprint)
+    if cached is not None:
+        return CacheExplanation(fingerprint.digest, cached.execution, [], cached)
+    t = EXECUTIONS.table
+    types = schema.type_.alias("wanted_type")
+    of_type = select(types.c.id).where(
+        types.c.kind == TypeKind.EXECUTION,
+        types.c.name == fingerprint.execution_type,
+        types.c.version == (fingerprint.type_version or ""),
+    )
+    query = node_select(EXECUTIONS).where(t.c.type_id.in_(of_type))
+    rows = conn.execute(
+        query.order_by(t.c.create_time_since_epoch.desc(), t.c.id.desc()).limit(candidates)
+    ).all()
+    best: tuple[int, Execution, list[Any]] | None = None
+    target = fingerprint.parts()
+    for execution in hydrate(conn, EXECUTIONS, rows):
+        parts = execution.custom_properties.get(PARTS_PROPERTY)
+        if not isinstance(parts, dict):
+            continue
+        found = differences(parts, target)
+        complete = execution.last_known_state == ExecutionState.COMPLETE
+        score = len(found) * 2 + (0 if complete else 1)
+        if best is None or score < best[0]:
+            best = (score, execution, found)
+    if best is None:
+        return CacheExplanation(fingerprint.digest, None, [])
+    return CacheExplanation(fingerprint.digest, best[1], best[2])
+
+
+def _context_dag(conn: Connection, context_id: int, include_children: bool) -> LineageGraph:
+    pc, assoc, attr = schema.parent_context, schema.association, schema.attribution
+    contexts: Any = select(literal(context_id).label("id"))
+    if include_children:
+        tree = contexts.cte("descendants", recursive=True)
+        tree = tree.union(select(pc.c.context_id).join(tree, pc.c.parent_context_id == tree.c.id))
+        contexts = select(tree.c.id)
+    executions = select(assoc.c.execution_id).where(assoc.c.context_id.in_(contexts))
+    members = union(
+        select(literal(1).label("kind"), executions.subquery().c.execution_id.label("id")),
+        select(literal(0), attr.c.artifact_id).where(attr.c.context_id.in_(contexts)),
+        select(literal(0), E.c.artifact_id).where(E.c.execution_id.in_(executions)),
+    )
+    artifact_ids: set[int] = set()
+    execution_ids: set[int] = set()
+    for kind, node_id in conn.execute(members):
+        (execution_ids if kind == 1 else artifact_ids).add(int(node_id))
+    return _lineage.load_subgraph(conn, artifact_ids, execution_ids)
