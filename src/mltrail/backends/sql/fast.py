@@ -71,7 +71,7 @@ class FastStatement:
         sql, order, defaults = self._sql(conn)
         args: Any = [{**defaults, **row} for row in rows] if defaults else rows
         if order is not None:
-            args = [tuple(row[name] for name in order) for row in rows]
+            args = [tuple(row[name] for name in order) for row in args]
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(sql, args)
