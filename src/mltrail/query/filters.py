@@ -50,9 +50,8 @@ def parse(text: str) -> lark.Tree[Any]:
         return _parser().parse(text)
     except lark.UnexpectedCharacters as exc:
         pos = exc.pos_in_stream or 0
-        char = text[pos] if pos < len(text) else ""
         raise QuerySyntaxError(
-            f"unexpected character {char!r}",
+            _char_message(text, pos),
             query=text,
             line=exc.line,
             column=exc.column,
@@ -79,10 +78,14 @@ def parse(text: str) -> lark.Tree[Any]:
                 hint=_expected_hint(exc.expected),
             ) from None
         hint = _expected_hint(exc.expected)
+        message = f"unexpected {str(token)!r}"
         if str(token) == "=" and token.start_pos and text[token.start_pos - 1] == "=":
             hint = "use = to compare, not =="
+        elif str(token) == ")" and _EMPTY_IN.search(text[: token.start_pos or 0]):
+            message = "an IN list needs at least one value"
+            hint = "e.g. state IN (LIVE, PENDING); leave the condition out to match everything"
         raise QuerySyntaxError(
-            f"unexpected {str(token)!r}",
+            message,
             query=text,
             line=exc.line,
             column=exc.column,
@@ -90,8 +93,28 @@ def parse(text: str) -> lark.Tree[Any]:
         ) from None
 
 
+_EMPTY_IN = re.compile(r"\bin\s*\(\s*$", re.IGNORECASE)
+
+
+def _char_message(text: str, pos: int) -> str:
+    # A quote the lexer could not take as the start of a string or a quoted name: never closed.
+    rest = text[pos:]
+    if rest[:1] in ("'", '"'):
+        return "unterminated string"
+    if rest.startswith("``"):
+        return "empty quoted name"
+    if rest.startswith("`"):
+        return "unterminated quoted name"
+    return f"unexpected character {rest[:1]!r}"
+
+
 def _char_hint(text: str, pos: int) -> str:
     rest = text[pos:]
+    if rest[:1] in ("'", '"'):
+        quote = rest[0]
+        return f"close the string with {quote}; write a {quote} inside it as \\{quote}"
+    if rest.startswith("`"):
+        return "put a property name between two backticks: properties.`my name`"
     if rest.startswith("=="):
         return "use = to compare, not =="
     if rest.startswith(("&&", "||")):
@@ -168,6 +191,7 @@ class Operand:
         self.columns = columns
         self.enum_cls = enum_cls
         self.presence = presence
+        self.joins: tuple[str, ...] = ()  # keys of the joins this operand reads from
 
     def positive(self, op: str, values: list[Any]) -> ColumnElement[bool]:
         """The condition where it holds; a missing value makes it false or NULL (never true)."""
@@ -283,7 +307,12 @@ _SLOTS = {
 
 
 class _Scope:
-    """The FROM clause being built: the node table and the LEFT JOINs the query needs."""
+    """The FROM clause being built: the node table and the joins the query needs.
+
+    Joins are LEFT JOINs (a node without the related row still gets a verdict) except for those
+    a top-level positive condition needs anyway: those become inner joins, which lets the
+    database start from the selective side (find the context by name, then its artifacts).
+    """
 
     def __init__(self, kind: NodeKind, text: str, base: Any, prefix: str) -> None:
         self.kind = kind
@@ -291,11 +320,26 @@ class _Scope:
         self.base = base
         self.prefix = prefix
         self.params: dict[str, Any] = {}
-        self.from_: Any = self.base
         self.neighbours: dict[str, tuple[Any, NodeKind | None]] = {}
         self.props: dict[tuple[str, str, bool], Any] = {}
-        self.joined = False
+        self.required: set[str] = set()
+        self._joins: list[tuple[str, Any, ColumnElement[bool]]] = []
+        self._owners: dict[str, str] = {}  # property join key -> neighbour key it hangs on
         self._count = 0
+        self._key = ""
+
+    @property
+    def joined(self) -> bool:
+        return bool(self._joins)
+
+    @property
+    def from_(self) -> Any:
+        required = set(self.required)
+        required.update(self._owners[k] for k in self.required if self._owners.get(k))
+        chain = self.base
+        for key, alias, on in self._joins:
+            chain = chain.join(alias, on) if key in required else chain.outerjoin(alias, on)
+        return chain
 
     def param(self, value: Any) -> Any:
         """A bound parameter named by its position, so that filters of one shape share SQL."""
@@ -309,8 +353,7 @@ class _Scope:
 
     def _join(self, table: Table, on: Callable[[Any], ColumnElement[bool]]) -> Any:
         alias = self._alias(table)
-        self.from_ = self.from_.outerjoin(alias, on(alias))
-        self.joined = True
+        self._joins.append((self._key, alias, on(alias)))
         return alias
 
     def neighbour(self, prefix: str, alias_name: str) -> tuple[Any, NodeKind | None]:
@@ -318,6 +361,7 @@ class _Scope:
         if found is not None:
             return found
         base, kind = self.base, self.kind.kind
+        self._key = alias_name
         result: tuple[Any, NodeKind | None]
         if prefix == "events":
             column = "artifact_id" if kind == TypeKind.ARTIFACT else "execution_id"
@@ -352,6 +396,8 @@ class _Scope:
         key = (owner_key, name, custom)
         alias = self.props.get(key)
         if alias is None:
+            self._key = prop_key(owner_key, name, custom)
+            self._owners[self._key] = owner_key
             alias = self.props[key] = self._join(
                 kind.props,
                 lambda p: and_(
@@ -363,6 +409,10 @@ class _Scope:
         return alias
 
 
+def prop_key(owner_key: str, name: str, custom: bool) -> str:
+    return f"{owner_key}|{'custom_properties' if custom else 'properties'}|{name}"
+
+
 def _error(scope: _Scope, message: str, meta: Any, hint: str = "") -> QuerySyntaxError:
     line = getattr(meta, "line", 1) or 1
     column = getattr(meta, "column", 1) or 1
@@ -370,7 +420,8 @@ def _error(scope: _Scope, message: str, meta: Any, hint: str = "") -> QuerySynta
 
 
 def _suggest(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1)
+    same = [option for option in options if option.lower() == word.lower()]
+    close = same or difflib.get_close_matches(word, options, n=1)
     return f"did you mean {close[0]!r}? " if close else ""
 
 
@@ -381,6 +432,19 @@ def _part_text(part: Any) -> str:
 
 def _resolve(scope: _Scope, tree: lark.Tree[Any], short_kind: str | None) -> Operand:
     """The operand an attribute path names. ``short_kind`` is the literal kind for short forms."""
+    operand = _resolve_path(scope, tree, short_kind)
+    parts = [_part_text(p) for p in tree.children]
+    keys = []
+    if _NEIGHBOUR.match(parts[0]) and parts[0] not in scope.kind.columns:
+        keys.append(parts[0])
+        parts = parts[1:]
+    if parts and parts[0] in ("properties", "custom_properties") and len(parts) > 1:
+        keys.append(prop_key(keys[0] if keys else "", parts[1], parts[0] == "custom_properties"))
+    operand.joins = tuple(keys)
+    return operand
+
+
+def _resolve_path(scope: _Scope, tree: lark.Tree[Any], short_kind: str | None) -> Operand:
     parts = [_part_text(p) for p in tree.children]
     label = ".".join(str(p) for p in tree.children)
     owner, kind, owner_key, rest = scope.base, scope.kind, "", parts
@@ -579,20 +643,22 @@ def _describe(literal: Literal) -> str:
 _NEGATED_COMPARATOR = {"!=": "=", "<>": "="}
 
 
-def _compile(scope: _Scope, tree: Any, negated: bool) -> ColumnElement[bool]:
+def _compile(scope: _Scope, tree: Any, negated: bool, top: bool = False) -> ColumnElement[bool]:
+    """SQL for a subtree. ``top``: the subtree is the query or one of its top-level AND terms,
+    so a node can only match if it holds."""
     rule = tree.data
     if rule == "start":
-        return _compile(scope, tree.children[0], negated)
+        return _compile(scope, tree.children[0], negated, top=True)
     if rule == "negate":
         return _compile(scope, tree.children[1], not negated)
     if rule in ("conjunction", "disjunction"):
-        parts = [_compile(scope, child, negated) for child in tree.children]
         use_and = (rule == "conjunction") != negated  # De Morgan
+        parts = [_compile(scope, child, negated, top=top and use_and) for child in tree.children]
         return and_(*parts) if use_and else or_(*parts)
-    return _predicate(scope, tree, negated)
+    return _predicate(scope, tree, negated, top)
 
 
-def _predicate(scope: _Scope, tree: Any, negated: bool) -> ColumnElement[bool]:
+def _predicate(scope: _Scope, tree: Any, negated: bool, top: bool) -> ColumnElement[bool]:
     rule = tree.data
     attribute = tree.children[0]
     if rule == "is_null":
@@ -630,6 +696,9 @@ def _predicate(scope: _Scope, tree: Any, negated: bool) -> ColumnElement[bool]:
             scope, f"{operand.label} cannot be ordered; compare it with = or IN", attribute.meta
         )
     values = [scope.param(_convert(scope, operand, lit)) for lit in literals]
+    if top and not negated:
+        # Every match has the related rows this condition reads: inner joins suffice.
+        scope.required.update(operand.joins)
     return _finish(operand.positive(op, values), negated, exact=False)
 
 

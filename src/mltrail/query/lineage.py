@@ -242,7 +242,13 @@ def _walk_sources(
         seeds.append(seed)
     if not seeds:
         seeds.append(select(literal(0).label("id"), literal(0).label("depth")).where(false()))
-    walk = (union_all(*seeds) if len(seeds) > 1 else seeds[0]).cte("walk", recursive=True)
+    anchor = seeds[0]
+    if len(seeds) > 1:
+        # A recursive CTE needs one SELECT as its anchor: starting artifacts and the inputs (or
+        # outputs) of starting executions are combined in a subquery.
+        both = union_all(*seeds).subquery("seeds")
+        anchor = select(both.c.id, both.c.depth)
+    walk = anchor.cte("walk", recursive=True)
     o, i = E.alias("o"), E.alias("i")
     # With a hop limit each row carries its depth and the walk stops at the limit. Without one,
     # rows only tell starting nodes (0) from reached ones (2): UNION then keeps each artifact at

@@ -376,10 +376,12 @@ def _check_unique(
     conn: Connection, spec: NodeSpec, inserts: list[Prepared], updates: list[Update]
 ) -> None:
     """Report duplicate (type, name) and external ids before the database has to."""
-    claims: list[tuple[Prepared, int | None]] = [(p, None) for p in inserts]
+    # Who claims a name: the stored id of an update, or a negative stand-in for each new node (so
+    # two new nodes never count as the same one).
+    claims: list[tuple[Prepared, int]] = [(p, -1 - p.position) for p in inserts]
     claims += [(u.new, u.node_id) for u in updates]
-    names: dict[tuple[int, str], int | None] = {}
-    external: dict[str, int | None] = {}
+    names: dict[tuple[int, str], int] = {}
+    external: dict[str, int] = {}
     for prepared, own_id in claims:
         name, ext = prepared.row["name"], prepared.row["external_id"]
         if name is not None:
@@ -387,14 +389,14 @@ def _check_unique(
             if key in names and names[key] != own_id:
                 raise AlreadyExistsError(
                     f"the request names two {spec.label}s of type {prepared.info.label()} "
-                    f"{name!r}; names are unique per type"
+                    f"{name!r}; names are unique per type: give each {spec.label} its own name"
                 )
             names[key] = own_id
         if ext is not None:
             if ext in external and external[ext] != own_id:
                 raise AlreadyExistsError(
                     f"the request gives external_id {ext!r} to two {spec.label}s; external ids are "
-                    f"unique among {spec.label}s"
+                    f"unique among {spec.label}s: give each {spec.label} its own"
                 )
             external[ext] = own_id
     st = node_statements(spec.kind)

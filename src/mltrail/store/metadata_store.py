@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -348,7 +349,7 @@ class MetadataStore(Questions):
             spec,
             list_options,
             options,
-            scope=f"type:{name}:{version or ''}",
+            scope=json.dumps(["type", name, version or ""]),
             base=lambda conn: spec.table.c.type_id.in_(type_ids),
         )
 

@@ -90,7 +90,7 @@ type_property = Table(
 
 
 def _node_table(name: str, *extra: Column[Any], name_nullable: bool) -> Table:
-    return Table(
+    table = Table(
         name,
         metadata,
         _id_column(),
@@ -102,10 +102,15 @@ def _node_table(name: str, *extra: Column[Any], name_nullable: bool) -> Table:
         Column("last_update_time_since_epoch", BigInteger, nullable=False),
         UniqueConstraint("type_id", "name"),
     )
+    # Filters on a name without its type (contexts_r.name = 'run-7') and listings ordered by time.
+    Index(f"ix_{name}_name", table.c.name)
+    Index(f"ix_{name}_create_time_since_epoch", table.c.create_time_since_epoch)
+    Index(f"ix_{name}_last_update_time_since_epoch", table.c.last_update_time_since_epoch)
+    return table
 
 
 def _property_table(name: str, node_table: str) -> Table:
-    return Table(
+    table = Table(
         name,
         metadata,
         Column("node_id", Id, ForeignKey(f"{node_table}.id"), nullable=False),
@@ -118,6 +123,16 @@ def _property_table(name: str, node_table: str) -> Table:
         Column("struct_value", Text, nullable=True),
         PrimaryKeyConstraint("node_id", "name", "is_custom"),
     )
+    # Filters on property values (properties.acc > 0.9) scan a range instead of every node.
+    for slot in ("int_value", "double_value", "string_value"):
+        Index(
+            f"ix_{name}_{slot}",
+            table.c.name,
+            table.c.is_custom,
+            table.c[slot],
+            mysql_length={"name": 191, "string_value": 255} if slot == "string_value" else None,
+        )
+    return table
 
 
 artifact = _node_table(

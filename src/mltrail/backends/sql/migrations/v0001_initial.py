@@ -47,6 +47,8 @@ def _node(op: Operations, table: str, *extra: Column[Any], name_nullable: bool) 
         UniqueConstraint("external_id", name=f"uq_{table}_external_id"),
         UniqueConstraint("type_id", "name", name=f"uq_{table}_type_id_name"),
     )
+    for column in ("name", "create_time_since_epoch", "last_update_time_since_epoch"):
+        op.create_index(f"ix_{table}_{column}", table, [column])
 
 
 def _properties(op: Operations, table: str, node_table: str) -> None:
@@ -63,6 +65,13 @@ def _properties(op: Operations, table: str, node_table: str) -> None:
         PrimaryKeyConstraint("node_id", "name", "is_custom", name=f"pk_{table}"),
         _fk("node_id", table, node_table),
     )
+    for slot in ("int_value", "double_value", "string_value"):
+        op.create_index(
+            f"ix_{table}_{slot}",
+            table,
+            ["name", "is_custom", slot],
+            mysql_length={"name": 191, "string_value": 255} if slot == "string_value" else None,
+        )
 
 
 def _membership(op: Operations, table: str, member: str, member_table: str) -> None:
