@@ -34,7 +34,9 @@ from mltrail.model import (
     ResultPage,
     StartingNodes,
 )
+from mltrail.query.fingerprint import Fingerprint
 from mltrail.store import MetadataStore
+from mltrail.tracking import Tracker
 
 __version__ = "0.1.0"
 
@@ -54,6 +56,7 @@ __all__ = [
     "ExecutionBaseType",
     "ExecutionState",
     "ExecutionType",
+    "Fingerprint",
     "LineageDirection",
     "LineageGraph",
     "LineageSubgraphQueryOptions",
@@ -64,6 +67,7 @@ __all__ = [
     "PropertyType",
     "ResultPage",
     "StartingNodes",
+    "Tracker",
     "__version__",
     "connect",
     "errors",

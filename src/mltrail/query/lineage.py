@@ -229,7 +229,8 @@ def _walk_sources(
 
     seeds = []
     if start_artifacts is not None:
-        seeds.append(select(start_artifacts.c.id.label("id"), literal(0).label("depth")))
+        starts = start_artifacts.subquery("start_artifacts")
+        seeds.append(select(starts.c.id.label("id"), literal(0).label("depth")))
     if start_executions is not None:
         s = E.alias("s")
         seed = select(s.c.artifact_id.label("id"), literal(1).label("depth")).where(
@@ -279,7 +280,8 @@ def _walk_sources(
         passed = passed.where(walk.c.id.not_in(stop_a))
     executions = [passed]
     if start_executions is not None:
-        executions.append(select(start_executions.c.id, literal(0).label("depth")))
+        starts = start_executions.subquery("start_executions")
+        executions.append(select(starts.c.id, literal(0).label("depth")))
     artifacts_q = select(walk.c.id, walk.c.depth)
     executions_q: Any = union_all(*executions) if len(executions) > 1 else passed
     if not q.include_stop_nodes:

@@ -1,0 +1,181 @@
+"""Record a small multi-stage pipeline in a SQLite file, then ask it questions.
+
+    python examples/demo.py [path/to/demo.db]
+
+Two runs of ingest → clean → featurize → train → evaluate are recorded (the second with a
+different learning rate); then the demo prints where the newest model came from, what was made
+from the raw data, the two models side by side, and whether the second training had already run.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import mltrail
+from mltrail import (
+    Artifact,
+    ArtifactType,
+    Context,
+    ContextType,
+    Event,
+    EventType,
+    Execution,
+    ExecutionState,
+    ExecutionType,
+    Fingerprint,
+    LineageGraph,
+    MetadataStore,
+    ParentContext,
+    PropertyType,
+)
+
+STAGES = ["ingest", "clean", "featurize", "train", "evaluate"]
+
+
+def declare_types(store: MetadataStore) -> None:
+    store.put_artifact_type(
+        ArtifactType(
+            name="Dataset",
+            properties={"rows": PropertyType.INT, "split": PropertyType.STRING},
+            base_type=ArtifactType.BaseType.DATASET,
+        )
+    )
+    store.put_artifact_type(
+        ArtifactType(name="Model", properties={"framework": PropertyType.STRING})
+    )
+    store.put_artifact_type(
+        ArtifactType(name="Metrics", properties={"accuracy": PropertyType.DOUBLE})
+    )
+    store.put_execution_type(ExecutionType(name="Step", properties={"stage": PropertyType.STRING}))
+    store.put_context_type(ContextType(name="Pipeline"))
+    store.put_context_type(ContextType(name="Run", properties={"lr": PropertyType.DOUBLE}))
+
+
+def record_run(store: MetadataStore, number: int, lr: float, raw: Artifact | None) -> Artifact:
+    """One pipeline run; returns the raw dataset (shared by both runs)."""
+    pipeline = Context(type="Pipeline", name="churn")
+    run = Context(type="Run", name=f"churn-run-{number}", properties={"lr": lr})
+    if raw is None:
+        raw = Artifact(
+            type="Dataset", name="raw.csv", uri="s3://data/raw.csv", properties={"rows": 10_000}
+        )
+        raw.id = store.put_artifacts([raw])[0]
+    previous = raw
+    accuracy = 0.81 if lr > 0.05 else 0.87
+    outputs = {
+        "ingest": Artifact(
+            type="Dataset", uri=f"runs/{number}/ingested.parquet", properties={"rows": 10_000}
+        ),
+        "clean": Artifact(
+            type="Dataset", uri=f"runs/{number}/clean.parquet", properties={"rows": 9_650}
+        ),
+        "featurize": Artifact(
+            type="Dataset",
+            uri=f"runs/{number}/features.parquet",
+            properties={"rows": 9_650, "split": "train"},
+        ),
+        "train": Artifact(
+            type="Model",
+            name=f"churn-model-{number}",
+            uri=f"runs/{number}/model.pkl",
+            properties={"framework": "sklearn"},
+            custom_properties={"lr": lr, "n_estimators": 200},
+        ),
+        "evaluate": Artifact(
+            type="Metrics", uri=f"runs/{number}/metrics.json", properties={"accuracy": accuracy}
+        ),
+    }
+    for stage in STAGES:
+        execution = Execution(
+            type="Step",
+            name=f"{stage}-{number}",
+            last_known_state=ExecutionState.COMPLETE,
+            properties={"stage": stage},
+        )
+        if stage == "train":
+            Fingerprint.of(
+                "Step", parameters={"lr": lr}, inputs={"features": previous.uri or ""}
+            ).apply(execution)
+        output = outputs[stage]
+        _, (_, output.id), context_ids = store.put_execution(
+            execution,
+            [(previous, Event(type=EventType.INPUT)), (output, Event(type=EventType.OUTPUT))],
+            [pipeline, run],
+            reuse_context_if_already_exist=True,
+        )
+        previous = output
+        if stage == "ingest":  # the run is part of the pipeline
+            store.put_parent_contexts(
+                [ParentContext(child_id=context_ids[1], parent_id=context_ids[0])]
+            )
+    return raw
+
+
+def show_graph(title: str, graph: LineageGraph) -> None:
+    print(f"\n{title}")
+    names = {a.id: a.name or a.uri for a in graph.artifacts}
+    for event in graph.events:
+        execution = next(e for e in graph.executions if e.id == event.execution_id)
+        arrow = "──▶" if event.type == EventType.INPUT else "◀──"
+        print(f"  {names[event.artifact_id]:<32} {arrow} {execution.name}")
+
+
+def main() -> None:
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else "demo-output/demo.db")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink()
+    with mltrail.connect(f"sqlite:///{path}") as store:
+        declare_types(store)
+        raw = record_run(store, 1, lr=0.1, raw=None)
+        record_run(store, 2, lr=0.01, raw=raw)
+        print(f"Recorded two runs of the 'churn' pipeline in {path}")
+        print(
+            f"  {len(store.get_artifacts())} artifacts, {len(store.get_executions())} executions, "
+            f"{len(store.get_contexts())} contexts"
+        )
+
+        model = store.get_artifacts(filter_query="type = 'Model' AND custom_properties.lr < 0.05")[
+            0
+        ]
+        show_graph(
+            f"Where did {model.name} come from? (upstream, any depth)",
+            store.get_provenance(model.id),
+        )
+
+        impact = store.get_impact(raw.id)
+        print(f"\nWhat was made from {raw.name}? (downstream)")
+        for artifact in impact.artifacts:
+            print(f"  {artifact.type:<8} {artifact.name or artifact.uri}")
+
+        first, second = store.get_artifacts_by_type("Model")
+        print("\nThe two models side by side (* = differs)")
+        for row in store.compare_artifacts(first.id, second.id).rows:
+            if row.field != "create_time_since_epoch":
+                mark = "*" if row.differs else " "
+                print(f"  {mark} {row.field:<32} {row.left!s:<18} {row.right!s}")
+
+        best = store.get_artifacts(filter_query="type = 'Metrics' AND properties.accuracy > 0.85")
+        print(f"\nRuns with accuracy > 0.85: {[m.uri for m in best]}")
+
+        again = Fingerprint.of(
+            "Step", parameters={"lr": 0.01}, inputs={"features": "runs/2/features.parquet"}
+        )
+        cached = store.find_cached_execution(again)
+        print(
+            f"\nHas training with lr=0.01 on runs/2 features run before? "
+            f"{'yes: execution ' + str(cached.execution.name) if cached else 'no'}"
+        )
+        changed = Fingerprint.of(
+            "Step", parameters={"lr": 0.001}, inputs={"features": "runs/2/features.parquet"}
+        )
+        why = store.explain_cache_miss(changed)
+        assert why.nearest is not None
+        print(f"And with lr=0.001? No. Nearest earlier run: {why.nearest.name}; differences:")
+        for difference in why.differences:
+            print(f"  - {difference}")
+
+
+if __name__ == "__main__":
+    main()
