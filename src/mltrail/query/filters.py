@@ -738,14 +738,21 @@ def analyze(kind: TypeKind, text: str, prefix: str = "fv") -> CompiledFilter:
         condition = _compile(scope, tree, False)
         matching = select(scope.base.c.id).select_from(scope.from_).where(condition)
         condition = node_kind.table.c.id.in_(matching)
-    shape = tuple(
-        (token.type, token.type if token.type in _VALUE_TOKENS else str(token))
-        for token in tree.scan_values(lambda v: isinstance(v, lark.Token))
-    )
-    return CompiledFilter(condition, (kind, prefix, *shape), dict(scope.params))
+    return CompiledFilter(condition, (kind, prefix, _shape(tree)), dict(scope.params))
 
 
 _VALUE_TOKENS = frozenset({"STRING", "NUMBER", "TRUE", "FALSE"})
+
+
+def _shape(node: Any) -> Any:
+    """The tree with literal values left out: rules, attributes, operators and enum names."""
+    if isinstance(node, lark.Tree):
+        return (str(node.data), *(_shape(child) for child in node.children))
+    if isinstance(node, lark.Token):
+        if node.type == "NUMBER":  # an int and a float bind differently on some drivers
+            return (node.type, "float" if any(c in node for c in ".eE") else "int")
+        return (node.type, node.type if node.type in _VALUE_TOKENS else str(node))
+    return node
 
 
 def compile_filter(kind: TypeKind, text: str) -> ColumnElement[bool]:

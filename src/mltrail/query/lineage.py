@@ -56,7 +56,8 @@ class LineageQuery:
     max_hops: int | None = None
     stop_artifacts: str | None = None
     stop_executions: str | None = None
-    include_stop_nodes: bool = False
+    include_stop_artifacts: bool = False
+    include_stop_executions: bool = False
     max_nodes: int | None = None
     fields: frozenset[str] = frozenset(GRAPH_FIELDS)
 
@@ -159,7 +160,8 @@ def _key(
     return (
         q.direction,
         q.max_hops is None,
-        q.include_stop_nodes,
+        q.include_stop_artifacts,
+        q.include_stop_executions,
         *sizes,
         *[f.shape if f is not None else None for f in filters.all()],
     )
@@ -284,13 +286,10 @@ def _walk_sources(
         executions.append(select(starts.c.id, literal(0).label("depth")))
     artifacts_q = select(walk.c.id, walk.c.depth)
     executions_q: Any = union_all(*executions) if len(executions) > 1 else passed
-    if not q.include_stop_nodes:
-        if stop_a is not None:
-            artifacts_q = artifacts_q.where(walk.c.id.not_in(stop_a))
-        if stop_e is not None:
-            executions_q = select(executions_q.subquery()).where(
-                literal_column("id").not_in(stop_e)
-            )
+    if stop_a is not None and not q.include_stop_artifacts:
+        artifacts_q = artifacts_q.where(walk.c.id.not_in(stop_a))
+    if stop_e is not None and not q.include_stop_executions:
+        executions_q = select(executions_q.subquery()).where(literal_column("id").not_in(stop_e))
     return artifacts_q.cte("walk_artifacts"), executions_q.cte("walk_executions")
 
 

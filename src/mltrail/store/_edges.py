@@ -6,8 +6,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection, Table, bindparam, insert, select
 
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.dialects import Dialect
@@ -210,13 +209,17 @@ def _id(value: Any, what: str) -> int:
     return value
 
 
-def member_ids(table: Table, member: str, context_id: int) -> Any:
-    """A subquery: ids of the artifacts or executions in one context."""
-    return select(table.c[member]).where(table.c.context_id == context_id)
-
-
-def context_ids_of(table: Table, member: str, member_id: int) -> Any:
-    return select(table.c.context_id).where(table.c[member] == member_id)
+def linked_contexts(relation: str) -> Any:
+    """A subquery: ids of the contexts linked to the node ``:node_id`` by ``relation``."""
+    pc, attr, assoc = schema.parent_context, schema.attribution, schema.association
+    node_id: Any = bindparam("node_id")
+    if relation == "parents":
+        return select(pc.c.parent_context_id).where(pc.c.context_id == node_id)
+    if relation == "children":
+        return select(pc.c.context_id).where(pc.c.parent_context_id == node_id)
+    if relation == "of_artifact":
+        return select(attr.c.context_id).where(attr.c.artifact_id == node_id)
+    return select(assoc.c.context_id).where(assoc.c.execution_id == node_id)
 
 
 # ----------------------------------------------------------------------------------------- parents
@@ -279,12 +282,3 @@ def _find_cycle(conn: Connection, pairs: list[tuple[int, int]]) -> tuple[int, in
         return None
     origin = int(hit.origin)
     return next((c, p) for c, p in pairs if c == origin)
-
-
-def parent_or_child_ids(column: str, context_id: int) -> Any:
-    other = "parent_context_id" if column == "context_id" else "context_id"
-    return select(PC.c[other]).where(PC.c[column] == context_id)
-
-
-def membership_filter(spec: NodeSpec, subquery: Any) -> ColumnElement[bool]:
-    return spec.table.c.id.in_(subquery)

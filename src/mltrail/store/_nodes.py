@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.dialects import Dialect
+from mltrail.backends.sql.fast import InStatement, StatementCache
 from mltrail.backends.sql.schema import NAME_LENGTH, TypeKind
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from mltrail.model import Artifact, ArtifactState, Context, Execution, ExecutionState
@@ -491,27 +492,19 @@ def node_select(spec: NodeSpec) -> Select[Any]:
     )
 
 
-def hydrate(
-    conn: Connection,
-    spec: NodeSpec,
-    rows: Sequence[Any],
-    id_query: Select[Any] | None = None,
-) -> list[Any]:
-    """Model objects for node rows (from :func:`node_select`), properties included.
-
-    ``id_query`` (selecting the same ids) lets a large result load its properties in one query.
-    """
+def hydrate(conn: Connection, spec: NodeSpec, rows: Sequence[Any]) -> list[Any]:
+    """Model objects for node rows (from :func:`node_select`), properties included."""
     if not rows:
         return []
-    st = node_statements(spec.kind)
+    found = node_statements(spec.kind).props_by_node.all(conn, [r[0] for r in rows])
+    return hydrate_with(spec, rows, found)
+
+
+def hydrate_with(spec: NodeSpec, rows: Sequence[Any], properties: Iterable[Any]) -> list[Any]:
+    """Model objects for node rows and their property rows (``prop_columns`` shape)."""
     props: dict[int, dict[str, Any]] = defaultdict(dict)
     custom: dict[int, dict[str, Any]] = defaultdict(dict)
-    if id_query is not None and len(rows) > CHUNK:
-        p = spec.props
-        found: Any = conn.execute(select(*st.prop_columns).where(p.c.node_id.in_(id_query)))
-    else:
-        found = st.props_by_node.all(conn, [r[0] for r in rows])
-    for node_id, name, is_custom, *slots in found:
+    for node_id, name, is_custom, *slots in properties:
         (custom if is_custom else props)[node_id][name] = decode(slots)
     return [to_model(spec, row, props.get(row[0], {}), custom.get(row[0], {})) for row in rows]
 
@@ -535,15 +528,37 @@ def to_model(spec: NodeSpec, row: Any, props: dict[str, Any], custom: dict[str, 
     return spec.cls(**fields)
 
 
-def read_nodes(conn: Connection, spec: NodeSpec, where: ColumnElement[bool] | None) -> list[Any]:
-    """Every node matching ``where`` (None: all), ordered by id."""
-    query = node_select(spec)
-    id_query = select(spec.table.c.id)
-    if where is not None:
-        query = query.where(where)
-        id_query = id_query.where(where)
-    query = query.order_by(spec.table.c.id)
-    return hydrate(conn, spec, conn.execute(query).all(), id_query)
+def read_where(
+    conn: Connection,
+    spec: NodeSpec,
+    key: str,
+    where: Callable[[], ColumnElement[bool]],
+    params: dict[str, Any],
+) -> list[Any]:
+    """Nodes matching a fixed-shape condition (built once per ``key``), ordered by id."""
+    statement = _READS.get(
+        (spec.kind, key), lambda: node_select(spec).where(where()).order_by(spec.table.c.id)
+    )
+    return hydrate(conn, spec, statement.all(conn, params))
+
+
+_READS = StatementCache()
+_READS_IN: dict[tuple[TypeKind, str], InStatement] = {}
+
+
+def read_in(conn: Connection, spec: NodeSpec, column: str, values: Sequence[Any]) -> list[Any]:
+    """Nodes whose ``column`` is one of ``values``, ordered by id."""
+    if not values:
+        return []
+    statement = _READS_IN.get((spec.kind, column))
+    if statement is None:
+        table = spec.table
+        statement = _READS_IN[(spec.kind, column)] = InStatement(
+            lambda items: node_select(spec).where(table.c[column].in_(items))
+        )
+    rows = statement.all(conn, sorted(set(values)))
+    rows.sort(key=lambda r: r[0])
+    return hydrate(conn, spec, rows)
 
 
 def read_by_ids(conn: Connection, spec: NodeSpec, ids: Sequence[int]) -> list[Any]:

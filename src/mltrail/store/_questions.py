@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, literal, select, union
+from sqlalchemy import Connection, and_, bindparam, literal, select, union
 
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.schema import TypeKind
@@ -39,7 +39,7 @@ from mltrail.store._nodes import (
     hydrate,
     node_select,
     read_by_ids,
-    read_nodes,
+    read_where,
 )
 
 R = TypeVar("R")
@@ -85,7 +85,8 @@ class Questions:
             max_hops=_count(max_hops, "max_hops"),
             stop_artifacts=stop_at_artifacts or None,
             stop_executions=stop_at_executions or None,
-            include_stop_nodes=bool(include_stop_nodes),
+            include_stop_artifacts=bool(include_stop_nodes),
+            include_stop_executions=bool(include_stop_nodes),
             max_nodes=_count(max_nodes, "max_nodes"),
         )
         if not (
@@ -124,10 +125,6 @@ class Questions:
         if not (start.filter_query or "").strip():
             raise InvalidArgumentError("the starting nodes need a non-empty filter_query")
         fields = _read_mask(field_mask_paths)
-        include = bool(
-            (o.ending_artifacts and o.ending_artifacts.include_ending_nodes)
-            or (o.ending_executions and o.ending_executions.include_ending_nodes)
-        )
         query = _lineage.LineageQuery(
             artifact_filter=o.starting_artifacts.filter_query if o.starting_artifacts else None,
             execution_filter=o.starting_executions.filter_query if o.starting_executions else None,
@@ -135,7 +132,13 @@ class Questions:
             max_hops=_count(o.max_num_hops, "max_num_hops"),
             stop_artifacts=o.ending_artifacts.filter_query if o.ending_artifacts else None,
             stop_executions=o.ending_executions.filter_query if o.ending_executions else None,
-            include_stop_nodes=include,
+            # Each EndingNodes says whether its own matches are part of the answer.
+            include_stop_artifacts=bool(
+                o.ending_artifacts and o.ending_artifacts.include_ending_nodes
+            ),
+            include_stop_executions=bool(
+                o.ending_executions and o.ending_executions.include_ending_nodes
+            ),
             max_nodes=_count(o.max_node_size, "max_node_size"),
             fields=fields,
         )
@@ -151,17 +154,25 @@ class Questions:
 
     def get_artifact_producers(self, artifact_id: int) -> list[Execution]:
         """Executions that output the artifact (usually one), oldest first."""
-        return self._neighbour_executions(artifact_id, OUTPUT_EVENT_TYPES)
+        return self._neighbour_executions(artifact_id, "producers", OUTPUT_EVENT_TYPES)
 
     def get_artifact_consumers(self, artifact_id: int) -> list[Execution]:
         """Executions that took the artifact as an input, oldest first."""
-        return self._neighbour_executions(artifact_id, INPUT_EVENT_TYPES)
+        return self._neighbour_executions(artifact_id, "consumers", INPUT_EVENT_TYPES)
 
-    def _neighbour_executions(self, artifact_id: int, types: Any) -> list[Execution]:
-        ids = select(E.c.execution_id).where(
-            and_(E.c.artifact_id == artifact_id, E.c.type.in_(sorted(int(t) for t in types)))
-        )
-        return self._read(lambda conn: read_nodes(conn, EXECUTIONS, EXECUTIONS.table.c.id.in_(ids)))
+    def _neighbour_executions(self, artifact_id: int, key: str, types: Any) -> list[Execution]:
+        if isinstance(artifact_id, bool) or not isinstance(artifact_id, int):
+            raise InvalidArgumentError(f"artifact_id must be an int id, got {artifact_id!r}")
+
+        def where() -> Any:
+            kinds = [literal(int(t)) for t in sorted(types)]
+            ids = select(E.c.execution_id).where(
+                and_(E.c.artifact_id == bindparam("artifact_id"), E.c.type.in_(kinds))
+            )
+            return EXECUTIONS.table.c.id.in_(ids)
+
+        params = {"artifact_id": artifact_id}
+        return self._read(lambda conn: read_where(conn, EXECUTIONS, key, where, params))
 
     def get_context_dag(self, context_id: int, include_child_contexts: bool = True) -> LineageGraph:
         """The DAG of a context (a run, a pipeline): its executions, the artifacts they read and

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from mltrail.backends.sql import schema
@@ -25,9 +24,8 @@ from mltrail.model import (
     OrderByField,
     ResultPage,
 )
-from mltrail.query.filters import compile_filter
 from mltrail.store import _composite, _edges, _types
-from mltrail.store._listing import list_nodes, merge_options
+from mltrail.store._listing import ALL, Scope, list_nodes, merge_options
 from mltrail.store._nodes import (
     ARTIFACTS,
     CONTEXTS,
@@ -35,7 +33,8 @@ from mltrail.store._nodes import (
     NodeSpec,
     put_nodes,
     read_by_ids,
-    read_nodes,
+    read_in,
+    read_where,
 )
 from mltrail.store._questions import Questions
 from mltrail.store._types import TypeCache
@@ -59,6 +58,18 @@ def _batch(values: Any, what: str) -> list[Any]:
             f"{what} must be a list, got {type(values).__name__}; wrap a single item in a list"
         )
     return list(values)
+
+
+def _id_arg(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentError(f"{what} must be an int id, got {value!r}")
+    return value
+
+
+def _text_arg(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{what} must be a string, got {value!r}")
+    return value
 
 
 def _ids(values: Sequence[int], what: str) -> list[int]:
@@ -111,29 +122,15 @@ class MetadataStore(Questions):
     def _write(self, fn: Callable[[Connection], R]) -> R:
         return self._db.run(fn, write=True, on_rollback=self._types.clear)
 
-    def _compile_filter(self, spec: NodeSpec, text: str) -> ColumnElement[bool]:
-        return compile_filter(spec.kind, text)
-
     def _list(
         self,
         spec: NodeSpec,
         list_options: ListOptions | None,
         kwargs: dict[str, Any],
-        *,
-        scope: str = "all",
-        base: Callable[[Connection], ColumnElement[bool] | None] | None = None,
+        scope: Scope = ALL,
     ) -> ResultPage[Any]:
-        options = merge_options(list_options, **kwargs)
-        return self._read(
-            lambda conn: list_nodes(
-                conn,
-                spec,
-                options,
-                scope=scope,
-                base=base(conn) if base else None,
-                compile_filter=self._compile_filter,
-            )
-        )
+        options = merge_options(list_options, kwargs)
+        return self._read(lambda conn: list_nodes(conn, spec, options, scope))
 
     # ------------------------------------------------------------------------------ types
 
@@ -341,17 +338,8 @@ class MetadataStore(Questions):
         list_options: ListOptions | None,
         options: dict[str, Any],
     ) -> ResultPage[Any]:
-        t = schema.type_.alias("wanted_type")
-        type_ids = select(t.c.id).where(
-            (t.c.kind == spec.kind) & (t.c.name == name) & (t.c.version == (version or ""))
-        )
-        return self._list(
-            spec,
-            list_options,
-            options,
-            scope=json.dumps(["type", name, version or ""]),
-            base=lambda conn: spec.table.c.type_id.in_(type_ids),
-        )
+        scope = Scope("type", type_name=_text_arg(name, "type_name"), type_version=version or "")
+        return self._list(spec, list_options, options, scope)
 
     def get_artifact_by_type_and_name(
         self, type_name: str, artifact_name: str, type_version: str | None = None
@@ -374,20 +362,30 @@ class MetadataStore(Questions):
     def _by_type_and_name(
         self, spec: NodeSpec, type_name: str, name: str, version: str | None
     ) -> Any:
-        t = schema.type_.alias("wanted_type")
-        type_ids = select(t.c.id).where(
-            (t.c.kind == spec.kind) & (t.c.name == type_name) & (t.c.version == (version or ""))
-        )
-        where = spec.table.c.type_id.in_(type_ids) & (spec.table.c.name == name)
-        found = self._read(lambda conn: read_nodes(conn, spec, where))
+        params = {
+            "type_name": _text_arg(type_name, "type_name"),
+            "type_version": version or "",
+            "name": _text_arg(name, "name"),
+        }
+
+        def where() -> ColumnElement[bool]:
+            t = schema.type_.alias("wanted_type")
+            type_ids = select(t.c.id).where(
+                t.c.kind == int(spec.kind),
+                t.c.name == bindparam("type_name"),
+                t.c.version == bindparam("type_version"),
+            )
+            return spec.table.c.type_id.in_(type_ids) & (spec.table.c.name == bindparam("name"))
+
+        found = self._read(lambda conn: read_where(conn, spec, "type_and_name", where, params))
         return found[0] if found else None
 
     def get_artifacts_by_uri(self, uri: str | Sequence[str]) -> list[Artifact]:
         """Artifacts whose uri is ``uri`` (or any of a list of uris)."""
-        uris = [uri] if isinstance(uri, str) else list(uri)
-        if not uris:
-            return []
-        return self._read(lambda conn: read_nodes(conn, ARTIFACTS, ARTIFACTS.table.c.uri.in_(uris)))
+        uris = [uri] if isinstance(uri, str) else _batch(uri, "uri")
+        for value in uris:
+            _text_arg(value, "uri")
+        return self._read(lambda conn: read_in(conn, ARTIFACTS, "uri", uris))
 
     def get_artifacts_by_external_ids(self, external_ids: Sequence[str]) -> list[Artifact]:
         """Artifacts with these external ids (``[]`` when none match)."""
@@ -403,9 +401,7 @@ class MetadataStore(Questions):
 
     def _by_external_ids(self, spec: NodeSpec, external_ids: Sequence[str]) -> list[Any]:
         ids = _external_ids(external_ids)
-        if not ids:
-            return []
-        return self._read(lambda conn: read_nodes(conn, spec, spec.table.c.external_id.in_(ids)))
+        return self._read(lambda conn: read_in(conn, spec, "external_id", ids))
 
     def get_artifacts_and_types_by_artifact_ids(
         self, artifact_ids: Sequence[int]
@@ -461,49 +457,38 @@ class MetadataStore(Questions):
 
     def get_parent_contexts_by_context(self, context_id: int) -> list[Context]:
         """The parents of a context."""
-        sub = _edges.parent_or_child_ids("context_id", context_id)
-        return self._read(lambda conn: read_nodes(conn, CONTEXTS, CONTEXTS.table.c.id.in_(sub)))
+        return self._contexts_linked("parents", _id_arg(context_id, "context_id"))
 
     def get_children_contexts_by_context(self, context_id: int) -> list[Context]:
         """The children of a context."""
-        sub = _edges.parent_or_child_ids("parent_context_id", context_id)
-        return self._read(lambda conn: read_nodes(conn, CONTEXTS, CONTEXTS.table.c.id.in_(sub)))
+        return self._contexts_linked("children", _id_arg(context_id, "context_id"))
 
     def get_contexts_by_artifact(self, artifact_id: int) -> list[Context]:
         """Contexts an artifact is attributed to (``[]`` when none)."""
-        sub = _edges.context_ids_of(schema.attribution, "artifact_id", artifact_id)
-        return self._read(lambda conn: read_nodes(conn, CONTEXTS, CONTEXTS.table.c.id.in_(sub)))
+        return self._contexts_linked("of_artifact", _id_arg(artifact_id, "artifact_id"))
 
     def get_contexts_by_execution(self, execution_id: int) -> list[Context]:
         """Contexts an execution is associated with (``[]`` when none)."""
-        sub = _edges.context_ids_of(schema.association, "execution_id", execution_id)
-        return self._read(lambda conn: read_nodes(conn, CONTEXTS, CONTEXTS.table.c.id.in_(sub)))
+        return self._contexts_linked("of_execution", _id_arg(execution_id, "execution_id"))
+
+    def _contexts_linked(self, relation: str, node_id: int) -> list[Context]:
+        params = {"node_id": node_id}
+        where = lambda: CONTEXTS.table.c.id.in_(_edges.linked_contexts(relation))  # noqa: E731
+        return self._read(lambda conn: read_where(conn, CONTEXTS, relation, where, params))
 
     def get_artifacts_by_context(
         self, context_id: int, list_options: ListOptions | None = None, **options: Any
     ) -> ResultPage[Artifact]:
         """Artifacts attributed to a context; list options as in :meth:`get_artifacts`."""
-        sub = _edges.member_ids(schema.attribution, "artifact_id", context_id)
-        return self._list(
-            ARTIFACTS,
-            list_options,
-            options,
-            scope=f"context:{context_id}",
-            base=lambda conn: ARTIFACTS.table.c.id.in_(sub),
-        )
+        scope = Scope("context", context_id=_id_arg(context_id, "context_id"))
+        return self._list(ARTIFACTS, list_options, options, scope)
 
     def get_executions_by_context(
         self, context_id: int, list_options: ListOptions | None = None, **options: Any
     ) -> ResultPage[Execution]:
         """Executions associated with a context; list options as in :meth:`get_artifacts`."""
-        sub = _edges.member_ids(schema.association, "execution_id", context_id)
-        return self._list(
-            EXECUTIONS,
-            list_options,
-            options,
-            scope=f"context:{context_id}",
-            base=lambda conn: EXECUTIONS.table.c.id.in_(sub),
-        )
+        scope = Scope("context", context_id=_id_arg(context_id, "context_id"))
+        return self._list(EXECUTIONS, list_options, options, scope)
 
     # ------------------------------------------------------------------------------ composite
 

@@ -15,7 +15,13 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from mltrail.backends.sql.dialects import Dialect, dialect_for
 from mltrail.backends.sql.dialects.base import Failure
-from mltrail.errors import AbortedError, AlreadyExistsError, InvalidArgumentError, UnavailableError
+from mltrail.errors import (
+    AbortedError,
+    AlreadyExistsError,
+    InvalidArgumentError,
+    PermissionDeniedError,
+    UnavailableError,
+)
 
 T = TypeVar("T")
 
@@ -42,6 +48,7 @@ class Database:
                 f"cannot parse database URL {str(url)!r}: {exc}; expected e.g. sqlite:///path.db"
             ) from None
         self.dialect: Dialect = dialect_for(self.url.drivername)
+        self.url = self.dialect.engine_url(self.url)
         query_options = {k: v for k, v in self.url.query.items()}
         self.engine = self.dialect.create_engine(self.url, {**query_options, **(options or {})})
         self.description = self.dialect.describe(self.url)
@@ -115,7 +122,15 @@ class Database:
                     ) from None
                 if failure is Failure.UNAVAILABLE:
                     raise UnavailableError(
-                        f"cannot use {self.description}: {_first_line(exc.orig)}"
+                        f"cannot use {self.description}: {_first_line(exc.orig)}; the call was "
+                        "not committed (if the connection broke while committing, check whether "
+                        "it took effect): check that the database is reachable, then retry"
+                    ) from None
+                if failure is Failure.DENIED:
+                    raise PermissionDeniedError(
+                        f"the database user of {self.description} lacks a privilege this call "
+                        f"needs ({_first_line(exc.orig)}); nothing was changed: grant it the "
+                        "privileges listed in docs/backends.md"
                     ) from None
                 raise
             except BaseException:
@@ -141,6 +156,10 @@ class Database:
                     with contextlib.suppress(DBAPIError):
                         conn.rollback()
                     raise
+        except DBAPIError as exc:
+            if self._held is None and self.dialect.classify(exc) is Failure.UNAVAILABLE:
+                conn.invalidate()  # the connection is broken: never hand it out again
+            raise
         finally:
             if self._held is None:
                 conn.close()
@@ -158,10 +177,10 @@ class Database:
         try:
             yield
         except DBAPIError as exc:
-            if self.dialect.classify(exc) in (Failure.UNAVAILABLE, Failure.OTHER):
+            if self.dialect.classify(exc) in (Failure.UNAVAILABLE, Failure.DENIED, Failure.OTHER):
                 raise UnavailableError(
-                    f"cannot connect to {self.description}: {_first_line(exc.orig)}; check the "
-                    "URL, that the server runs and that the credentials are right"
+                    f"cannot connect to {self.description}: {_first_line(exc.orig)}; "
+                    f"{self.dialect.connect_hint(exc)}"
                 ) from None
             raise
 

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.mysql import MEDIUMTEXT
 
 NAME_LENGTH = 255
 """Longest name, version, external id or property name, in characters."""
@@ -52,6 +53,16 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 # SQLite only auto-assigns ids to a column declared exactly INTEGER PRIMARY KEY.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 Double = Float(precision=53)
+# Text compares by code point on every backend (case-sensitive, locale-independent): SQLite's
+# default BINARY collation; COLLATE "C" on PostgreSQL; on MySQL/MariaDB the tables' binary
+# collation (set when they are created, see Dialect.table_options). MySQL's TEXT holds only
+# 64 kB, so long text is MEDIUMTEXT (16 MB) there.
+Name = String(NAME_LENGTH).with_variant(String(NAME_LENGTH, collation="C"), "postgresql")
+LongText = (
+    Text()
+    .with_variant(Text(collation="C"), "postgresql")
+    .with_variant(MEDIUMTEXT(), "mysql", "mariadb")
+)
 
 
 def _id_column() -> Column[int]:
@@ -70,11 +81,11 @@ type_ = Table(
     metadata,
     _id_column(),
     Column("kind", SmallInteger, nullable=False),
-    Column("name", String(NAME_LENGTH), nullable=False),
+    Column("name", Name, nullable=False),
     # "" stands for "no version" so that the unique constraint holds on every backend.
-    Column("version", String(NAME_LENGTH), nullable=False),
-    Column("description", Text, nullable=True),
-    Column("external_id", String(NAME_LENGTH), nullable=True, unique=True),
+    Column("version", Name, nullable=False),
+    Column("description", LongText, nullable=True),
+    Column("external_id", Name, nullable=True, unique=True),
     Column("base_type", SmallInteger, nullable=True),
     UniqueConstraint("kind", "name", "version"),
 )
@@ -83,7 +94,7 @@ type_property = Table(
     "mlt_type_property",
     metadata,
     Column("type_id", Id, ForeignKey("mlt_type.id"), nullable=False),
-    Column("name", String(NAME_LENGTH), nullable=False),
+    Column("name", Name, nullable=False),
     Column("data_type", SmallInteger, nullable=False),
     PrimaryKeyConstraint("type_id", "name"),
 )
@@ -95,9 +106,9 @@ def _node_table(name: str, *extra: Column[Any], name_nullable: bool) -> Table:
         metadata,
         _id_column(),
         Column("type_id", Id, ForeignKey("mlt_type.id"), nullable=False),
-        Column("name", String(NAME_LENGTH), nullable=name_nullable),
+        Column("name", Name, nullable=name_nullable),
         *extra,
-        Column("external_id", String(NAME_LENGTH), nullable=True, unique=True),
+        Column("external_id", Name, nullable=True, unique=True),
         Column("create_time_since_epoch", BigInteger, nullable=False),
         Column("last_update_time_since_epoch", BigInteger, nullable=False),
         UniqueConstraint("type_id", "name"),
@@ -114,13 +125,13 @@ def _property_table(name: str, node_table: str) -> Table:
         name,
         metadata,
         Column("node_id", Id, ForeignKey(f"{node_table}.id"), nullable=False),
-        Column("name", String(NAME_LENGTH), nullable=False),
+        Column("name", Name, nullable=False),
         Column("is_custom", Boolean, nullable=False),
         Column("int_value", BigInteger, nullable=True),
         Column("double_value", Double, nullable=True),
-        Column("string_value", Text, nullable=True),
+        Column("string_value", LongText, nullable=True),
         Column("bool_value", Boolean, nullable=True),
-        Column("struct_value", Text, nullable=True),
+        Column("struct_value", LongText, nullable=True),
         PrimaryKeyConstraint("node_id", "name", "is_custom"),
     )
     # Filters on property values (properties.acc > 0.9) scan a range instead of every node.
@@ -137,7 +148,7 @@ def _property_table(name: str, node_table: str) -> Table:
 
 artifact = _node_table(
     "mlt_artifact",
-    Column("uri", Text, nullable=True),
+    Column("uri", LongText, nullable=True),
     Column("state", SmallInteger, nullable=True),
     name_nullable=True,
 )
@@ -163,7 +174,7 @@ event = Table(
     Column("execution_id", Id, ForeignKey("mlt_execution.id"), nullable=False),
     Column("type", SmallInteger, nullable=False),
     # The path (a list of int index / str key steps) as JSON text; NULL for an empty path.
-    Column("path", Text, nullable=True),
+    Column("path", LongText, nullable=True),
     Column("milliseconds_since_epoch", BigInteger, nullable=False),
     UniqueConstraint("artifact_id", "execution_id", "type"),
 )

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, insert
 from sqlalchemy.engine import URL
+from sqlalchemy.engine import Dialect as SADialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql.dml import Insert
 
@@ -21,7 +22,8 @@ class Failure(enum.Enum):
 
     RETRY = "retry"  # deadlock, serialization failure, busy: run the whole call again
     CONFLICT = "conflict"  # a unique constraint was violated (possibly by a racing writer)
-    UNAVAILABLE = "unavailable"  # the database cannot be reached
+    UNAVAILABLE = "unavailable"  # the database cannot be reached (or the connection was lost)
+    DENIED = "denied"  # the database user lacks a privilege the statement needs
     OTHER = "other"
 
 
@@ -31,6 +33,13 @@ class Dialect(abc.ABC):
     name = "generic"
     #: True when the engine holds one shared connection that threads must take turns on.
     single_connection = False
+    #: True when schema changes (CREATE, ALTER, DROP) are part of the transaction and roll back
+    #: with it; False when each one commits at once (MySQL, MariaDB).
+    transactional_ddl = True
+
+    def engine_url(self, url: URL) -> URL:
+        """The URL SQLAlchemy opens for the URL the user gave (e.g. with a driver chosen)."""
+        return url
 
     def create_engine(self, url: URL, options: dict[str, Any]) -> Engine:
         """Build the engine for ``url``; ``options`` are the URL's query options mltrail knows."""
@@ -39,6 +48,15 @@ class Dialect(abc.ABC):
     def describe(self, url: URL) -> str:
         """A human-readable name of the database (no password) for messages."""
         return url.render_as_string(hide_password=True)
+
+    def connect_hint(self, error: DBAPIError) -> str:
+        """What to check when a connection cannot be opened, for the error message."""
+        return "check the URL, that the server runs and that the credentials are right"
+
+    def table_options(self, dialect: SADialect) -> dict[str, Any]:
+        """Keyword options for every table mltrail creates on ``dialect`` (a SQLAlchemy
+        dialect of a live connection): storage engine, character set, collation."""
+        return {}
 
     def begin(self, conn: Connection, *, write: bool) -> None:
         """Start the transaction of one public call on ``conn``."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
@@ -27,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.database import Database
+from mltrail.backends.sql.dialects import dialect_for
 from mltrail.backends.sql.dialects.base import Failure
 from mltrail.errors import FailedPreconditionError, MltrailError, SchemaVersionError
 
@@ -38,6 +40,14 @@ class Migration:
     version: int
     summary: str
     upgrade: Callable[[Operations], None]
+
+
+def table_options(op: Operations) -> dict[str, Any]:
+    """Keyword options for a table a migration creates, for the database being migrated (on
+    MySQL/MariaDB: InnoDB, utf8mb4 and a case-sensitive binary collation); pass them to every
+    ``op.create_table``."""
+    bind = op.get_bind()
+    return dialect_for(bind.dialect.name).table_options(bind.dialect)
 
 
 def builtin_migrations() -> tuple[Migration, ...]:

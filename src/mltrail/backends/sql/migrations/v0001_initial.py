@@ -22,11 +22,23 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.mysql import MEDIUMTEXT
 
-from mltrail.backends.sql.migrations import Migration
+from mltrail.backends.sql.migrations import Migration, table_options
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
-_NAME = String(255)
+# Text compared by code point everywhere: COLLATE "C" on PostgreSQL; on MySQL/MariaDB the
+# tables' binary collation (table_options). Long text is MEDIUMTEXT on MySQL (TEXT holds 64 kB).
+_NAME = String(255).with_variant(String(255, collation="C"), "postgresql")
+_TEXT = (
+    Text()
+    .with_variant(Text(collation="C"), "postgresql")
+    .with_variant(MEDIUMTEXT(), "mysql", "mariadb")
+)
+
+
+def _table(op: Operations, name: str, *items: Any) -> None:
+    op.create_table(name, *items, **table_options(op))
 
 
 def _fk(column: str, table: str, target: str) -> ForeignKeyConstraint:
@@ -34,7 +46,8 @@ def _fk(column: str, table: str, target: str) -> ForeignKeyConstraint:
 
 
 def _node(op: Operations, table: str, *extra: Column[Any], name_nullable: bool) -> None:
-    op.create_table(
+    _table(
+        op,
         table,
         Column("id", _ID, primary_key=True, autoincrement=True),
         Column("type_id", _ID, nullable=False),
@@ -52,16 +65,17 @@ def _node(op: Operations, table: str, *extra: Column[Any], name_nullable: bool) 
 
 
 def _properties(op: Operations, table: str, node_table: str) -> None:
-    op.create_table(
+    _table(
+        op,
         table,
         Column("node_id", _ID, nullable=False),
         Column("name", _NAME, nullable=False),
         Column("is_custom", Boolean, nullable=False),
         Column("int_value", BigInteger, nullable=True),
         Column("double_value", Float(precision=53), nullable=True),
-        Column("string_value", Text, nullable=True),
+        Column("string_value", _TEXT, nullable=True),
         Column("bool_value", Boolean, nullable=True),
-        Column("struct_value", Text, nullable=True),
+        Column("struct_value", _TEXT, nullable=True),
         PrimaryKeyConstraint("node_id", "name", "is_custom", name=f"pk_{table}"),
         _fk("node_id", table, node_table),
     )
@@ -75,7 +89,8 @@ def _properties(op: Operations, table: str, node_table: str) -> None:
 
 
 def _membership(op: Operations, table: str, member: str, member_table: str) -> None:
-    op.create_table(
+    _table(
+        op,
         table,
         Column("context_id", _ID, nullable=False),
         Column(member, _ID, nullable=False),
@@ -87,24 +102,27 @@ def _membership(op: Operations, table: str, member: str, member_table: str) -> N
 
 
 def upgrade(op: Operations) -> None:
-    op.create_table(
+    _table(
+        op,
         "mlt_schema",
         Column("version", Integer, nullable=False),
         PrimaryKeyConstraint("version", name="pk_mlt_schema"),
     )
-    op.create_table(
+    _table(
+        op,
         "mlt_type",
         Column("id", _ID, primary_key=True, autoincrement=True),
         Column("kind", SmallInteger, nullable=False),
         Column("name", _NAME, nullable=False),
         Column("version", _NAME, nullable=False),
-        Column("description", Text, nullable=True),
+        Column("description", _TEXT, nullable=True),
         Column("external_id", _NAME, nullable=True),
         Column("base_type", SmallInteger, nullable=True),
         UniqueConstraint("external_id", name="uq_mlt_type_external_id"),
         UniqueConstraint("kind", "name", "version", name="uq_mlt_type_kind_name_version"),
     )
-    op.create_table(
+    _table(
+        op,
         "mlt_type_property",
         Column("type_id", _ID, nullable=False),
         Column("name", _NAME, nullable=False),
@@ -115,7 +133,7 @@ def upgrade(op: Operations) -> None:
     _node(
         op,
         "mlt_artifact",
-        Column("uri", Text, nullable=True),
+        Column("uri", _TEXT, nullable=True),
         Column("state", SmallInteger, nullable=True),
         name_nullable=True,
     )
@@ -130,13 +148,14 @@ def upgrade(op: Operations) -> None:
     _properties(op, "mlt_artifact_property", "mlt_artifact")
     _properties(op, "mlt_execution_property", "mlt_execution")
     _properties(op, "mlt_context_property", "mlt_context")
-    op.create_table(
+    _table(
+        op,
         "mlt_event",
         Column("id", _ID, primary_key=True, autoincrement=True),
         Column("artifact_id", _ID, nullable=False),
         Column("execution_id", _ID, nullable=False),
         Column("type", SmallInteger, nullable=False),
-        Column("path", Text, nullable=True),
+        Column("path", _TEXT, nullable=True),
         Column("milliseconds_since_epoch", BigInteger, nullable=False),
         _fk("artifact_id", "mlt_event", "mlt_artifact"),
         _fk("execution_id", "mlt_event", "mlt_execution"),
@@ -147,7 +166,8 @@ def upgrade(op: Operations) -> None:
     op.create_index("ix_mlt_event_execution_id", "mlt_event", ["execution_id"])
     _membership(op, "mlt_attribution", "artifact_id", "mlt_artifact")
     _membership(op, "mlt_association", "execution_id", "mlt_execution")
-    op.create_table(
+    _table(
+        op,
         "mlt_parent_context",
         Column("context_id", _ID, nullable=False),
         Column("parent_context_id", _ID, nullable=False),

@@ -1,0 +1,253 @@
+"""MySQL (8.0 and later) and MariaDB (10.5 and later), through PyMySQL
+(``pip install 'mltrail[mysql]'``) or mysqlclient.
+
+* Strings are case-sensitive, as on SQLite and PostgreSQL: mltrail's tables are created with the
+  character set utf8mb4 and a binary collation without trailing-space padding
+  (``utf8mb4_nopad_bin`` on MariaDB, ``utf8mb4_0900_bin`` on MySQL), so ``Model`` and ``model``
+  are different names, ``name = 'x'`` does not match ``'X'`` or ``'x '``, and ``LIKE`` is
+  case-sensitive. Text columns are MEDIUMTEXT (16 MB) rather than TEXT (64 kB).
+* Sessions run in strict mode (a value that does not fit is an error, never truncated), at
+  READ COMMITTED for write calls (fewer gap locks, so fewer deadlocks; those that happen, 1213,
+  and lock wait timeouts, 1205, are retried) and REPEATABLE READ, READ ONLY for read calls (one
+  snapshot per call), with the recursion limit of recursive queries lifted (lineage walks have
+  no hidden depth cap).
+* New ids come from ``INSERT ... RETURNING`` where the server has it (MariaDB 10.5 and later),
+  otherwise from the insert's auto-increment id, row by row.
+* Schema changes are not transactional: each CREATE/ALTER commits at once. The whole
+  check-and-migrate runs under a named lock (``GET_LOCK``), so concurrent openers of an empty or
+  old database wait for one migrator; see :mod:`mltrail.backends.sql.migrations` for what a
+  failed migration leaves behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from sqlalchemy import Connection, Engine, Table, event
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.engine import URL
+from sqlalchemy.engine import Dialect as SADialect
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.sql.dml import Insert
+
+from mltrail.backends.sql.dialects._server import ServerDialect, boolean_option
+from mltrail.backends.sql.dialects.base import Failure
+from mltrail.backends.sql.fast import FastStatement
+from mltrail.errors import AbortedError, InvalidArgumentError
+
+#: How long (seconds) an opener waits for another client's migration before giving up.
+MIGRATION_LOCK_TIMEOUT = 600
+#: The largest value of the recursion limits; a lineage walk has no hidden depth cap.
+MAX_RECURSION = 4294967295
+
+_RETRY = {1213, 1205, 1020, 1040}  # deadlock, lock wait timeout, record changed, too many conns
+_UNAVAILABLE = {
+    1044,  # access denied to the database
+    1045,  # access denied (user or password)
+    1049,  # unknown database
+    1053,  # server shutdown in progress
+    1927,  # connection killed (MariaDB)
+    2002,  # cannot connect through the socket
+    2003,  # cannot connect to the server
+    2005,  # unknown host
+    2006,  # server has gone away
+    2013,  # lost connection during query
+    2014,  # commands out of sync
+    2045,
+    2055,  # lost connection
+    2059,  # authentication plugin cannot be loaded
+    4031,  # disconnected by the server (idle timeout)
+}
+_DENIED = {1142, 1143, 1227}  # command, column, privilege denied
+_PYMYSQL_BOOLEANS = ("ssl_verify_cert", "ssl_verify_identity", "ssl_disabled")
+
+
+class MySQLDialect(ServerDialect):
+    name = "mysql"
+    title = "MySQL/MariaDB"
+    schemes = ("mysql", "mariadb")
+    drivers: ClassVar[dict[str, tuple[str, str]]] = {
+        "pymysql": ("pymysql", "PyMySQL[rsa]"),
+        "mysqldb": ("MySQLdb", "mysqlclient"),
+    }
+    default_driver = "pymysql"
+    extra = "mysql"
+    default_port = 3306
+    transactional_ddl = False
+    _driver = "pymysql"
+
+    def engine_url(self, url: URL) -> URL:
+        # mariadb+driver:// is served by SQLAlchemy's mysql dialect as well (it recognises
+        # MariaDB servers by their version); one dialect name keeps the mysql_* table options.
+        resolved = super().engine_url(url)
+        self._driver = resolved.drivername.partition("+")[2]
+        return resolved
+
+    def connect_args(self, options: dict[str, Any]) -> dict[str, Any]:
+        args = dict(options)
+        charset = str(args.pop("charset", "utf8mb4")).lower()
+        if charset != "utf8mb4":
+            raise InvalidArgumentError(
+                f"charset={charset!r} is not supported: mltrail stores text as utf8mb4; leave "
+                "charset out of the URL"
+            )
+        args["charset"] = "utf8mb4"
+        if self._driver == "pymysql":
+            for name in _PYMYSQL_BOOLEANS:
+                if name in args:
+                    args[name] = boolean_option(args[name], name)
+        return args
+
+    def configure(self, engine: Engine) -> None:
+        @event.listens_for(engine, "connect")
+        def _session(dbapi_conn: Any, _record: object) -> None:
+            # Runs after SQLAlchemy has looked at the server, so is_mariadb is known.
+            mariadb = getattr(engine.dialect, "is_mariadb", False)
+            limit = "max_recursive_iterations" if mariadb else "cte_max_recursion_depth"
+            cursor = dbapi_conn.cursor()
+            try:
+                cursor.execute(
+                    "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), "
+                    f"'STRICT_ALL_TABLES', 'NO_ENGINE_SUBSTITUTION'), SESSION {limit} = "
+                    f"{MAX_RECURSION}"
+                )
+            finally:
+                cursor.close()
+
+    def begin(self, conn: Connection, *, write: bool) -> None:
+        if not write:
+            # Applies to the next transaction only; the driver starts it with the first statement.
+            _execute(conn, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        conn.begin()
+
+    def insert_ignore(self, table: Table) -> Insert:
+        # Not INSERT IGNORE, which also turns other errors (a missing referenced row, a value
+        # that does not fit) into warnings: only a duplicate key is skipped here.
+        key = table.primary_key.columns.values()[0]
+        return mysql_insert(table).on_duplicate_key_update({key.name: key})
+
+    def insert_returning_ids(
+        self,
+        conn: Connection,
+        plain: FastStatement,
+        returning: FastStatement,
+        table: Table,
+        rows: list[dict[str, Any]],
+    ) -> list[int]:
+        if supports_insert_returning(conn.dialect):
+            return super().insert_returning_ids(conn, plain, returning, table, rows)
+        ids = []
+        for row in rows:
+            cursor = plain.execute(conn, row)
+            ids.append(int(cursor.lastrowid))
+            cursor.close()
+        return ids
+
+    @contextlib.contextmanager
+    def schema_change(self, conn: Connection) -> Iterator[None]:
+        # DDL commits at once, so the migration transaction cannot serialize migrators: a named
+        # lock, held by the session from before the check until after the final commit, does.
+        name = migration_lock_name(conn.engine.url.database or "")
+        got = _execute(conn, f"SELECT GET_LOCK('{name}', {MIGRATION_LOCK_TIMEOUT})")
+        if got != 1:
+            raise AbortedError(
+                f"another client has been migrating this database for more than "
+                f"{MIGRATION_LOCK_TIMEOUT} s (lock {name}); nothing was changed, retry later"
+            )
+        try:
+            yield
+        finally:
+            with contextlib.suppress(DBAPIError):
+                _execute(conn, f"SELECT RELEASE_LOCK('{name}')")
+                # RELEASE_LOCK started a transaction (autocommit is off); end it.
+                conn.connection.dbapi_connection.rollback()  # type: ignore[union-attr]
+
+    def table_options(self, dialect: SADialect) -> dict[str, Any]:
+        return {
+            "mysql_engine": "InnoDB",
+            "mysql_charset": "utf8mb4",
+            "mysql_collate": binary_collation(dialect),
+        }
+
+    def classify(self, error: DBAPIError) -> Failure:
+        code = error_code(error)
+        if code in _RETRY:
+            return Failure.RETRY
+        if code in _DENIED:
+            return Failure.DENIED
+        if isinstance(error, IntegrityError):
+            return Failure.CONFLICT
+        if code in _UNAVAILABLE or error.connection_invalidated:
+            return Failure.UNAVAILABLE
+        if code is None and type(error.orig).__name__ in ("OperationalError", "InterfaceError"):
+            return Failure.UNAVAILABLE
+        return Failure.OTHER
+
+    def connect_hint(self, error: DBAPIError) -> str:
+        code = error_code(error)
+        if code == 1045:
+            return "check the user name and password in the URL (and the host the user may use)"
+        if code == 1044:
+            return (
+                "the user may not use this database: GRANT it the privileges listed in "
+                "docs/backends.md, or fix the URL"
+            )
+        if code == 1049:
+            return (
+                "the database does not exist: create it (CREATE DATABASE name CHARACTER SET "
+                "utf8mb4; mltrail creates its tables on first use) or fix its name in the URL"
+            )
+        if code == 2059:
+            return (
+                "the server asks for an authentication method the driver cannot use; install "
+                "mltrail[mysql] (PyMySQL with its rsa extra, for caching_sha2_password)"
+            )
+        return (
+            "check the host and port in the URL, that the server runs there and accepts "
+            "connections from this machine (bind-address, firewall)"
+        )
+
+
+def supports_insert_returning(dialect: SADialect) -> bool:
+    """``INSERT ... RETURNING``: MariaDB 10.5 and later; no MySQL version has it."""
+    version = dialect.server_version_info or ()
+    return bool(getattr(dialect, "is_mariadb", False)) and tuple(version) >= (10, 5)
+
+
+def binary_collation(dialect: SADialect) -> str:
+    """The case-sensitive, no-padding utf8mb4 collation of the server behind ``dialect``."""
+    if getattr(dialect, "is_mariadb", False):
+        return "utf8mb4_nopad_bin"
+    if tuple(dialect.server_version_info or ()) >= (8, 0):
+        return "utf8mb4_0900_bin"
+    return "utf8mb4_bin"  # MySQL 5.7: binary, but 'x' = 'x ' (padding)
+
+
+def migration_lock_name(database: str) -> str:
+    """The GET_LOCK name guarding migrations of ``database`` (names are server-wide, <= 64)."""
+    return "mltrail-schema-" + hashlib.sha256(database.encode()).hexdigest()[:40]
+
+
+def error_code(error: DBAPIError) -> int | None:
+    args = getattr(error.orig, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def _execute(conn: Connection, sql: str) -> Any:
+    """Run ``sql`` on the driver's connection, outside SQLAlchemy's transaction bookkeeping;
+    returns the first column of the first row, if any."""
+    raw: Any = conn.connection.dbapi_connection
+    cursor = raw.cursor()
+    try:
+        cursor.execute(sql)
+        row = cursor.fetchone() if cursor.description else None
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(
+            sql, None, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+        ) from exc
+    finally:
+        cursor.close()
+    return row[0] if row else None

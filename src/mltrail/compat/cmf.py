@@ -1,0 +1,292 @@
+"""CMF's logging API over mltrail: port a CMF script by changing its import.
+
+    from mltrail.compat.cmf import Cmf      # was: from cmflib.cmf import Cmf
+
+``Cmf`` accepts CMF's calls with CMF's parameter names and defaults and records them with a
+:class:`~mltrail.Tracker`. It does none of CMF's side effects: no git commit, checkout or branch,
+no ``dvc add``, no ``chdir``, no ``sys.exit``, no neo4j; ``finalize()`` just ends the execution.
+What differs on purpose (see ``docs/cmf-migration.md``): artifacts are identified by content
+digests in ``external_id`` instead of ``"path:hash"`` names; parameters keep their types; the
+store is mltrail's (``filepath="mlmd"``, CMF's default, means mltrail's default store).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mltrail.errors import FailedPreconditionError, InvalidArgumentError
+from mltrail.model import Artifact, Context, Execution, ExecutionState
+from mltrail.store import MetadataStore
+from mltrail.tracking import Run, Stage, Tracker
+
+__all__ = ["Cmf"]
+
+#: CMF's default ``filepath``; it stands for mltrail's default store.
+DEFAULT_FILEPATH = "mlmd"
+
+
+def _without_none(values: Mapping[str, Any] | None) -> dict[str, Any]:
+    """CMF writes ``str(None)``; mltrail stores no empty values, so None entries are dropped."""
+    return {k: v for k, v in (values or {}).items() if v is not None}
+
+
+def _refuse_mlmd_file(location: str) -> None:
+    """Never write mltrail tables into a CMF (ML Metadata) database."""
+    if "://" in location or not os.path.isfile(location):
+        return
+    try:
+        conn = sqlite3.connect(f"file:{Path(location).absolute().as_posix()}?mode=ro", uri=True)
+        try:
+            found = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'MLMDEnv'"
+            ).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return  # not SQLite: connect() reports it
+    if found:
+        raise FailedPreconditionError(
+            f"{location} is a CMF / ML Metadata database; mltrail does not write into it. Give "
+            "Cmf another filepath (or none, for mltrail's default store)"
+        )
+
+
+class Cmf:
+    """CMF's ``Cmf`` over mltrail.
+
+    ``filepath``: ``"mlmd"`` (CMF's default) uses mltrail's default store (``$MLTRAIL_STORE`` or
+    ``.mltrail/mltrail.db`` under the project root); another value is an mltrail store path or
+    URL. ``store`` (mltrail only) gives a store, URL or path directly. ``graph`` and ``is_server``
+    are accepted for compatibility: there is no neo4j graph, and server-side merging is not
+    done through this class.
+    """
+
+    def __init__(
+        self,
+        filepath: str = DEFAULT_FILEPATH,
+        pipeline_name: str = "",
+        custom_properties: Mapping[str, Any] | None = None,
+        graph: bool = False,
+        is_server: bool = False,
+        *,
+        store: MetadataStore | str | os.PathLike[str] | None = None,
+    ) -> None:
+        if is_server:
+            raise InvalidArgumentError(
+                "Cmf(is_server=True) is CMF's server-side merge; mltrail does not replay pushes "
+                "through Cmf, connect to the server's store with mltrail.connect instead"
+            )
+        location = store
+        if location is None and filepath != DEFAULT_FILEPATH:
+            location = filepath
+        if isinstance(location, (str, os.PathLike)):
+            _refuse_mlmd_file(os.fspath(location))
+        self.filepath = filepath
+        self.graph = graph
+        self.tracker = Tracker(
+            pipeline_name or None, location, properties=_without_none(custom_properties)
+        )
+        self.pipeline_name = self.tracker.pipeline
+        self.parent_context: Context = self.tracker.context
+        self.child_context: Context | None = None
+        self.execution: Execution | None = None
+        self._stage: Stage | None = None
+        self._run: Run | None = None
+        self._steps: dict[str, int] = {}
+
+    @property
+    def store(self) -> MetadataStore:
+        return self.tracker.store
+
+    def close(self) -> None:
+        """End a running execution (COMPLETE) and close the store if this object opened it."""
+        if self._run is not None and not self._run.ended:
+            self._run.end()
+        self.tracker.close()
+
+    def __enter__(self) -> Cmf:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------ contexts
+
+    def create_context(
+        self, pipeline_stage: str, custom_properties: Mapping[str, Any] | None = None
+    ) -> Context:
+        """Get or create the stage ``pipeline_stage`` (a child of the pipeline)."""
+        self._stage = self.tracker.stage(pipeline_stage, _without_none(custom_properties))
+        self.child_context = self._stage.context
+        return self._stage.context
+
+    def create_execution(
+        self,
+        execution_type: str,
+        custom_properties: Mapping[str, Any] | None = None,
+        cmd: str | None = None,
+        create_new_execution: bool = True,
+    ) -> Execution:
+        """Start an execution of the current stage (created from the script's name if none).
+
+        A still running previous execution of this object ends COMPLETE first. With
+        ``create_new_execution=False`` the execution named ``execution_type`` is reused (set
+        RUNNING again) when it exists, as CMF does for repeated trials.
+        """
+        if self._stage is None:
+            self.create_context(_script_name())
+        assert self._stage is not None
+        if self._run is not None and not self._run.ended:
+            self._run.end()
+        params = _without_none(custom_properties)
+        run = None
+        if not create_new_execution:
+            run = self._resume(execution_type, params)
+        if run is None:
+            run = self._stage.execution(execution_type, parameters=params, command=cmd)
+            if not create_new_execution:
+                run.execution.name = execution_type
+                self.store.put_executions([run.execution], field_mask_paths=["name"])
+        run._allow_after_end = True  # CMF scripts log metrics after finalize()
+        self._run, self.execution, self._steps = run, run.execution, {}
+        return run.execution
+
+    def _resume(self, execution_type: str, params: dict[str, Any]) -> Run | None:
+        assert self._stage is not None
+        found = self.store.get_execution_by_type_and_name(execution_type, execution_type)
+        if found is None:
+            return None
+        found.last_known_state = ExecutionState.RUNNING
+        found.custom_properties.update(params)
+        mask = ["last_known_state", *(f"custom_properties.{k}" for k in params)]
+        self.store.put_executions([found], field_mask_paths=mask)
+        kept = {k: v for k, v in found.custom_properties.items() if not k.startswith("mltrail.")}
+        return Run(self._stage, found, kept)
+
+    def update_execution(
+        self, execution_id: int, custom_properties: Mapping[str, Any] | None = None
+    ) -> Execution:
+        """Merge ``custom_properties`` into an execution's custom properties (typed as given)."""
+        values = _without_none(custom_properties)
+        if self._run is not None and self._run.id == execution_id:
+            self._run.log_parameters(values)
+            return self._run.execution
+        executions = self.store.get_executions_by_id([execution_id])
+        if not executions:
+            raise InvalidArgumentError(f"no execution with id {execution_id} to update")
+        found = executions[0]
+        found.custom_properties.update(values)
+        self.store.put_executions(
+            [found], field_mask_paths=[f"custom_properties.{k}" for k in values] or None
+        )
+        return found
+
+    def finalize(self) -> None:
+        """End the current execution COMPLETE. Nothing is committed anywhere."""
+        if self._run is not None:
+            self._run.end()
+
+    # ------------------------------------------------------------------------------ artifacts
+
+    def _current(self) -> Run:
+        """The current execution; CMF's implicit mode creates one named after the script."""
+        if self._run is None:
+            self.create_execution(_script_name())
+        assert self._run is not None
+        return self._run
+
+    def log_dataset(
+        self,
+        url: str,
+        event: str,
+        custom_properties: Mapping[str, Any] | None = None,
+        label: str | None = None,
+        label_properties: Mapping[str, Any] | None = None,
+        external: bool = False,
+    ) -> Artifact:
+        """A dataset file or directory (hashed in-process; never ``dvc add``-ed)."""
+        run = self._current()
+        dataset = run.log_dataset(url, event, properties=_without_none(custom_properties))
+        if label:
+            run.log_label(
+                label, "input", dataset=dataset, properties=_without_none(label_properties)
+            )
+        return dataset
+
+    def log_label(
+        self, url: str, dataset_name: str, custom_properties: Mapping[str, Any] | None = None
+    ) -> Artifact:
+        """A labels file for the dataset at path ``dataset_name``."""
+        run = self._current()
+        digest = self.tracker.digest(dataset_name).external_id
+        found = self.store.get_artifacts_by_external_ids([digest])
+        dataset = found[0] if found else Artifact(external_id=digest)
+        return run.log_label(
+            url, "input", dataset=dataset, properties=_without_none(custom_properties)
+        )
+
+    def log_model(
+        self,
+        path: str,
+        event: str,
+        model_framework: str = "Default",
+        model_type: str = "Default",
+        model_name: str = "Default",
+        custom_properties: Mapping[str, Any] | None = None,
+    ) -> Artifact:
+        return self._current().log_model(
+            path,
+            event,
+            framework=model_framework,
+            model_type=model_type,
+            model_name=model_name,
+            properties=_without_none(custom_properties),
+        )
+
+    def log_execution_metrics(
+        self, metrics_name: str, custom_properties: Mapping[str, Any] | None = None
+    ) -> Artifact:
+        """Execution-level metrics, values typed as given."""
+        return self._current().log_metrics(_without_none(custom_properties), name=metrics_name)
+
+    def log_metric(
+        self, metrics_name: str, custom_properties: Mapping[str, Any] | None = None
+    ) -> None:
+        """One step of a metric series, numbered from 1 as in CMF; kept until commit_metrics."""
+        step = self._steps.get(metrics_name, 0) + 1
+        self._current().log_metric(metrics_name, _without_none(custom_properties), step=step)
+        self._steps[metrics_name] = step
+
+    def commit_metrics(self, metrics_name: str) -> Artifact:
+        """Write the steps of ``metrics_name`` as one StepMetrics artifact (no parquet file)."""
+        [artifact] = self._current().commit_metrics(metrics_name)
+        return artifact
+
+    def create_dataslice(self, name: str) -> Cmf.DataSlice:
+        return Cmf.DataSlice(name, self)
+
+    class DataSlice:
+        """A named set of files with per-file properties, recorded by :meth:`commit`."""
+
+        def __init__(self, name: str, writer: Cmf) -> None:
+            self.name = name
+            self.writer = writer
+            self.props: dict[str, dict[str, Any]] = {}
+
+        def add_data(self, path: str, custom_properties: Mapping[str, Any] | None = None) -> None:
+            self.props[path] = _without_none(custom_properties)
+
+        def commit(self, custom_properties: Mapping[str, Any] | None = None) -> Artifact:
+            return self.writer._current().log_dataslice(
+                self.name, self.props, properties=_without_none(custom_properties)
+            )
+
+
+def _script_name() -> str:
+    """The running script's file stem (CMF's name for implicit stages and executions)."""
+    return Path(sys.argv[0]).stem if sys.argv and sys.argv[0] else "main"

@@ -1,0 +1,355 @@
+"""``Tracker`` and ``Stage``: where runs are recorded.
+
+A tracker records one pipeline into a store. The pipeline is a context (type ``Pipeline``, named
+after the pipeline); each stage is a context (type ``Stage``, named ``"<pipeline>/<stage>"``,
+with ``pipeline`` and ``stage`` properties) that is a child of the pipeline context. Executions
+and artifacts belong to both. Contexts are created on first use and reused afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import sys
+import threading
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from mltrail._connect import connect
+from mltrail.errors import AlreadyExistsError, InvalidArgumentError
+from mltrail.model import (
+    Context,
+    Event,
+    EventType,
+    Execution,
+    ExecutionState,
+    ParentContext,
+    PropertyValue,
+)
+from mltrail.query.fingerprint import CachedExecution, CacheExplanation, Fingerprint
+from mltrail.store import MetadataStore
+from mltrail.tracking import _schema as S
+from mltrail.tracking._artifacts import environment_artifact
+from mltrail.tracking._memo import HashMemo
+from mltrail.tracking._project import (
+    MEMO_FILE,
+    absolute,
+    default_store_location,
+    display_path,
+    project_root,
+    state_directory,
+)
+from mltrail.tracking._values import property_dict
+from mltrail.tracking._writer import ArtifactWriter
+from mltrail.tracking.environment import capture_environment
+from mltrail.tracking.git import GitInfo, capture_git
+from mltrail.tracking.hashing import ContentDigest, Hasher
+from mltrail.tracking.run import Run, now_ms
+
+__all__ = ["Stage", "Tracker"]
+
+
+class Tracker:
+    """Records a pipeline's stages, runs and artifacts.
+
+    ``pipeline``: the pipeline's name (default: the project directory's name). ``store``: a
+    :class:`~mltrail.MetadataStore`, a URL or a path; by default ``$MLTRAIL_STORE``, else the
+    SQLite file ``.mltrail/mltrail.db`` under the project root (the git work tree root, else the
+    current directory). ``root`` overrides the project root, which paths are recorded relative
+    to. ``hash_algorithm``: ``"sha256"`` or ``"md5"`` (DVC's). ``hash_memo=False`` re-reads every
+    file instead of trusting the (path, size, mtime, inode) memo. ``git=False`` and
+    ``environment=False`` skip capturing the code version and the Python environment.
+
+    A store the tracker opened is closed by :meth:`close` (or leaving a ``with`` block); a store
+    passed in stays open.
+    """
+
+    def __init__(
+        self,
+        pipeline: str | None = None,
+        store: MetadataStore | str | os.PathLike[str] | None = None,
+        *,
+        root: str | os.PathLike[str] | None = None,
+        properties: Mapping[str, Any] | None = None,
+        hash_algorithm: str = "sha256",
+        hash_memo: bool = True,
+        git: bool = True,
+        environment: bool = True,
+    ) -> None:
+        self.root = absolute(root) if root is not None else project_root()
+        self.pipeline = pipeline if pipeline is not None else self.root.name
+        if not isinstance(self.pipeline, str) or not self.pipeline.strip():
+            raise InvalidArgumentError("the pipeline needs a non-empty name")
+        self._properties = property_dict(properties, "pipeline property")
+        memo = HashMemo(state_directory(self.root) / MEMO_FILE) if hash_memo else None
+        self.hasher = Hasher(hash_algorithm, memo)
+        self._owns_store = not isinstance(store, MetadataStore)
+        if isinstance(store, MetadataStore):
+            self.store = store
+        else:
+            self.store = connect(store if store is not None else default_store_location(self.root))
+        self._capture_git = git
+        self._capture_environment = environment
+        self._types = S.TypeRegistry(self.store)
+        self._writer = ArtifactWriter(self.store, self._types)
+        self._lock = threading.RLock()
+        self._context: Context | None = None
+        self._stages: dict[str, Stage] = {}
+        self._environment_id: int | None = None
+
+    def __repr__(self) -> str:
+        return f"<Tracker pipeline={self.pipeline!r} store={self.store!r}>"
+
+    def __enter__(self) -> Tracker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the hash memo, and the store if the tracker opened it."""
+        if self.hasher.memo is not None:
+            self.hasher.memo.close()
+        if self._owns_store:
+            self.store.close()
+
+    # ------------------------------------------------------------------------------ contexts
+
+    @property
+    def context(self) -> Context:
+        """The pipeline's context (created on first use)."""
+        with self._lock:
+            if self._context is None:
+                self._context = self._get_or_create(
+                    Context(type=S.PIPELINE, name=self.pipeline, custom_properties=self._properties)
+                )
+            return self._context
+
+    def stage(self, name: str, properties: Mapping[str, Any] | None = None) -> Stage:
+        """The stage ``name`` of this pipeline (created on first use). ``properties`` become
+        custom properties of its context."""
+        if not isinstance(name, str) or not name.strip() or "/" in name:
+            raise InvalidArgumentError(
+                f"stage name {name!r} is not valid; give a non-empty name without '/'"
+            )
+        extra = property_dict(properties, "stage property")
+        with self._lock:
+            stage = self._stages.get(name)
+            if stage is None or extra:
+                parent = self.context
+                context = self._get_or_create(
+                    Context(
+                        type=S.STAGE,
+                        name=f"{self.pipeline}/{name}",
+                        properties={"pipeline": self.pipeline, "stage": name},
+                        custom_properties=extra,
+                    )
+                )
+                assert context.id is not None and parent.id is not None
+                parents = self.store.get_parent_contexts_by_context(context.id)
+                if parent.id not in {p.id for p in parents}:
+                    try:
+                        link = ParentContext(child_id=context.id, parent_id=parent.id)
+                        self.store.put_parent_contexts([link])
+                    except AlreadyExistsError:
+                        pass  # linked by another writer meanwhile
+                stage = self._stages[name] = Stage(self, name, context)
+            return stage
+
+    def _get_or_create(self, wanted: Context) -> Context:
+        """The stored context of ``wanted``'s type and name, created (or given the custom
+        properties ``wanted`` brings) as needed."""
+        assert wanted.type is not None and wanted.name is not None
+        self._types.context(wanted.type)
+        for _ in range(3):
+            found = self.store.get_context_by_type_and_name(wanted.type, wanted.name)
+            if found is not None:
+                changed = {
+                    k: v
+                    for k, v in wanted.custom_properties.items()
+                    if found.custom_properties.get(k) != v
+                }
+                if changed:
+                    found.custom_properties.update(changed)
+                    self.store.put_contexts(
+                        [found], field_mask_paths=[f"custom_properties.{k}" for k in changed]
+                    )
+                return found
+            try:
+                [wanted.id] = self.store.put_contexts([wanted])
+                return wanted
+            except AlreadyExistsError:
+                continue  # created by another writer meanwhile
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ------------------------------------------------------------------------------ helpers
+
+    def digest(self, path: str | os.PathLike[str]) -> ContentDigest:
+        """The content digest of a file or directory, as tracking records it."""
+        return self.hasher.digest(path)
+
+    def display_path(self, path: Path) -> str:
+        return display_path(path, self.root)
+
+    def git(self) -> GitInfo | None:
+        """The git state of the project now (None outside git or with ``git=False``)."""
+        return capture_git(self.root) if self._capture_git else None
+
+    def _environment_artifact_id(self) -> int | None:
+        if not self._capture_environment:
+            return None
+        with self._lock:
+            if self._environment_id is None:
+                template = environment_artifact(capture_environment())
+                assert template.external_id is not None
+                self._types.artifact(S.ENVIRONMENT)
+                for _ in range(3):
+                    found = self.store.get_artifacts_by_external_ids([template.external_id])
+                    if found:
+                        self._environment_id = found[0].id
+                        break
+                    try:
+                        [self._environment_id] = self.store.put_artifacts([template])
+                        break
+                    except AlreadyExistsError:
+                        continue
+            return self._environment_id
+
+
+class Stage:
+    """A stage of a pipeline: start executions of it, or ask whether one already ran."""
+
+    def __init__(self, tracker: Tracker, name: str, context: Context) -> None:
+        self.tracker = tracker
+        self.name = name
+        #: The stage's context (type ``Stage``), a child of the pipeline's context.
+        self.context = context
+        self.context_name = str(context.name)
+        self.contexts = [
+            Context(type=S.PIPELINE, name=tracker.pipeline),
+            Context(type=S.STAGE, name=self.context_name),
+        ]
+
+    def __repr__(self) -> str:
+        return f"<Stage {self.context_name!r}>"
+
+    def execution(
+        self,
+        execution_type: str | None = None,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        command: str | Sequence[str] | None = None,
+        code_version: str | None = None,
+    ) -> Run:
+        """Start an execution (recorded RUNNING now); use the returned run as a context manager.
+
+        ``execution_type`` defaults to the stage's name. ``parameters`` are recorded typed as
+        given, as custom properties. ``command`` defaults to ``sys.argv``. ``code_version``
+        defaults to the git commit (plus the diff digest when the work tree is dirty).
+        """
+        tracker = self.tracker
+        type_name = execution_type if execution_type is not None else self.name
+        if not isinstance(type_name, str) or not type_name.strip():
+            raise InvalidArgumentError("execution_type must be a non-empty string")
+        params = property_dict(parameters, "parameter")
+        argv = list(sys.argv) if command is None else command
+        if isinstance(argv, str):
+            text, argv = argv, _split(argv)
+        else:
+            argv = [str(a) for a in argv]
+            text = shlex.join(argv)
+        properties: dict[str, PropertyValue] = {
+            "pipeline": tracker.pipeline,
+            "stage": self.name,
+            "command": text,
+            "argv": argv,
+            "start_time": now_ms(),
+            "hostname": socket.gethostname(),
+        }
+        git = tracker.git()
+        if git is not None:
+            for key, value in (
+                ("git_commit", git.commit),
+                ("git_branch", git.branch),
+                ("git_remote", git.remote),
+                ("git_dirty", git.dirty),
+                ("git_diff_digest", git.diff_digest),
+            ):
+                if value is not None:
+                    properties[key] = value
+        version = code_version if code_version is not None else (git.code_version if git else None)
+        if version:
+            properties["code_version"] = version
+        tracker._types.execution(type_name)
+        execution = Execution(
+            type=type_name,
+            external_id=str(uuid.uuid4()),
+            last_known_state=ExecutionState.RUNNING,
+            properties=properties,
+            custom_properties=dict(params),
+        )
+        environment = tracker._environment_artifact_id()
+        events = []
+        if environment is not None:
+            events.append(
+                (None, Event(artifact_id=environment, type=EventType.INPUT, path=["environment"]))
+            )
+        execution.id, _, _ = tracker.store.put_execution(
+            execution,
+            events,
+            [tracker.context, self.context],
+            force_reuse_context=True,
+        )
+        return Run(self, execution, params)
+
+    def executions(self) -> list[Execution]:
+        """Every execution of this stage, oldest first."""
+        assert self.context.id is not None
+        return list(self.tracker.store.get_executions_by_context(self.context.id))
+
+    # ------------------------------------------------------------------------------ caching
+
+    def fingerprint(
+        self,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        inputs: Iterable[str | os.PathLike[str]] = (),
+        execution_type: str | None = None,
+        code_version: str | None = None,
+    ) -> Fingerprint:
+        """The fingerprint an execution of this stage would get: ``inputs`` are the paths it
+        would log as inputs (hashed now), ``code_version`` defaults to the current git state."""
+        tracker = self.tracker
+        named = {}
+        for path in inputs:
+            target = absolute(path)
+            named[tracker.display_path(target)] = tracker.hasher.digest(target).external_id
+        if code_version is None:
+            git = tracker.git()
+            code_version = git.code_version if git else None
+        return Fingerprint.of(
+            execution_type if execution_type is not None else self.name,
+            parameters=property_dict(parameters, "parameter"),
+            code_version=code_version,
+            inputs=named,
+        )
+
+    def find_cached(self, **fingerprint: Any) -> CachedExecution | None:
+        """The latest COMPLETE execution with the same fingerprint (see :meth:`fingerprint` for
+        the arguments) and its outputs, or None."""
+        return self.tracker.store.find_cached_execution(self.fingerprint(**fingerprint))
+
+    def explain_cache_miss(self, **fingerprint: Any) -> CacheExplanation:
+        """What differs from the nearest earlier execution (same arguments as
+        :meth:`fingerprint`)."""
+        return self.tracker.store.explain_cache_miss(self.fingerprint(**fingerprint))
+
+
+def _split(command: str) -> list[str]:
+    try:
+        return shlex.split(command)
+    except ValueError:
+        return [command]
