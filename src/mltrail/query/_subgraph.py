@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, literal, select, union_all
 
 from mltrail.backends.sql import schema
-from mltrail.backends.sql.fast import InStatement
+from mltrail.backends.sql.fast import InStatement, MultiInStatement
 from mltrail.backends.sql.schema import TypeKind
 from mltrail.model import Association, Attribution, LineageGraph, ParentContext
 from mltrail.store._edges import get_events
-from mltrail.store._nodes import ARTIFACTS, CONTEXTS, EXECUTIONS, read_by_ids
+from mltrail.store._nodes import CONTEXTS, read_artifacts_and_executions, read_by_ids
 from mltrail.store._types import load_types_by_id
 
 GRAPH_FIELDS = (
@@ -37,6 +37,16 @@ _CONTEXT_FIELDS = frozenset(
 )
 
 _attr, _assoc, _pc = schema.attribution, schema.association, schema.parent_context
+_MEMBERSHIPS = MultiInStatement(
+    lambda lists: union_all(
+        select(literal(0), _attr.c.context_id, _attr.c.artifact_id).where(
+            _attr.c.artifact_id.in_(lists["a"])
+        ),
+        select(literal(1), _assoc.c.context_id, _assoc.c.execution_id).where(
+            _assoc.c.execution_id.in_(lists["e"])
+        ),
+    )
+)
 _ATTRIBUTIONS = InStatement(
     lambda ids: select(_attr.c.context_id, _attr.c.artifact_id).where(_attr.c.artifact_id.in_(ids))
 )
@@ -48,6 +58,23 @@ _ASSOCIATIONS = InStatement(
 _PARENTS = InStatement(
     lambda ids: select(_pc.c.context_id, _pc.c.parent_context_id).where(_pc.c.context_id.in_(ids))
 )
+
+
+def _memberships(
+    conn: Connection, artifact_ids: list[int], execution_ids: list[int]
+) -> tuple[list[Attribution], list[Association]]:
+    if MultiInStatement.fits(artifact_ids, execution_ids):
+        rows = _MEMBERSHIPS.all(conn, {"a": artifact_ids, "e": execution_ids})
+    else:
+        rows = [
+            (0, c, a) for c, a in (_ATTRIBUTIONS.all(conn, artifact_ids) if artifact_ids else [])
+        ]
+        rows += [
+            (1, c, e) for c, e in (_ASSOCIATIONS.all(conn, execution_ids) if execution_ids else [])
+        ]
+    attributions = [Attribution(artifact_id=m, context_id=c) for k, c, m in rows if k == 0]
+    associations = [Association(execution_id=m, context_id=c) for k, c, m in rows if k == 1]
+    return attributions, associations
 
 
 def load_subgraph(
@@ -63,8 +90,9 @@ def load_subgraph(
     ``fields`` limits what is filled (LineageGraph field names)."""
     wanted = frozenset(fields)
     graph = LineageGraph(truncated=truncated)
-    artifacts = read_by_ids(conn, ARTIFACTS, list(artifact_ids))
-    executions = read_by_ids(conn, EXECUTIONS, list(execution_ids))
+    artifacts, executions = read_artifacts_and_executions(
+        conn, list(artifact_ids), list(execution_ids)
+    )
     if "events" in wanted and artifact_ids and execution_ids:
         in_answer = set(artifact_ids)
         graph.events = [
@@ -74,19 +102,12 @@ def load_subgraph(
         ]
     contexts: list[Any] = []
     if wanted & _CONTEXT_FIELDS:
-        attributions = [
-            Attribution(artifact_id=a, context_id=c)
-            for c, a in (_ATTRIBUTIONS.all(conn, sorted(artifact_ids)) if artifact_ids else [])
-        ]
-        associations = [
-            Association(execution_id=e, context_id=c)
-            for c, e in (_ASSOCIATIONS.all(conn, sorted(execution_ids)) if execution_ids else [])
-        ]
+        attributions, associations = _memberships(conn, sorted(artifact_ids), sorted(execution_ids))
         context_ids = {m.context_id for m in attributions} | {m.context_id for m in associations}
         contexts = read_by_ids(conn, CONTEXTS, list(context_ids))
         graph.attributions = sorted(attributions, key=lambda m: (m.artifact_id, m.context_id))
         graph.associations = sorted(associations, key=lambda m: (m.execution_id, m.context_id))
-        if "parent_contexts" in wanted and context_ids:
+        if "parent_contexts" in wanted and len(context_ids) > 1:
             graph.parent_contexts = sorted(
                 (
                     ParentContext(child_id=child, parent_id=parent)

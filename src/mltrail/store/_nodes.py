@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, select
+from sqlalchemy import Connection, Select, Table, Text, cast, literal, null, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.dialects import Dialect
-from mltrail.backends.sql.fast import InStatement, StatementCache
+from mltrail.backends.sql.fast import InStatement, MultiInStatement, StatementCache
 from mltrail.backends.sql.schema import NAME_LENGTH, TypeKind
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from mltrail.model import Artifact, ArtifactState, Context, Execution, ExecutionState
@@ -577,6 +577,58 @@ def read_by_ids(conn: Connection, spec: NodeSpec, ids: Sequence[int]) -> list[An
         if name is not None:
             (entry[2] if row[width + 1] else entry[1])[name] = decode(row[width + 2 :])
     return [to_model(spec, *nodes[i]) for i in sorted(nodes)]
+
+
+def _both_kinds(lists: dict[str, list[Any]]) -> Any:
+    """Artifacts and executions with their properties in one statement (a kind tag first)."""
+    parts = []
+    for tag, spec, ids in ((0, ARTIFACTS, lists["a"]), (1, EXECUTIONS, lists["e"])):
+        t, p, ty = spec.table, spec.props, schema.type_
+        uri = t.c.uri if "uri" in spec.scalars else cast(null(), Text)
+        state = t.c[spec.scalars[-1]]
+        parts.append(
+            select(
+                literal(tag),
+                t.c.id,
+                t.c.type_id,
+                ty.c.name,
+                t.c.name,
+                t.c.external_id,
+                t.c.create_time_since_epoch,
+                t.c.last_update_time_since_epoch,
+                uri,
+                state,
+                *node_statements(spec.kind).prop_columns[1:],
+            )
+            .select_from(t.join(ty, ty.c.id == t.c.type_id).outerjoin(p, p.c.node_id == t.c.id))
+            .where(t.c.id.in_(ids))
+        )
+    return union_all(*parts)
+
+
+_BOTH_KINDS = MultiInStatement(_both_kinds)
+
+
+def read_artifacts_and_executions(
+    conn: Connection, artifact_ids: Sequence[int], execution_ids: Sequence[int]
+) -> tuple[list[Any], list[Any]]:
+    """The artifacts and executions with these ids (each by id), in one query when they fit."""
+    a_ids, e_ids = sorted(set(artifact_ids)), sorted(set(execution_ids))
+    if not MultiInStatement.fits(a_ids, e_ids):
+        return read_by_ids(conn, ARTIFACTS, a_ids), read_by_ids(conn, EXECUTIONS, e_ids)
+    nodes: tuple[dict[int, Any], dict[int, Any]] = ({}, {})
+    for row in _BOTH_KINDS.all(conn, {"a": a_ids, "e": e_ids}):
+        tag = row[0]
+        entry = nodes[tag].get(row[1])
+        if entry is None:
+            head = row[1:10] if tag == 0 else (*row[1:8], row[9])
+            entry = nodes[tag][row[1]] = (head, {}, {})
+        if row[10] is not None:
+            (entry[2] if row[11] else entry[1])[row[10]] = decode(row[12:])
+    return (
+        [to_model(ARTIFACTS, *nodes[0][i]) for i in sorted(nodes[0])],
+        [to_model(EXECUTIONS, *nodes[1][i]) for i in sorted(nodes[1])],
+    )
 
 
 def existing_ids(conn: Connection, spec: NodeSpec, ids: Sequence[int]) -> set[int]:

@@ -162,3 +162,42 @@ def bucket(count: int) -> int:
     while size < count:
         size *= 2
     return size
+
+
+class MultiInStatement:
+    """A statement with several ``IN (...)`` lists, compiled per combination of list sizes.
+
+    ``build(lists)`` gets one list of bind parameters per name. Every list must be non-empty
+    and at most :attr:`InStatement.MAX` long (callers split bigger work themselves).
+    """
+
+    __slots__ = ("_build", "_sizes")
+
+    def __init__(
+        self, build: Callable[[dict[str, list[BindParameter[Any]]]], ClauseElement]
+    ) -> None:
+        self._build = build
+        self._sizes: dict[
+            tuple[tuple[str, int], ...], tuple[FastStatement, dict[str, list[str]]]
+        ] = {}
+
+    @staticmethod
+    def fits(*lists: Sequence[Any]) -> bool:
+        return all(0 < len(values) <= InStatement.MAX for values in lists)
+
+    def all(self, conn: Connection, lists: Mapping[str, Sequence[Any]]) -> list[tuple[Any, ...]]:
+        key = tuple(sorted((name, bucket(len(values))) for name, values in lists.items()))
+        entry = self._sizes.get(key)
+        if entry is None:
+            names = {name: [f"{name}_{i}" for i in range(size)] for name, size in key}
+            statement = FastStatement(
+                self._build({name: [bindparam(n) for n in group] for name, group in names.items()})
+            )
+            entry = self._sizes[key] = (statement, names)
+        statement, names = entry
+        args: dict[str, Any] = {}
+        for name, values in lists.items():
+            padded = list(values)
+            padded.extend([padded[-1]] * (len(names[name]) - len(padded)))
+            args.update(zip(names[name], padded))
+        return statement.all(conn, args)
