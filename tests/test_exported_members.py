@@ -40,3 +40,11 @@ def test_model_classes_are_exported_from_their_module_too() -> None:
         value = getattr(mltrail, name)
         if isinstance(value, type) and value.__module__ == "mltrail.model":
             assert name in model.__all__, name
+
+
+def test_tracking_is_exported() -> None:
+    from mltrail import tracking
+
+    assert mltrail.Tracker is tracking.Tracker
+    assert tracking.__all__ == sorted(tracking.__all__)
+    assert all(hasattr(tracking, name) for name in tracking.__all__)

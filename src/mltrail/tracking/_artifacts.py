@@ -10,13 +10,16 @@ file artifact's ``uri`` is the path it was first logged at, and ``paths`` lists 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from mltrail.model import Artifact, ArtifactState, PropertyValue
 from mltrail.tracking import _schema as S
+from mltrail.tracking._project import absolute
+from mltrail.tracking._values import property_dict
 from mltrail.tracking.environment import Environment
-from mltrail.tracking.hashing import ContentDigest, digest_document
+from mltrail.tracking.hashing import ContentDigest, Hasher, digest_document
 
 #: List properties that collect every value seen rather than keep the first.
 ACCUMULATING = ("paths", "datasets")
@@ -107,6 +110,28 @@ def dataslice_artifact(
         },
         custom_properties=dict(custom_properties or {}),
     )
+
+
+def dataslice_members(
+    files: Mapping[Any, Mapping[str, Any] | None] | Iterable[Any],
+    hasher: Hasher,
+    display: Callable[[Path], str],
+) -> list[dict[str, Any]]:
+    """Member records of a data slice; ``files`` is a list of paths or ``{path: properties}``."""
+    members = files.items() if isinstance(files, Mapping) else ((f, None) for f in files)
+    records = []
+    for path, props in members:
+        target = absolute(path)
+        digest = hasher.digest(target)
+        records.append(
+            {
+                "path": display(target),
+                "digest": digest.external_id,
+                "size": digest.size,
+                "properties": property_dict(props, "file property", reserved=False),
+            }
+        )
+    return records
 
 
 def environment_artifact(environment: Environment) -> Artifact:

@@ -17,6 +17,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -51,6 +52,7 @@ class HashMemo:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._broken = False
+        self._finalizer: weakref.finalize[[], HashMemo] | None = None
 
     def _connection(self) -> sqlite3.Connection | None:
         if self._conn is None and not self._broken:
@@ -62,6 +64,8 @@ class HashMemo:
                 conn.execute("PRAGMA synchronous = OFF")
                 conn.execute(_SCHEMA)
                 self._conn = conn
+                # Closed with its owner even if close() is never called.
+                self._finalizer = weakref.finalize(self, conn.close)
             except sqlite3.Error:
                 self._broken = True
         return self._conn
@@ -110,6 +114,7 @@ class HashMemo:
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            if self._finalizer is not None:
+                self._finalizer()  # closes the connection, once
+                self._finalizer = None
+            self._conn = None

@@ -275,22 +275,10 @@ class Run:
         if not isinstance(name, str) or not name:
             raise InvalidArgumentError("a data slice needs a non-empty name")
         kind = event_type(event)
-        members = files.items() if isinstance(files, Mapping) else ((f, None) for f in files)
         extra = property_dict(properties, "property", reserved=False)
         with self._lock:
             self._check_open()
-            records = []
-            for path, props in members:
-                target = absolute(path)
-                digest = self.tracker.hasher.digest(target)
-                records.append(
-                    {
-                        "path": self.tracker.display_path(target),
-                        "digest": digest.external_id,
-                        "size": digest.size,
-                        "properties": property_dict(props, "file property", reserved=False),
-                    }
-                )
+            records = A.dataslice_members(files, self.tracker.hasher, self.tracker.display_path)
             if not records:
                 raise InvalidArgumentError(f"data slice {name!r} has no files")
             template = A.dataslice_artifact(name, records, self.tracker.hasher.algorithm, extra)

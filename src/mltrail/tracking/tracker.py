@@ -21,6 +21,7 @@ from typing import Any
 from mltrail._connect import connect
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError
 from mltrail.model import (
+    Artifact,
     Context,
     Event,
     EventType,
@@ -84,8 +85,7 @@ class Tracker:
         if not isinstance(self.pipeline, str) or not self.pipeline.strip():
             raise InvalidArgumentError("the pipeline needs a non-empty name")
         self._properties = property_dict(properties, "pipeline property")
-        memo = HashMemo(state_directory(self.root) / MEMO_FILE) if hash_memo else None
-        self.hasher = Hasher(hash_algorithm, memo)
+        self.hasher = Hasher(hash_algorithm, _memo(self.root) if hash_memo else None)
         self._owns_store = not isinstance(store, MetadataStore)
         if isinstance(store, MetadataStore):
             self.store = store
@@ -198,25 +198,17 @@ class Tracker:
         """The git state of the project now (None outside git or with ``git=False``)."""
         return capture_git(self.root) if self._capture_git else None
 
-    def _environment_artifact_id(self) -> int | None:
+    def _environment_input(self) -> tuple[Artifact | None, Event] | None:
+        """The environment as an input of a new execution: by id once it is known, else the
+        artifact itself (created, or found by its digest, with the execution)."""
         if not self._capture_environment:
             return None
-        with self._lock:
-            if self._environment_id is None:
-                template = environment_artifact(capture_environment())
-                assert template.external_id is not None
-                self._types.artifact(S.ENVIRONMENT)
-                for _ in range(3):
-                    found = self.store.get_artifacts_by_external_ids([template.external_id])
-                    if found:
-                        self._environment_id = found[0].id
-                        break
-                    try:
-                        [self._environment_id] = self.store.put_artifacts([template])
-                        break
-                    except AlreadyExistsError:
-                        continue
-            return self._environment_id
+        event = Event(type=EventType.INPUT, path=["environment"])
+        if self._environment_id is not None:
+            event.artifact_id = self._environment_id
+            return None, event
+        self._types.artifact(S.ENVIRONMENT)
+        return environment_artifact(capture_environment()), event
 
 
 class Stage:
@@ -291,18 +283,16 @@ class Stage:
             properties=properties,
             custom_properties=dict(params),
         )
-        environment = tracker._environment_artifact_id()
-        events = []
-        if environment is not None:
-            events.append(
-                (None, Event(artifact_id=environment, type=EventType.INPUT, path=["environment"]))
-            )
-        execution.id, _, _ = tracker.store.put_execution(
+        environment = tracker._environment_input()
+        execution.id, artifact_ids, _ = tracker.store.put_execution(
             execution,
-            events,
+            [environment] if environment is not None else [],
             [tracker.context, self.context],
+            reuse_artifact_if_already_exist_by_external_id=True,
             force_reuse_context=True,
         )
+        if environment is not None and environment[0] is not None:
+            tracker._environment_id = artifact_ids[0]
         return Run(self, execution, params)
 
     def executions(self) -> list[Execution]:
@@ -346,6 +336,14 @@ class Stage:
         """What differs from the nearest earlier execution (same arguments as
         :meth:`fingerprint`)."""
         return self.tracker.store.explain_cache_miss(self.fingerprint(**fingerprint))
+
+
+def _memo(root: Path) -> HashMemo | None:
+    """The project's hash memo; none when ``.mltrail/`` cannot be created (a read-only tree)."""
+    try:
+        return HashMemo(state_directory(root) / MEMO_FILE)
+    except OSError:
+        return None
 
 
 def _split(command: str) -> list[str]:
