@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, bindparam, literal, select, union
+from sqlalchemy import Connection, and_, bindparam, cast, literal, select, union
 
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.schema import TypeKind
@@ -332,7 +332,8 @@ def _explain(conn: Connection, fingerprint: Fingerprint, candidates: int) -> Cac
 
 def _context_dag(conn: Connection, context_id: int, include_children: bool) -> LineageGraph:
     pc, assoc, attr = schema.parent_context, schema.association, schema.attribution
-    contexts: Any = select(literal(context_id).label("id"))
+    # Typed as an id: PostgreSQL wants the recursive CTE's anchor to have the column's type.
+    contexts: Any = select(cast(literal(context_id), schema.Id).label("id"))
     if include_children:
         tree = contexts.cte("descendants", recursive=True)
         tree = tree.union(select(pc.c.context_id).join(tree, pc.c.parent_context_id == tree.c.id))
