@@ -975,3 +975,31 @@ def test_random_dag_against_breadth_first_search(store: m.MetadataStore) -> None
     )
     assert not problems, "\n".join(problems)
     assert checked == len(starts) * 3 * 5 * 3 + 1
+
+
+def test_ids_and_filters_together_start_from_all_of_them(store: m.MetadataStore) -> None:
+    at = store.put_artifact_type(m.ArtifactType(name="Blob"))
+    et = store.put_execution_type(m.ExecutionType(name="Copy"))
+    first, second = store.put_artifacts(
+        [m.Artifact(type_id=at, name="first"), m.Artifact(type_id=at, name="second")]
+    )
+    made = []
+    for source in (first, second):
+        _, (_, out), _ = store.put_execution(
+            m.Execution(type_id=et),
+            [
+                (
+                    m.Artifact(
+                        id=source, type_id=at, name="first" if source == first else "second"
+                    ),
+                    m.Event(type=m.EventType.INPUT),
+                ),
+                (m.Artifact(type_id=at), m.Event(type=m.EventType.OUTPUT)),
+            ],
+            [],
+        )
+        made.append(out)
+    graph = store.lineage(
+        artifact_ids=[first], artifacts_filter="name = 'second'", direction="downstream"
+    )
+    assert {a.id for a in graph.artifacts} == {first, second, *made}

@@ -24,6 +24,7 @@ from sqlalchemy import (
     false,
     literal,
     literal_column,
+    or_,
     select,
     true,
     union_all,
@@ -132,7 +133,8 @@ class _Filters:
 def _ids_where(
     kind: TypeKind, prefix: str, size: int | None, compiled: CompiledFilter | None
 ) -> Any | None:
-    """A SELECT of starting ids (``size`` placeholders ``<prefix><i>`` and/or a filter), or None."""
+    """A SELECT of starting ids, or None: those listed (``size`` placeholders ``<prefix><i>``)
+    together with those matching the filter."""
     table = schema.artifact if kind == TypeKind.ARTIFACT else schema.execution
     conditions: list[ColumnElement[bool]] = []
     if size is not None:
@@ -141,7 +143,7 @@ def _ids_where(
         conditions.append(compiled.condition)
     if not conditions:
         return None
-    return select(table.c.id).where(and_(*conditions))
+    return select(table.c.id).where(or_(*conditions))
 
 
 def _stop_ids(kind: TypeKind, compiled: CompiledFilter | None) -> Any | None:

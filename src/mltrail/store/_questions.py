@@ -69,12 +69,13 @@ class Questions:
     ) -> LineageGraph:
         """The lineage graph around some starting nodes, computed in the database.
 
-        Start from ``artifact_ids`` / ``execution_ids`` and/or the nodes matching
-        ``artifacts_filter`` / ``executions_filter``. ``direction``: "upstream" (where they came
-        from), "downstream" (what was made from them) or "both". ``max_hops=None`` walks the whole
-        graph (artifact → execution is one hop). Nodes matching ``stop_at_*`` filters are not
-        walked through, and are returned only with ``include_stop_nodes``. ``max_nodes`` returns
-        at most that many artifacts and executions, nearest first, and sets ``truncated``.
+        Start from ``artifact_ids`` / ``execution_ids`` and from the nodes matching
+        ``artifacts_filter`` / ``executions_filter`` (all of them when several are given).
+        ``direction``: "upstream" (where they came from), "downstream" (what was made from
+        them) or "both". ``max_hops=None`` walks the whole graph (artifact → execution is one
+        hop). Nodes matching ``stop_at_*`` filters are not walked through, and are returned only
+        with ``include_stop_nodes``. ``max_nodes`` returns at most that many artifacts and
+        executions, nearest first, and sets ``truncated``.
         """
         query = _lineage.LineageQuery(
             artifact_ids=_lineage.check_ids(artifact_ids, "artifact_ids"),
