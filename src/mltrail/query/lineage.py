@@ -344,16 +344,3 @@ def _nearest(
         [(d, 0, i) for i, d in artifacts.items()] + [(d, 1, i) for i, d in executions.items()]
     )[:limit]
     return ({i: d for d, k, i in ranked if k == 0}, {i: d for d, k, i in ranked if k == 1})
-
-
-def check_ids(values: Sequence[int] | None, what: str) -> tuple[int, ...] | None:
-    if values is None:
-        return None
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise InvalidArgumentError(f"{what} must be a list of ids, got {values!r}")
-    out = []
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidArgumentError(f"{what} must hold int ids, got {value!r}")
-        out.append(value)
-    return tuple(out)

@@ -32,6 +32,7 @@ from mltrail.query.fingerprint import (
     Fingerprint,
     differences,
 )
+from mltrail.store._args import id_arg, optional_ids
 from mltrail.store._edges import get_events
 from mltrail.store._nodes import (
     ARTIFACTS,
@@ -78,8 +79,8 @@ class Questions:
         executions, nearest first, and sets ``truncated``.
         """
         query = _lineage.LineageQuery(
-            artifact_ids=_lineage.check_ids(artifact_ids, "artifact_ids"),
-            execution_ids=_lineage.check_ids(execution_ids, "execution_ids"),
+            artifact_ids=optional_ids(artifact_ids, "artifact_ids"),
+            execution_ids=optional_ids(execution_ids, "execution_ids"),
             artifact_filter=artifacts_filter or None,
             execution_filter=executions_filter or None,
             direction=_lineage.direction_of(direction),
@@ -162,8 +163,7 @@ class Questions:
         return self._neighbour_executions(artifact_id, "consumers", INPUT_EVENT_TYPES)
 
     def _neighbour_executions(self, artifact_id: int, key: str, types: Any) -> list[Execution]:
-        if isinstance(artifact_id, bool) or not isinstance(artifact_id, int):
-            raise InvalidArgumentError(f"artifact_id must be an int id, got {artifact_id!r}")
+        id_arg(artifact_id, "artifact_id")
 
         def where() -> Any:
             kinds = [literal(int(t)) for t in sorted(types)]
@@ -211,7 +211,7 @@ class Questions:
         else its uri, else ``artifact <id>``.
         """
         named = dict(inputs or {})
-        ids = _lineage.check_ids(input_artifact_ids, "input_artifact_ids") or ()
+        ids = optional_ids(input_artifact_ids, "input_artifact_ids") or ()
         if ids:
             artifacts = self._read(lambda conn: read_by_ids(conn, ARTIFACTS, list(ids)))
             missing = sorted(set(ids) - {a.id for a in artifacts})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, select
@@ -11,7 +11,6 @@ from sqlalchemy.sql.elements import ColumnElement
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.database import Database
 from mltrail.backends.sql.schema import TypeKind
-from mltrail.errors import InvalidArgumentError
 from mltrail.model import (
     Artifact,
     ArtifactType,
@@ -25,6 +24,7 @@ from mltrail.model import (
     ResultPage,
 )
 from mltrail.store import _composite, _edges, _types
+from mltrail.store._args import batch, external_ids_arg, id_arg, ids_arg, text_arg
 from mltrail.store._listing import ALL, Scope, list_nodes, merge_options
 from mltrail.store._nodes import (
     ARTIFACTS,
@@ -40,47 +40,6 @@ from mltrail.store._questions import Questions
 from mltrail.store._types import TypeCache
 
 R = TypeVar("R")
-
-
-def _external_ids(values: Sequence[str]) -> list[str]:
-    out = []
-    for value in values:
-        if not isinstance(value, str) or not value:
-            raise InvalidArgumentError(f"external ids must be non-empty strings, got {value!r}")
-        out.append(value)
-    return out
-
-
-def _batch(values: Any, what: str) -> list[Any]:
-    """The items of a write request, which must be a list (or another iterable, not a str)."""
-    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
-        raise InvalidArgumentError(
-            f"{what} must be a list, got {type(values).__name__}; wrap a single item in a list"
-        )
-    return list(values)
-
-
-def _id_arg(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgumentError(f"{what} must be an int id, got {value!r}")
-    return value
-
-
-def _text_arg(value: Any, what: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidArgumentError(f"{what} must be a string, got {value!r}")
-    return value
-
-
-def _ids(values: Sequence[int], what: str) -> list[int]:
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise InvalidArgumentError(f"{what} must be a list of ids, got {values!r}")
-    out = []
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidArgumentError(f"{what} must hold int ids, got {value!r}")
-        out.append(value)
-    return out
 
 
 class MetadataStore(Questions):
@@ -196,34 +155,34 @@ class MetadataStore(Questions):
 
     def get_artifact_types_by_id(self, type_ids: Sequence[int]) -> list[ArtifactType]:
         """Artifact types with these ids; unknown ids (and ids of other kinds) are skipped."""
-        ids = _ids(type_ids, "type_ids")
+        ids = ids_arg(type_ids, "type_ids")
         return self._read(lambda c: _types.get_types_by_id(c, TypeKind.ARTIFACT, ids))
 
     def get_execution_types_by_id(self, type_ids: Sequence[int]) -> list[ExecutionType]:
         """Execution types with these ids; unknown ids are skipped."""
-        ids = _ids(type_ids, "type_ids")
+        ids = ids_arg(type_ids, "type_ids")
         return self._read(lambda c: _types.get_types_by_id(c, TypeKind.EXECUTION, ids))
 
     def get_context_types_by_id(self, type_ids: Sequence[int]) -> list[ContextType]:
         """Context types with these ids; unknown ids are skipped."""
-        ids = _ids(type_ids, "type_ids")
+        ids = ids_arg(type_ids, "type_ids")
         return self._read(lambda c: _types.get_types_by_id(c, TypeKind.CONTEXT, ids))
 
     def get_artifact_types_by_external_ids(self, external_ids: Sequence[str]) -> list[ArtifactType]:
         """Artifact types with these external ids (``[]`` when none match)."""
-        ids = _external_ids(external_ids)
+        ids = external_ids_arg(external_ids)
         return self._read(lambda c: _types.get_types_by_external_ids(c, TypeKind.ARTIFACT, ids))
 
     def get_execution_types_by_external_ids(
         self, external_ids: Sequence[str]
     ) -> list[ExecutionType]:
         """Execution types with these external ids (``[]`` when none match)."""
-        ids = _external_ids(external_ids)
+        ids = external_ids_arg(external_ids)
         return self._read(lambda c: _types.get_types_by_external_ids(c, TypeKind.EXECUTION, ids))
 
     def get_context_types_by_external_ids(self, external_ids: Sequence[str]) -> list[ContextType]:
         """Context types with these external ids (``[]`` when none match)."""
-        ids = _external_ids(external_ids)
+        ids = external_ids_arg(external_ids)
         return self._read(lambda c: _types.get_types_by_external_ids(c, TypeKind.CONTEXT, ids))
 
     # ------------------------------------------------------------------------------ node writes
@@ -254,7 +213,7 @@ class MetadataStore(Questions):
     def _put_nodes(
         self, spec: NodeSpec, nodes: Sequence[Any], mask: Sequence[str] | None
     ) -> list[int]:
-        items = _batch(nodes, f"{spec.label}s")
+        items = batch(nodes, f"{spec.label}s")
         dialect = self._db.dialect
         return self._write(lambda conn: put_nodes(conn, dialect, self._types, spec, items, mask))
 
@@ -295,7 +254,7 @@ class MetadataStore(Questions):
         return self._by_ids(CONTEXTS, context_ids)
 
     def _by_ids(self, spec: NodeSpec, ids: Sequence[int]) -> list[Any]:
-        wanted = _ids(ids, "ids")
+        wanted = ids_arg(ids, "ids")
         if not wanted:
             return []
         return self._read(lambda conn: read_by_ids(conn, spec, wanted))
@@ -338,7 +297,7 @@ class MetadataStore(Questions):
         list_options: ListOptions | None,
         options: dict[str, Any],
     ) -> ResultPage[Any]:
-        scope = Scope("type", type_name=_text_arg(name, "type_name"), type_version=version or "")
+        scope = Scope("type", type_name=text_arg(name, "type_name"), type_version=version or "")
         return self._list(spec, list_options, options, scope)
 
     def get_artifact_by_type_and_name(
@@ -363,9 +322,9 @@ class MetadataStore(Questions):
         self, spec: NodeSpec, type_name: str, name: str, version: str | None
     ) -> Any:
         params = {
-            "type_name": _text_arg(type_name, "type_name"),
+            "type_name": text_arg(type_name, "type_name"),
             "type_version": version or "",
-            "name": _text_arg(name, "name"),
+            "name": text_arg(name, "name"),
         }
 
         def where() -> ColumnElement[bool]:
@@ -382,9 +341,9 @@ class MetadataStore(Questions):
 
     def get_artifacts_by_uri(self, uri: str | Sequence[str]) -> list[Artifact]:
         """Artifacts whose uri is ``uri`` (or any of a list of uris)."""
-        uris = [uri] if isinstance(uri, str) else _batch(uri, "uri")
+        uris = [uri] if isinstance(uri, str) else batch(uri, "uri")
         for value in uris:
-            _text_arg(value, "uri")
+            text_arg(value, "uri")
         return self._read(lambda conn: read_in(conn, ARTIFACTS, "uri", uris))
 
     def get_artifacts_by_external_ids(self, external_ids: Sequence[str]) -> list[Artifact]:
@@ -400,14 +359,14 @@ class MetadataStore(Questions):
         return self._by_external_ids(CONTEXTS, external_ids)
 
     def _by_external_ids(self, spec: NodeSpec, external_ids: Sequence[str]) -> list[Any]:
-        ids = _external_ids(external_ids)
+        ids = external_ids_arg(external_ids)
         return self._read(lambda conn: read_in(conn, spec, "external_id", ids))
 
     def get_artifacts_and_types_by_artifact_ids(
         self, artifact_ids: Sequence[int]
     ) -> tuple[list[Artifact], list[ArtifactType]]:
         """Artifacts with these ids and the types they use."""
-        ids = _ids(artifact_ids, "artifact_ids")
+        ids = ids_arg(artifact_ids, "artifact_ids")
 
         def run(conn: Connection) -> tuple[list[Artifact], list[ArtifactType]]:
             artifacts = read_by_ids(conn, ARTIFACTS, ids) if ids else []
@@ -421,17 +380,17 @@ class MetadataStore(Questions):
 
     def put_events(self, events: Sequence[Event]) -> None:
         """Record events; each needs artifact_id, execution_id and a type other than UNKNOWN."""
-        items = _batch(events, "events")
+        items = batch(events, "events")
         self._write(lambda conn: _edges.put_events(conn, items))
 
     def get_events_by_execution_ids(self, execution_ids: Sequence[int]) -> list[Event]:
         """Events of these executions, in the order they were recorded."""
-        ids = _ids(execution_ids, "execution_ids")
+        ids = ids_arg(execution_ids, "execution_ids")
         return self._read(lambda conn: _edges.get_events(conn, "execution_id", ids)) if ids else []
 
     def get_events_by_artifact_ids(self, artifact_ids: Sequence[int]) -> list[Event]:
         """Events of these artifacts, in the order they were recorded."""
-        ids = _ids(artifact_ids, "artifact_ids")
+        ids = ids_arg(artifact_ids, "artifact_ids")
         return self._read(lambda conn: _edges.get_events(conn, "artifact_id", ids)) if ids else []
 
     # ------------------------------------------------------------------------------ contexts
@@ -443,8 +402,8 @@ class MetadataStore(Questions):
 
         Links that already exist are left as they are.
         """
-        attrs = _batch(attributions or (), "attributions")
-        assocs = _batch(associations or (), "associations")
+        attrs = batch(attributions or (), "attributions")
+        assocs = batch(associations or (), "associations")
         dialect = self._db.dialect
         self._write(
             lambda conn: _edges.put_attributions_and_associations(conn, dialect, attrs, assocs)
@@ -452,24 +411,24 @@ class MetadataStore(Questions):
 
     def put_parent_contexts(self, parent_contexts: Sequence[Any]) -> None:
         """Link contexts to parents; an existing link is AlreadyExistsError, a cycle is refused."""
-        links = _batch(parent_contexts, "parent_contexts")
+        links = batch(parent_contexts, "parent_contexts")
         self._write(lambda conn: _edges.put_parent_contexts(conn, links))
 
     def get_parent_contexts_by_context(self, context_id: int) -> list[Context]:
         """The parents of a context."""
-        return self._contexts_linked("parents", _id_arg(context_id, "context_id"))
+        return self._contexts_linked("parents", id_arg(context_id, "context_id"))
 
     def get_children_contexts_by_context(self, context_id: int) -> list[Context]:
         """The children of a context."""
-        return self._contexts_linked("children", _id_arg(context_id, "context_id"))
+        return self._contexts_linked("children", id_arg(context_id, "context_id"))
 
     def get_contexts_by_artifact(self, artifact_id: int) -> list[Context]:
         """Contexts an artifact is attributed to (``[]`` when none)."""
-        return self._contexts_linked("of_artifact", _id_arg(artifact_id, "artifact_id"))
+        return self._contexts_linked("of_artifact", id_arg(artifact_id, "artifact_id"))
 
     def get_contexts_by_execution(self, execution_id: int) -> list[Context]:
         """Contexts an execution is associated with (``[]`` when none)."""
-        return self._contexts_linked("of_execution", _id_arg(execution_id, "execution_id"))
+        return self._contexts_linked("of_execution", id_arg(execution_id, "execution_id"))
 
     def _contexts_linked(self, relation: str, node_id: int) -> list[Context]:
         params = {"node_id": node_id}
@@ -480,14 +439,14 @@ class MetadataStore(Questions):
         self, context_id: int, list_options: ListOptions | None = None, **options: Any
     ) -> ResultPage[Artifact]:
         """Artifacts attributed to a context; list options as in :meth:`get_artifacts`."""
-        scope = Scope("context", context_id=_id_arg(context_id, "context_id"))
+        scope = Scope("context", context_id=id_arg(context_id, "context_id"))
         return self._list(ARTIFACTS, list_options, options, scope)
 
     def get_executions_by_context(
         self, context_id: int, list_options: ListOptions | None = None, **options: Any
     ) -> ResultPage[Execution]:
         """Executions associated with a context; list options as in :meth:`get_artifacts`."""
-        scope = Scope("context", context_id=_id_arg(context_id, "context_id"))
+        scope = Scope("context", context_id=id_arg(context_id, "context_id"))
         return self._list(EXECUTIONS, list_options, options, scope)
 
     # ------------------------------------------------------------------------------ composite
@@ -513,8 +472,8 @@ class MetadataStore(Questions):
         contexts with ids as they are stored. Returns ``(execution_id, artifact_ids, context_ids)``
         where ``artifact_ids`` is aligned with ``artifact_and_events``.
         """
-        items = _batch(artifact_and_events or (), "artifact_and_events")
-        ctxs = _batch(contexts or (), "contexts")
+        items = batch(artifact_and_events or (), "artifact_and_events")
+        ctxs = batch(contexts or (), "contexts")
         dialect = self._db.dialect
         return self._write(
             lambda conn: _composite.put_execution(
@@ -548,10 +507,10 @@ class MetadataStore(Questions):
         contexts, aligned with the inputs.
         """
         lists = (
-            _batch(executions or (), "executions"),
-            _batch(artifacts or (), "artifacts"),
-            _batch(contexts or (), "contexts"),
-            _batch(event_edges or (), "event_edges"),
+            batch(executions or (), "executions"),
+            batch(artifacts or (), "artifacts"),
+            batch(contexts or (), "contexts"),
+            batch(event_edges or (), "event_edges"),
         )
         dialect = self._db.dialect
         return self._write(
