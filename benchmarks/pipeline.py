@@ -9,9 +9,13 @@ context neighbour.
 
     python benchmarks/pipeline.py                 # everything, SQLite in memory and in a file
     python benchmarks/pipeline.py --runs 200 --steps 5 --only workload
+    python benchmarks/pipeline.py --url postgresql://postgres@127.0.0.1/mltrail_bench
 
 MLMD is measured when ``ml_metadata`` is importable (``pip install ml-metadata==1.17.1``, Python
-3.11 or older); mltrail never needs it.
+3.11 or older); mltrail never needs it. With ``--url`` the scenarios run on that server database
+instead (mltrail only). Give a scratch database: its mltrail tables are dropped before each
+scenario and at the end; a database that already holds mltrail data is refused unless ``--wipe``
+is given.
 """
 
 from __future__ import annotations
@@ -24,8 +28,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
 import mltrail
 from mltrail import Artifact, Context, Event, EventType, Execution, ExecutionState
+from mltrail.backends.sql import schema
+from mltrail.backends.sql.database import Database
 
 try:  # optional: the system we compare with
     import ml_metadata
@@ -318,19 +327,70 @@ def run_backend(backend: str, tmp: str, args: argparse.Namespace) -> None:
     compare(rows)
 
 
+def run_server(url: str, args: argparse.Namespace) -> None:
+    """The mltrail scenarios on a server database (PostgreSQL, MySQL/MariaDB)."""
+    database = Database(url)
+    try:
+        print(f"\n== {database.description} (mltrail only) ==")
+        if not args.wipe and _holds_mltrail_data(database):
+            raise SystemExit(
+                f"{database.description} holds mltrail data, and the benchmark drops mltrail's "
+                "tables before each scenario: give a scratch database, or pass --wipe"
+            )
+
+        def fresh(_name: str) -> str:
+            schema.metadata.drop_all(database.engine)
+            return url
+
+        rows: dict[str, dict[str, float]] = {"mltrail": {}}
+        if args.only in (None, "workload"):
+            rows["mltrail"].update(workload(MltrailBench(fresh("w")), args.runs, args.steps))
+        if args.only in (None, "lineage"):
+            rows["mltrail"].update(deep_lineage(MltrailBench(fresh("l")), 10, 50))
+        if args.only in (None, "chain"):
+            rows["mltrail"].update(chain(fresh("c"), 1000))
+        if args.only in (None, "filter"):
+            rows["mltrail"].update(big_filter(fresh("f"), 100_000))
+        compare(rows)
+        schema.metadata.drop_all(database.engine)
+    finally:
+        database.close()
+
+
+def _holds_mltrail_data(database: Database) -> bool:
+    with database.connection() as conn:
+        if not sa.inspect(conn).has_table(schema.artifact.name):
+            return False
+        return conn.execute(sa.select(schema.artifact.c.id).limit(1)).first() is not None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--backend", choices=["memory", "file", "both"], default="both")
     parser.add_argument("--only", choices=["workload", "lineage", "chain", "filter"], default=None)
+    parser.add_argument(
+        "--url",
+        help="run mltrail's scenarios on this server database instead of SQLite (a scratch "
+        "database: its mltrail tables are dropped before each scenario)",
+    )
+    parser.add_argument(
+        "--wipe", action="store_true", help="with --url: drop mltrail data found in the database"
+    )
     args = parser.parse_args()
-    for backend in ["memory", "file"] if args.backend == "both" else [args.backend]:
-        with tempfile.TemporaryDirectory() as tmp:
-            run_backend(backend, tmp, args)
-    if ml_metadata is None:
-        print("\n(ml_metadata is not installed: only mltrail was measured)")
-    print(f"\ncommand: python benchmarks/pipeline.py (Python {sys.version.split()[0]})")
+    command = "python benchmarks/pipeline.py"
+    if args.url:
+        run_server(args.url, args)
+        shown = make_url(args.url).render_as_string(hide_password=True)
+        command += f" --url {shown}"
+    else:
+        for backend in ["memory", "file"] if args.backend == "both" else [args.backend]:
+            with tempfile.TemporaryDirectory() as tmp:
+                run_backend(backend, tmp, args)
+        if ml_metadata is None:
+            print("\n(ml_metadata is not installed: only mltrail was measured)")
+    print(f"\ncommand: {command} (Python {sys.version.split()[0]})")
 
 
 if __name__ == "__main__":

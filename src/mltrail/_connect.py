@@ -23,7 +23,8 @@ def database_url(url: str | os.PathLike[str] | None) -> str:
     if scheme in ("http", "https"):
         raise InvalidArgumentError(
             f"{text!r} names an mltrail server, but this version of mltrail has no remote client "
-            "yet; connect to the database directly (sqlite:///path.db)"
+            "yet; connect to the database directly (sqlite:///path.db, postgresql://user@host/db "
+            "or mysql://user@host/db)"
         )
     return text
 
@@ -34,8 +35,13 @@ def connect(
     """Open a metadata store.
 
     ``url``: ``None`` (or ``":memory:"``) for a fresh in-memory SQLite store; ``sqlite:///path.db``
-    or a plain file path for a SQLite file (created if missing). Backend options may be given as
-    URL query parameters or keywords (SQLite: ``busy_timeout`` in ms, ``synchronous``).
+    or a plain file path for a SQLite file (created if missing); ``postgresql://user:pw@host/db``
+    (``pip install 'mltrail[postgres]'``) or ``mysql://user:pw@host/db`` for MySQL and MariaDB
+    (``pip install 'mltrail[mysql]'``), whose database must exist (mltrail creates its tables).
+    Backend options may be given as URL query parameters or keywords (SQLite: ``busy_timeout`` in
+    ms, ``synchronous``; servers: ``pool_size``, ``connect_timeout``, SSL settings... see
+    docs/backends.md). A server that cannot be reached raises
+    :class:`~mltrail.errors.UnavailableError`.
 
     A database with an older schema is migrated in one transaction, unless ``migrate=False``, in
     which case :class:`~mltrail.errors.SchemaVersionError` is raised; a database with a newer

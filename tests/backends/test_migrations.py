@@ -1,7 +1,13 @@
-"""The schema version and the migration runner, on in-memory and file SQLite.
+"""The schema version and the migration runner, on every backend: SQLite in memory and in a file,
+PostgreSQL and MySQL/MariaDB.
 
 Test-only migrations (defined here, appended to the library's own) stand in for the next schema
 versions, so that upgrades, refusals and failures can be exercised before the library has them.
+
+SQLite and PostgreSQL change the schema inside the migration transaction: a failed migration rolls
+back completely. MySQL/MariaDB commit each schema change at once; what is guaranteed there instead
+(a lock around the whole migration, a partly migrated database marked and refused) is tested in
+test_migrations_mysql.py.
 """
 
 from __future__ import annotations
@@ -22,9 +28,11 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 
 import mltrail
+from _servers import SERVERS, Server, need
 from mltrail import MetadataStore, errors
 from mltrail.backends.sql import migrations, schema
 from mltrail.backends.sql.database import Database
+from mltrail.backends.sql.dialects.mysql import migration_lock_name
 from mltrail.backends.sql.migrations import (
     Migration,
     builtin_migrations,
@@ -55,35 +63,52 @@ def with_extra(*extra: Migration) -> tuple[Migration, ...]:
 
 
 class Recorder:
-    """Wraps a migration to record each run and whether it ran inside a transaction."""
+    """Wraps a migration to record each run and whether it ran guarded: inside the migration
+    transaction (SQLite, PostgreSQL) or holding the migration lock (MySQL/MariaDB, whose schema
+    changes commit at once)."""
 
     def __init__(self, upgrade: Any) -> None:
         self.upgrade = upgrade
         self.runs: list[tuple[bool, bool]] = []
 
     def __call__(self, op: Operations) -> None:
-        before = _in_driver_transaction(op)
+        before = _guarded(op)
         try:
             self.upgrade(op)
         finally:
-            self.runs.append((before, _in_driver_transaction(op)))
+            self.runs.append((before, _guarded(op)))
 
 
-def _in_driver_transaction(op: Operations) -> bool:
-    raw = op.get_bind().connection.dbapi_connection
+def _guarded(op: Operations) -> bool:
+    bind = op.get_bind()
+    raw: Any = bind.connection.dbapi_connection
     assert raw is not None
-    return bool(raw.in_transaction)
+    if bind.dialect.name == "sqlite":
+        return bool(raw.in_transaction)
+    if bind.dialect.name == "postgresql":
+        return bool(raw.info.transaction_status != 0)  # not IDLE
+    name = migration_lock_name(bind.engine.url.database or "")
+    cursor = raw.cursor()
+    cursor.execute(f"SELECT IS_USED_LOCK('{name}') = CONNECTION_ID()")
+    held = cursor.fetchone()[0]
+    cursor.close()
+    return bool(held)
 
 
 # ------------------------------------------------------------------------------ databases
 
 
 class Target:
-    """A database the tests open again and again: in memory (kept open) or a file."""
+    """A database the tests open again and again: SQLite in memory (kept open) or in a file, or
+    a database on a server (emptied of every table before and after the test)."""
 
-    def __init__(self, kind: str, tmp_path: Path) -> None:
+    def __init__(
+        self, kind: str, tmp_path: Path, server: Server | None = None, url: str | None = None
+    ) -> None:
         self.kind = kind
         self.path = tmp_path / "ml.db"
+        self.server = server
+        self._url = url
         self._memory: Database | None = None
 
     @property
@@ -91,13 +116,29 @@ class Target:
         return self.kind == "file"
 
     @property
+    def is_server(self) -> bool:
+        return self.server is not None
+
+    @property
+    def transactional(self) -> bool:
+        """Whether schema changes roll back with the migration transaction."""
+        return self.kind != "mysql"
+
+    @property
     def url(self) -> str:
+        if self._url is not None:
+            return self._url
         return f"sqlite:///{self.path}" if self.is_file else "sqlite://"
+
+    @property
+    def connectable(self) -> bool:
+        """Whether mltrail.connect(url) reaches this database (not a private in-memory one)."""
+        return self.kind != "memory"
 
     @contextlib.contextmanager
     def open(self) -> Iterator[Database]:
-        """The database, unprepared: a new engine on the file, or the one in-memory database."""
-        if not self.is_file:
+        """The database, unprepared: a new engine, or the one in-memory database."""
+        if self.kind == "memory":
             if self._memory is None:
                 self._memory = Database(self.url)
             yield self._memory
@@ -108,21 +149,50 @@ class Target:
         finally:
             db.close()
 
+    def reset(self) -> None:
+        if self.server is not None:
+            self.server.drop_everything(self.url)
+
     def close(self) -> None:
         if self._memory is not None:
             self._memory.close()
+        self.reset()
 
 
-@pytest.fixture(params=["memory", "file"])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
-    t = Target(str(request.param), tmp_path)
+def make_target(
+    kind: str, tmp_path: Path, servers: dict[str, Server], purpose: str | None = None
+) -> Target:
+    """A target of ``kind``: on a server, the session's database (or a new one for
+    ``purpose``), emptied of every table."""
+    if kind not in SERVERS:
+        return Target(kind, tmp_path)
+    server = servers[kind]
+    need(server)
+    url = server.new_database(purpose) if purpose else server.run_database()
+    target = Target(kind, tmp_path, server, url)
+    target.reset()
+    return target
+
+
+KINDS = ["memory", "file", *SERVERS]
+CONNECTABLE = ["file", *SERVERS]
+
+
+@pytest.fixture(params=KINDS)
+def target(
+    request: pytest.FixtureRequest, tmp_path: Path, servers: dict[str, Server]
+) -> Iterator[Target]:
+    t = make_target(str(request.param), tmp_path, servers)
     yield t
     t.close()
 
 
-@pytest.fixture
-def file_target(tmp_path: Path) -> Iterator[Target]:
-    t = Target("file", tmp_path)
+@pytest.fixture(params=CONNECTABLE)
+def connectable(
+    request: pytest.FixtureRequest, tmp_path: Path, servers: dict[str, Server]
+) -> Iterator[Target]:
+    """A target that mltrail.connect can open by URL (a file or a server database)."""
+    t = make_target(str(request.param), tmp_path, servers)
     yield t
     t.close()
 
@@ -216,20 +286,27 @@ class Snapshot:
     """Schema and data of a database: compare two to prove that nothing changed."""
 
     versions: list[tuple[Any, ...]]
-    master: list[tuple[Any, ...]]  # type, name, table, rootpage, sql of every schema object
-    columns: dict[str, list[tuple[Any, ...]]]
+    # SQLite: type, name, table, rootpage and sql of every schema object. Servers: every table,
+    # index, unique constraint, foreign key and primary key, as reflected.
+    master: list[tuple[Any, ...]]
+    columns: dict[str, list[tuple[Any, ...]]]  # (position, name, type, ...) of each column
     content: dict[str, list[tuple[Any, ...]]]
+    sqlite: bool = True
 
     @property
     def tables(self) -> list[str]:
         return sorted(self.columns)
 
     def shape(self) -> list[tuple[Any, ...]]:
-        """The schema without storage details (rootpage), to compare different files."""
+        """The schema without storage details (rootpage), to compare different databases."""
+        if not self.sqlite:
+            return self.master
         return [(kind, name, table, sql) for kind, name, table, _, sql in self.master]
 
 
 def snapshot(target: Target) -> Snapshot:
+    if target.is_server:
+        return _server_snapshot(target)
     with target.open() as db, db.connection() as conn:
 
         def rows(sql: str) -> list[tuple[Any, ...]]:
@@ -242,6 +319,50 @@ def snapshot(target: Target) -> Snapshot:
         columns = {t: rows(f'PRAGMA table_info("{t}")') for t in tables}
         content = {t: sorted(rows(f'SELECT * FROM "{t}"'), key=repr) for t in tables}
     return Snapshot(content.get("mlt_schema", []), master, columns, content)
+
+
+def _server_snapshot(target: Target) -> Snapshot:
+    assert target.server is not None
+    with target.server.engine(target.url).connect() as conn:
+        inspector = sa.inspect(conn)
+        tables = sorted(inspector.get_table_names())
+        master: list[tuple[Any, ...]] = []
+        columns: dict[str, list[tuple[Any, ...]]] = {}
+        content: dict[str, list[tuple[Any, ...]]] = {}
+        for t in tables:
+            master.append(("table", t))
+            for ix in inspector.get_indexes(t):
+                options = tuple(sorted((ix.get("dialect_options") or {}).items()))
+                master.append(
+                    ("index", ix["name"], t, tuple(ix["column_names"]), ix["unique"], options)
+                )
+            for uq in inspector.get_unique_constraints(t):
+                master.append(("unique", uq["name"], t, tuple(uq["column_names"])))
+            for fk in inspector.get_foreign_keys(t):
+                master.append(
+                    ("fk", fk["name"], t, tuple(fk["constrained_columns"]), fk["referred_table"])
+                )
+            pk = inspector.get_pk_constraint(t)
+            master.append(("pk", t, tuple(pk["constrained_columns"])))
+            columns[t] = [
+                (i, c["name"], _type_name(c["type"]), c["nullable"], c.get("default"))
+                for i, c in enumerate(inspector.get_columns(t))
+            ]
+            quoted = conn.dialect.identifier_preparer.quote(t)
+            content[t] = sorted(
+                (tuple(row) for row in conn.exec_driver_sql(f"SELECT * FROM {quoted}")), key=repr
+            )
+    return Snapshot(
+        content.get("mlt_schema", []), sorted(master, key=repr), columns, content, sqlite=False
+    )
+
+
+def _type_name(type_: Any) -> str:
+    """A reflected column type as SQL, without its collation (VARCHAR(2048), BIGINT...)."""
+    if getattr(type_, "collation", None) is not None:
+        type_ = type_.copy()
+        type_.collation = None
+    return str(type_.compile())
 
 
 def file_bytes(target: Target) -> bytes | None:
@@ -258,13 +379,16 @@ def test_library_version_is_the_last_migration() -> None:
 
 
 def test_a_fresh_database_is_created_at_the_library_version(target: Target) -> None:
-    if target.is_file:
-        assert not target.path.exists()
+    if target.connectable:
+        assert not target.is_file or not target.path.exists()
+        assert snapshot(target).master == []
         with mltrail.connect(target.url) as store:
             assert store.schema_version == LIBRARY
-        assert target.path.exists()
+        assert not target.is_file or target.path.exists()
+        created = snapshot(target)
         with mltrail.connect(target.url) as again:  # and opening it again changes nothing
             assert again.schema_version == LIBRARY
+        assert snapshot(target) == created
     else:
         with target.open() as db:
             assert prepare_schema(db) == LIBRARY
@@ -294,7 +418,19 @@ def test_migrate_false_still_creates_an_empty_database(target: Target) -> None:
 
 def _drift(db: Database, metadata: sa.MetaData) -> list[Any]:
     with db.connection() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        dialect = conn.dialect.name
+
+        def declared_here(obj: Any, _name: Any, _kind: str, reflected: bool, _other: Any) -> bool:
+            # An index declared for other databases only (ddl_if) is not expected here.
+            condition = getattr(obj, "_ddl_if", None)
+            if reflected or condition is None or condition.dialect is None:
+                return True
+            names = condition.dialect
+            return dialect in ((names,) if isinstance(names, str) else tuple(names))
+
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": declared_here}
+        )
         return list(compare_metadata(context, metadata))
 
 
@@ -357,7 +493,9 @@ def test_an_older_database_is_upgraded_in_one_transaction(target: Target) -> Non
         assert prepare_schema(db, migrations=extended) == NEXT
         for name, listener in listeners.items():
             sa.event.remove(db.engine, name, listener)
-    assert step.runs == [(True, True)]  # ran once, inside the transaction from start to end
+    # Ran once, guarded from start to end: inside the transaction (SQLite, PostgreSQL) or
+    # holding the migration lock (MySQL/MariaDB).
+    assert step.runs == [(True, True)]
     # The version check before it, the step and the new version: one transaction, one commit.
     assert events[-3:] == ["begin", "step", "commit"], events
     assert events.count("step") == 1 and "rollback" not in events, events
@@ -411,8 +549,9 @@ def test_migrate_false_refuses_an_older_database_and_changes_nothing(target: Tar
 
 
 def test_connect_upgrades_or_refuses_through_the_public_api(
-    file_target: Target, monkeypatch: pytest.MonkeyPatch
+    connectable: Target, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    file_target = connectable
     before = make_v1(file_target)
     old, old_bytes = snapshot(file_target), file_bytes(file_target)
     extended = with_extra(ADD_NOTE)
@@ -429,7 +568,8 @@ def test_connect_upgrades_or_refuses_through_the_public_api(
 
 def test_a_rebuilt_table_keeps_its_rows_and_the_references_to_it(target: Target) -> None:
     """SQLite cannot alter a column in place: Alembic's batch mode copies the table, drops the
-    original and renames the copy. That must work for a table other tables reference."""
+    original and renames the copy. That must work for a table other tables reference (on the
+    servers, batch mode alters the table in place)."""
 
     def rebuild(op: Operations) -> None:
         with op.batch_alter_table("mlt_artifact") as batch:
@@ -439,10 +579,11 @@ def test_a_rebuilt_table_keeps_its_rows_and_the_references_to_it(target: Target)
     before = make_v1(target)
     with target.open() as db:
         assert prepare_schema(db, migrations=with_extra(Migration(NEXT, "rebuild", rebuild)))
-        with db.connection() as conn:
-            assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
-            # Foreign keys are enforced again once the migration is over.
-            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        if not target.is_server:
+            with db.connection() as conn:
+                assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+                # Foreign keys are enforced again once the migration is over.
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     after = snapshot(target)
     assert [c[1:3] for c in after.columns["mlt_artifact"] if c[1] == "uri"] == [
         ("uri", "VARCHAR(2048)")
@@ -484,14 +625,35 @@ def breaks_references(op: Operations) -> None:
 
 FAILURES = {
     "python error": (fails_in_python, "RuntimeError: boom halfway"),
-    "database error": (fails_in_the_database, "UNIQUE constraint failed"),
-    "broken references": (breaks_references, "reference missing rows"),
+    "database error": (fails_in_the_database, "unique"),
+    "broken references": (breaks_references, "reference"),
+}
+#: What the database says about the failure, where it says it in its own words.
+REASONS = {
+    ("database error", "memory"): "UNIQUE constraint failed",
+    ("database error", "file"): "UNIQUE constraint failed",
+    ("database error", "postgresql"): "duplicate key value violates unique constraint",
+    ("broken references", "memory"): "reference missing rows",
+    ("broken references", "file"): "reference missing rows",
+    ("broken references", "postgresql"): "violates foreign key constraint",
 }
 
 
+@pytest.fixture(params=["memory", "file", "postgresql"])
+def transactional(
+    request: pytest.FixtureRequest, tmp_path: Path, servers: dict[str, Server]
+) -> Iterator[Target]:
+    """A target whose schema changes roll back with the migration transaction."""
+    t = make_target(str(request.param), tmp_path, servers)
+    yield t
+    t.close()
+
+
 @pytest.mark.parametrize("failure", sorted(FAILURES))
-def test_a_failing_migration_rolls_back_completely(target: Target, failure: str) -> None:
-    upgrade, reason = FAILURES[failure]
+def test_a_failing_migration_rolls_back_completely(transactional: Target, failure: str) -> None:
+    target = transactional
+    upgrade, _ = FAILURES[failure]
+    reason = REASONS.get((failure, target.kind), FAILURES[failure][1])
     before = make_v1(target)
     old, old_bytes = snapshot(target), file_bytes(target)
     step = Recorder(upgrade)
@@ -512,7 +674,7 @@ def test_a_failing_migration_rolls_back_completely(target: Target, failure: str)
     assert after == old
     assert file_bytes(target) == old_bytes
     # The database still opens and works normally.
-    if target.is_file:
+    if target.connectable:
         with mltrail.connect(target.url) as store:
             assert store.schema_version == LIBRARY
             assert view(store) == before
@@ -534,7 +696,7 @@ def test_a_newer_database_is_refused_and_left_unchanged(target: Target) -> None:
     old, old_bytes = snapshot(target), file_bytes(target)
     for migrate in (True, False):
         with pytest.raises(errors.SchemaVersionError) as raised:
-            if target.is_file:
+            if target.connectable:
                 mltrail.connect(target.url, migrate=migrate)
             else:
                 with target.open() as db:
@@ -588,11 +750,21 @@ def open_in_rounds(
         results.put((worker, "error", traceback.format_exc()))
 
 
-def test_processes_opening_one_new_database_at_once_all_succeed(tmp_path: Path) -> None:
-    missing, empty, older = (Target("file", tmp_path / name) for name in ("a", "b", "c"))
-    for t in (missing, empty, older):
+@pytest.mark.parametrize("kind", CONNECTABLE)
+def test_processes_opening_one_new_database_at_once_all_succeed(
+    kind: str, tmp_path: Path, servers: dict[str, Server]
+) -> None:
+    def fresh(name: str) -> Target:
+        if kind != "file":
+            return make_target(kind, tmp_path, servers, purpose=name)
+        t = Target("file", tmp_path / name)
         t.path.parent.mkdir()
-    empty.path.touch()
+        return t
+
+    # On a server, "missing" and "empty" are both a new database without tables.
+    missing, empty, older = fresh("a"), fresh("b"), fresh("c")
+    if kind == "file":
+        empty.path.touch()
     before = make_v1(older)
     rounds = [(missing.url, False), (empty.url, False), (older.url, True)]
     ctx = multiprocessing.get_context("spawn")
@@ -614,8 +786,7 @@ def test_processes_opening_one_new_database_at_once_all_succeed(tmp_path: Path) 
     assert [versions for _, _, versions in outcomes] == [[LIBRARY, LIBRARY, NEXT]] * workers
     assert [p.exitcode for p in processes] == [0] * workers
     # Each database ends with one version row and the same schema as one opened alone.
-    reference = Target("file", tmp_path / "reference")
-    reference.path.parent.mkdir()
+    reference = fresh("reference")
     make_v1(reference)
     expected = snapshot(reference).shape()
     for t in (missing, empty):

@@ -65,7 +65,7 @@ class Database:
     @contextlib.contextmanager
     def connection(self) -> Iterator[Connection]:
         """A connection outside the call runner (no transaction started), for inspection."""
-        with self._serialized(), self._translate_connect_errors():
+        with self._serialized():
             held = self._held
             if held is not None:
                 try:
@@ -76,7 +76,9 @@ class Database:
                     if held.in_transaction():
                         held.rollback()
                 return
-            with self.engine.connect() as conn:
+            with self._translate_connect_errors():
+                conn = self.engine.connect()
+            with conn:
                 yield conn
 
     def run(
@@ -125,6 +127,11 @@ class Database:
                         f"cannot use {self.description}: {_first_line(exc.orig)}; the call was "
                         "not committed (if the connection broke while committing, check whether "
                         "it took effect): check that the database is reachable, then retry"
+                    ) from None
+                if failure is Failure.INVALID:
+                    raise InvalidArgumentError(
+                        f"{self.description} cannot store a value of this call "
+                        f"({_first_line(exc.orig)}); nothing was changed"
                     ) from None
                 if failure is Failure.DENIED:
                     raise PermissionDeniedError(

@@ -29,7 +29,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.mysql import MEDIUMTEXT
+from sqlalchemy.dialects.mysql import DOUBLE, MEDIUMTEXT
 
 NAME_LENGTH = 255
 """Longest name, version, external id or property name, in characters."""
@@ -52,7 +52,7 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 # SQLite only auto-assigns ids to a column declared exactly INTEGER PRIMARY KEY.
 Id = BigInteger().with_variant(Integer(), "sqlite")
-Double = Float(precision=53)
+Double = Float(precision=53).with_variant(DOUBLE(asdecimal=False), "mysql", "mariadb")
 # Text compares by code point on every backend (case-sensitive, locale-independent): SQLite's
 # default BINARY collation; COLLATE "C" on PostgreSQL; on MySQL/MariaDB the tables' binary
 # collation (set when they are created, see Dialect.table_options). MySQL's TEXT holds only
@@ -135,14 +135,21 @@ def _property_table(name: str, node_table: str) -> Table:
         PrimaryKeyConstraint("node_id", "name", "is_custom"),
     )
     # Filters on property values (properties.acc > 0.9) scan a range instead of every node.
-    for slot in ("int_value", "double_value", "string_value"):
-        Index(
-            f"ix_{name}_{slot}",
-            table.c.name,
-            table.c.is_custom,
-            table.c[slot],
-            mysql_length={"name": 191, "string_value": 255} if slot == "string_value" else None,
-        )
+    for slot in ("int_value", "double_value"):
+        Index(f"ix_{name}_{slot}", table.c.name, table.c.is_custom, table.c[slot])
+    # A PostgreSQL b-tree entry holds at most ~2.7 kB, and string values may be longer: there,
+    # an equality-only hash index on the value (Dialect.text_index); elsewhere a range index,
+    # over a prefix of the value on MySQL.
+    Index(
+        f"ix_{name}_string_value",
+        table.c.name,
+        table.c.is_custom,
+        table.c.string_value,
+        mysql_length={"name": 191, "string_value": 255},
+    ).ddl_if(dialect=("sqlite", "mysql", "mariadb"))  # type: ignore[arg-type]  # a tuple works
+    Index(f"ix_{name}_string_value", table.c.string_value, postgresql_using="hash").ddl_if(
+        dialect="postgresql"
+    )
     return table
 
 
@@ -152,7 +159,8 @@ artifact = _node_table(
     Column("state", SmallInteger, nullable=True),
     name_nullable=True,
 )
-Index("ix_mlt_artifact_uri", artifact.c.uri, mysql_length=255)
+# Lookups by uri; a hash index on PostgreSQL, where a b-tree cannot hold long uris.
+Index("ix_mlt_artifact_uri", artifact.c.uri, mysql_length=255, postgresql_using="hash")
 
 execution = _node_table(
     "mlt_execution",

@@ -46,6 +46,8 @@ class ServerDialect(Dialect):
     extra: ClassVar[str] = ""
     #: The default port, for messages.
     default_port: ClassVar[int] = 0
+    #: The driver chosen by :meth:`engine_url`.
+    _driver = ""
 
     def engine_url(self, url: URL) -> URL:
         backend, _, driver = url.drivername.partition("+")
@@ -69,25 +71,31 @@ class ServerDialect(Dialect):
                 f"connecting to {self.title} with {backend}+{driver}:// needs the {driver} "
                 f"driver, which is not installed ({exc}); install it with: {hint}"
             ) from exc
+        self._driver = driver
         return url.set(drivername=f"{self.schemes[0]}+{driver}")
 
     def create_engine(self, url: URL, options: dict[str, Any]) -> Engine:
         options = dict(options)
         pool = {
-            name: _convert(options.pop(name, default), kind, name)
+            name: convert(options.pop(name, default), kind, name)
             for name, (kind, default) in POOL_OPTIONS.items()
         }
-        for name in ("pool_size", "pool_recycle"):
-            if pool[name] < (1 if name == "pool_size" else -1):
-                raise InvalidArgumentError(f"{name}={pool[name]} is out of range")
-        options["connect_timeout"] = _convert(
+        for name, lowest in (("pool_size", 1), ("max_overflow", -1), ("pool_recycle", -1)):
+            if pool[name] < lowest:  # -1: no limit (max_overflow), never recycle (pool_recycle)
+                raise InvalidArgumentError(
+                    f"{name}={pool[name]} is out of range; use {lowest} or more"
+                )
+        options["connect_timeout"] = convert(
             options.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT), "int", "connect_timeout"
         )
         connect_args = self.connect_args(options)
         engine = create_engine(
             url.set(query={}),
             connect_args=connect_args,
-            isolation_level="READ COMMITTED",
+            # Every statement of a call sees one snapshot, as on SQLite: the store's checks
+            # ("is this name taken?") and its writes agree; a row a concurrent call committed
+            # meanwhile makes the write fail on a constraint, and the runner runs the call again.
+            isolation_level="REPEATABLE READ",
             **pool,
         )
         self.configure(engine)
@@ -107,7 +115,8 @@ class ServerDialect(Dialect):
         return f"{self.title} database {url.database or '(default)'!r} on {host}:{port}{user}"
 
 
-def _convert(value: Any, kind: str, name: str) -> Any:
+def convert(value: Any, kind: str, name: str) -> Any:
+    """``value`` (text from a URL, or a keyword's value) as a bool, int or float."""
     try:
         if kind == "bool":
             if isinstance(value, bool):
@@ -130,4 +139,4 @@ def _convert(value: Any, kind: str, name: str) -> Any:
 
 def boolean_option(value: Any, name: str) -> bool:
     """A boolean driver option given as text in a URL (``true``, ``0``...) or as a bool."""
-    return bool(_convert(value, "bool", name))
+    return bool(convert(value, "bool", name))

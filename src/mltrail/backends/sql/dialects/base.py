@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, create_engine, insert
 from sqlalchemy.engine import URL
 from sqlalchemy.engine import Dialect as SADialect
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.sql.dml import Insert
 
 from mltrail.backends.sql.fast import FastStatement
@@ -24,6 +24,7 @@ class Failure(enum.Enum):
     CONFLICT = "conflict"  # a unique constraint was violated (possibly by a racing writer)
     UNAVAILABLE = "unavailable"  # the database cannot be reached (or the connection was lost)
     DENIED = "denied"  # the database user lacks a privilege the statement needs
+    INVALID = "invalid"  # the database cannot hold a value of the call (e.g. a NUL character)
     OTHER = "other"
 
 
@@ -52,6 +53,11 @@ class Dialect(abc.ABC):
     def connect_hint(self, error: DBAPIError) -> str:
         """What to check when a connection cannot be opened, for the error message."""
         return "check the URL, that the server runs and that the credentials are right"
+
+    def text_index(self, columns: list[str]) -> tuple[list[str], dict[str, Any]]:
+        """The columns and options of an index over ``columns``, the last of which holds text
+        of any length (a property's string value). The default indexes them as given."""
+        return columns, {}
 
     def table_options(self, dialect: SADialect) -> dict[str, Any]:
         """Keyword options for every table mltrail creates on ``dialect`` (a SQLAlchemy
@@ -95,6 +101,8 @@ class Dialect(abc.ABC):
         """Decide whether a database error is retried, reported as a conflict, or raised."""
         if isinstance(error, IntegrityError):
             return Failure.CONFLICT
+        if isinstance(error, DataError):
+            return Failure.INVALID
         if error.connection_invalidated:
             return Failure.UNAVAILABLE
         return Failure.OTHER

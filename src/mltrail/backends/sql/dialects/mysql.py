@@ -7,10 +7,10 @@
   are different names, ``name = 'x'`` does not match ``'X'`` or ``'x '``, and ``LIKE`` is
   case-sensitive. Text columns are MEDIUMTEXT (16 MB) rather than TEXT (64 kB).
 * Sessions run in strict mode (a value that does not fit is an error, never truncated), at
-  READ COMMITTED for write calls (fewer gap locks, so fewer deadlocks; those that happen, 1213,
-  and lock wait timeouts, 1205, are retried) and REPEATABLE READ, READ ONLY for read calls (one
-  snapshot per call), with the recursion limit of recursive queries lifted (lineage walks have
-  no hidden depth cap).
+  REPEATABLE READ (each call reads one snapshot; read calls are also READ ONLY), with the
+  recursion limit of recursive queries lifted (lineage walks have no hidden depth cap).
+  Deadlocks (1213) and lock wait timeouts (1205) are retried; a unique key taken by a
+  concurrent call (1062) makes the runner run the call again, which then sees that row.
 * New ids come from ``INSERT ... RETURNING`` where the server has it (MariaDB 10.5 and later),
   otherwise from the insert's auto-increment id, row by row.
 * Schema changes are not transactional: each CREATE/ALTER commits at once. The whole
@@ -23,17 +23,24 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
+import inspect
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Engine, Table, event
 from sqlalchemy.dialects.mysql import insert as mysql_insert
-from sqlalchemy.engine import URL
 from sqlalchemy.engine import Dialect as SADialect
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 from sqlalchemy.sql.dml import Insert
 
-from mltrail.backends.sql.dialects._server import ServerDialect, boolean_option
+from mltrail.backends.sql.dialects._server import POOL_OPTIONS, ServerDialect, boolean_option
 from mltrail.backends.sql.dialects.base import Failure
 from mltrail.backends.sql.fast import FastStatement
 from mltrail.errors import AbortedError, InvalidArgumentError
@@ -48,6 +55,7 @@ _UNAVAILABLE = {
     1044,  # access denied to the database
     1045,  # access denied (user or password)
     1049,  # unknown database
+    1698,  # access denied (authentication plugin)
     1053,  # server shutdown in progress
     1927,  # connection killed (MariaDB)
     2002,  # cannot connect through the socket
@@ -56,7 +64,7 @@ _UNAVAILABLE = {
     2006,  # server has gone away
     2013,  # lost connection during query
     2014,  # commands out of sync
-    2045,
+    2045,  # cannot connect (named pipe)
     2055,  # lost connection
     2059,  # authentication plugin cannot be loaded
     4031,  # disconnected by the server (idle timeout)
@@ -77,14 +85,10 @@ class MySQLDialect(ServerDialect):
     extra = "mysql"
     default_port = 3306
     transactional_ddl = False
-    _driver = "pymysql"
 
-    def engine_url(self, url: URL) -> URL:
-        # mariadb+driver:// is served by SQLAlchemy's mysql dialect as well (it recognises
-        # MariaDB servers by their version); one dialect name keeps the mysql_* table options.
-        resolved = super().engine_url(url)
-        self._driver = resolved.drivername.partition("+")[2]
-        return resolved
+    # engine_url maps mariadb+driver:// to mysql+driver://: SQLAlchemy's mysql dialect serves
+    # MariaDB as well (it recognises the server by its version), and one dialect name keeps the
+    # mysql_* table options in effect.
 
     def connect_args(self, options: dict[str, Any]) -> dict[str, Any]:
         args = dict(options)
@@ -96,6 +100,14 @@ class MySQLDialect(ServerDialect):
             )
         args["charset"] = "utf8mb4"
         if self._driver == "pymysql":
+            known = set(inspect.signature(pymysql_connection()).parameters) - {"self"}
+            unknown = sorted(set(args) - known)
+            if unknown:
+                raise InvalidArgumentError(
+                    f"unknown MySQL connection option(s) {unknown}; mltrail's own options are "
+                    f"{', '.join(POOL_OPTIONS)} and connect_timeout; every other one must be a "
+                    "PyMySQL connection argument (ssl_ca, ssl_verify_cert, unix_socket...)"
+                )
             for name in _PYMYSQL_BOOLEANS:
                 if name in args:
                     args[name] = boolean_option(args[name], name)
@@ -120,7 +132,7 @@ class MySQLDialect(ServerDialect):
     def begin(self, conn: Connection, *, write: bool) -> None:
         if not write:
             # Applies to the next transaction only; the driver starts it with the first statement.
-            _execute(conn, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            _execute(conn, "SET TRANSACTION READ ONLY")
         conn.begin()
 
     def insert_ignore(self, table: Table) -> Insert:
@@ -180,15 +192,17 @@ class MySQLDialect(ServerDialect):
             return Failure.DENIED
         if isinstance(error, IntegrityError):
             return Failure.CONFLICT
+        if isinstance(error, DataError):
+            return Failure.INVALID
         if code in _UNAVAILABLE or error.connection_invalidated:
             return Failure.UNAVAILABLE
-        if code is None and type(error.orig).__name__ in ("OperationalError", "InterfaceError"):
-            return Failure.UNAVAILABLE
+        if code is None and isinstance(error, (OperationalError, InterfaceError)):
+            return Failure.UNAVAILABLE  # the driver lost (or never had) the connection
         return Failure.OTHER
 
     def connect_hint(self, error: DBAPIError) -> str:
         code = error_code(error)
-        if code == 1045:
+        if code in (1045, 1698):
             return "check the user name and password in the URL (and the host the user may use)"
         if code == 1044:
             return (
@@ -209,6 +223,12 @@ class MySQLDialect(ServerDialect):
             "check the host and port in the URL, that the server runs there and accepts "
             "connections from this machine (bind-address, firewall)"
         )
+
+
+def pymysql_connection() -> Any:
+    """PyMySQL's connection class (imported only when PyMySQL is the driver)."""
+    pymysql: Any = importlib.import_module("pymysql")
+    return pymysql.connections.Connection.__init__
 
 
 def supports_insert_returning(dialect: SADialect) -> bool:

@@ -2,7 +2,8 @@
 
 File stores run in WAL mode with a busy timeout, so several processes can log to one file at once:
 readers never block, writers queue. Write calls start with ``BEGIN IMMEDIATE`` so that two writers
-never both hold a read snapshot and then deadlock when upgrading to a write lock.
+never both hold a read snapshot and then deadlock when upgrading to a write lock. ``LIKE`` is made
+case-sensitive (``PRAGMA case_sensitive_like``), as on the other backends.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class SQLiteDialect(Dialect):
             cursor = dbapi_conn.cursor()
             cursor.execute(f"PRAGMA busy_timeout = {busy_timeout}")
             cursor.execute("PRAGMA foreign_keys = ON")
+            # LIKE is case-sensitive on every backend; SQLite's folds ASCII case by default.
+            cursor.execute("PRAGMA case_sensitive_like = ON")
             if not memory:
                 cursor.execute("PRAGMA journal_mode = WAL")
                 cursor.execute(f"PRAGMA synchronous = {synchronous}")

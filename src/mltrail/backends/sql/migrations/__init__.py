@@ -13,6 +13,14 @@ On open (:func:`prepare_schema`), inside one write transaction:
   that fails is rolled back and reported as :class:`~mltrail.errors.FailedPreconditionError`;
 * newer: refuse with :class:`~mltrail.errors.SchemaVersionError` naming both versions; the database
   is not touched.
+
+Where schema changes are not transactional (MySQL/MariaDB: each CREATE/ALTER commits at once),
+"all or nothing" cannot hold. There the dialect serializes migrators with a lock instead, and an
+upgrade first records a mark (the row ``-target`` in ``mlt_schema``), committed by the first schema
+change: a migration that fails after a schema change leaves the database marked as partly
+migrated, and every later open refuses it (:class:`~mltrail.errors.FailedPreconditionError`) until
+it is restored from a backup. A migration that fails before its first schema change is rolled
+back completely, mark included.
 """
 
 from __future__ import annotations
@@ -50,6 +58,12 @@ def table_options(op: Operations) -> dict[str, Any]:
     return dialect_for(bind.dialect.name).table_options(bind.dialect)
 
 
+def text_index(op: Operations, columns: list[str]) -> tuple[list[str], dict[str, Any]]:
+    """The columns and options of an index whose last column holds text of any length, for
+    the database being migrated (see :meth:`Dialect.text_index`)."""
+    return dialect_for(op.get_bind().dialect.name).text_index(columns)
+
+
 def builtin_migrations() -> tuple[Migration, ...]:
     from mltrail.backends.sql.migrations import v0001_initial
 
@@ -63,10 +77,28 @@ def library_schema_version() -> int:
 
 def read_schema_version(conn: Connection) -> int:
     """The database's schema version; 0 for a database without mltrail tables."""
+    return _read_state(conn)[0]
+
+
+def _read_state(conn: Connection) -> tuple[int, int | None]:
+    """The schema version, and the version a failed non-transactional migration was heading
+    for (``None`` when no migration was interrupted)."""
     if not inspect(conn).has_table(schema.schema_version.name):
-        return 0
-    version = conn.execute(select(schema.schema_version.c.version)).scalar()
-    return int(version) if version is not None else 0
+        return 0, None
+    rows = [int(v) for v in conn.execute(select(schema.schema_version.c.version)).scalars()]
+    version = max((v for v in rows if v >= 0), default=0)
+    interrupted = max((-v for v in rows if v < 0), default=None)
+    return version, interrupted
+
+
+class _MigrationFailed(Exception):
+    """A migration step failed; carries where, from which version, and the cause."""
+
+    def __init__(self, where: str, current: int, cause: Exception) -> None:
+        super().__init__(where)
+        self.where = where
+        self.current = current
+        self.cause = cause
 
 
 def prepare_schema(
@@ -82,7 +114,9 @@ def prepare_schema(
 
     def apply(conn: Connection) -> int:
         with db.dialect.migration_lock(conn):
-            current = read_schema_version(conn)
+            current, interrupted = _read_state(conn)
+            if interrupted is not None:
+                raise FailedPreconditionError(_interrupted_message(db, current, interrupted))
             if current == target:
                 return current
             if current > target:
@@ -101,6 +135,11 @@ def prepare_schema(
                     database_version=current,
                     library_version=target,
                 )
+            if not db.dialect.transactional_ddl and current > 0:
+                # Each schema change commits at once: mark the database as being migrated (the
+                # first change commits the mark), so that a migration failing halfway leaves a
+                # database that refuses to open instead of one that looks like the old version.
+                conn.execute(insert(schema.schema_version).values(version=-target))
             ops = Operations(MigrationContext.configure(connection=conn))
             where = ""
             try:
@@ -115,20 +154,59 @@ def prepare_schema(
                     raise  # a busy or deadlocked database: the runner tries the whole call again
                 # Anything else is a failed migration, not a conflict of the caller's: say so
                 # (the runner would report an IntegrityError as a duplicate) and roll back.
-                raise FailedPreconditionError(
-                    f"migrating {db.description} from schema version {current} to {target} "
-                    f"failed {where}: {_describe(exc)}. The migration was rolled back; the "
-                    f"database is unchanged at version {current}."
-                ) from exc
+                raise _MigrationFailed(where, current, exc) from exc
             conn.execute(delete(schema.schema_version))
             conn.execute(insert(schema.schema_version).values(version=target))
             return target
 
     # Opening a database that is up to date must not wait for (or block) writers: look first in
     # a read transaction; every other case is decided again, and acted on, in the write one.
-    if db.run(read_schema_version, write=False) == target:
+    if db.run(_read_state, write=False) == (target, None):
         return target
-    return db.run(apply, write=True, schema_change=True)
+    try:
+        return db.run(apply, write=True, schema_change=True)
+    except _MigrationFailed as failed:
+        outcome = _outcome(db, failed.current, target)
+        raise FailedPreconditionError(
+            f"migrating {db.description} from schema version {failed.current} to {target} "
+            f"failed {failed.where}: {_describe(failed.cause)}. {outcome}"
+        ) from failed.cause
+
+
+def _outcome(db: Database, current: int, target: int) -> str:
+    """What a failed migration left behind, for its error message."""
+    if db.dialect.transactional_ddl:
+        return f"The migration was rolled back; the database is unchanged at version {current}."
+    version, interrupted = db.run(_read_state, write=False)
+    if interrupted is not None:
+        return (
+            "This database commits each schema change at once (MySQL/MariaDB), so the changes "
+            "made before the failure were kept: the database is now partly migrated, marked as "
+            "such, and will not open until it is restored from the backup taken before the "
+            "upgrade (see docs/backends.md)."
+        )
+    if current == 0 and _mltrail_tables(db):
+        return (
+            "This database commits each schema change at once (MySQL/MariaDB), so the tables "
+            "created before the failure were kept: drop the mlt_* tables (or use a new, empty "
+            "database) and open it again."
+        )
+    return f"The migration was rolled back; the database is unchanged at version {version}."
+
+
+def _mltrail_tables(db: Database) -> list[str]:
+    """The names of mltrail's tables (``mlt_*``) in ``db``."""
+    with db.connection() as conn:
+        return [t for t in inspect(conn).get_table_names() if t.startswith("mlt_")]
+
+
+def _interrupted_message(db: Database, current: int, interrupted: int) -> str:
+    return (
+        f"{db.description} is partly migrated: a migration from schema version {current} to "
+        f"{interrupted} failed halfway, and this database (MySQL/MariaDB) cannot roll schema "
+        "changes back. Restore it from the backup taken before the upgrade, then open it with "
+        "this mltrail again (see docs/backends.md). The database was not changed."
+    )
 
 
 def _describe(exc: Exception) -> str:

@@ -22,14 +22,15 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.mysql import MEDIUMTEXT
+from sqlalchemy.dialects.mysql import DOUBLE, MEDIUMTEXT
 
-from mltrail.backends.sql.migrations import Migration, table_options
+from mltrail.backends.sql.migrations import Migration, table_options, text_index
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
 # Text compared by code point everywhere: COLLATE "C" on PostgreSQL; on MySQL/MariaDB the
 # tables' binary collation (table_options). Long text is MEDIUMTEXT on MySQL (TEXT holds 64 kB).
 _NAME = String(255).with_variant(String(255, collation="C"), "postgresql")
+_DOUBLE = Float(precision=53).with_variant(DOUBLE(asdecimal=False), "mysql", "mariadb")
 _TEXT = (
     Text()
     .with_variant(Text(collation="C"), "postgresql")
@@ -72,20 +73,23 @@ def _properties(op: Operations, table: str, node_table: str) -> None:
         Column("name", _NAME, nullable=False),
         Column("is_custom", Boolean, nullable=False),
         Column("int_value", BigInteger, nullable=True),
-        Column("double_value", Float(precision=53), nullable=True),
+        Column("double_value", _DOUBLE, nullable=True),
         Column("string_value", _TEXT, nullable=True),
         Column("bool_value", Boolean, nullable=True),
         Column("struct_value", _TEXT, nullable=True),
         PrimaryKeyConstraint("node_id", "name", "is_custom", name=f"pk_{table}"),
         _fk("node_id", table, node_table),
     )
-    for slot in ("int_value", "double_value", "string_value"):
-        op.create_index(
-            f"ix_{table}_{slot}",
-            table,
-            ["name", "is_custom", slot],
-            mysql_length={"name": 191, "string_value": 255} if slot == "string_value" else None,
-        )
+    for slot in ("int_value", "double_value"):
+        op.create_index(f"ix_{table}_{slot}", table, ["name", "is_custom", slot])
+    columns, options = text_index(op, ["name", "is_custom", "string_value"])
+    op.create_index(
+        f"ix_{table}_string_value",
+        table,
+        columns,
+        mysql_length={"name": 191, "string_value": 255},
+        **options,
+    )
 
 
 def _membership(op: Operations, table: str, member: str, member_table: str) -> None:
@@ -137,7 +141,9 @@ def upgrade(op: Operations) -> None:
         Column("state", SmallInteger, nullable=True),
         name_nullable=True,
     )
-    op.create_index("ix_mlt_artifact_uri", "mlt_artifact", ["uri"], mysql_length=255)
+    op.create_index(
+        "ix_mlt_artifact_uri", "mlt_artifact", ["uri"], mysql_length=255, postgresql_using="hash"
+    )
     _node(
         op,
         "mlt_execution",
