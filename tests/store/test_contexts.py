@@ -307,3 +307,54 @@ def test_a_parent_must_be_a_context_not_another_node(store: m.MetadataStore) -> 
     with pytest.raises(InvalidArgumentError):
         store.put_parent_contexts([m.ParentContext(child_id=cid, parent_id=only_an_artifact)])
     assert store.get_parent_contexts_by_context(cid) == []
+
+
+def test_concurrent_links_cannot_close_a_cycle_together(
+    store: m.MetadataStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two calls that each add one link, harmless alone, would close A→B→C→D→A together.
+
+    The first call is held after its cycle check, before it commits, while the second runs: the
+    second must wait for the first to commit and then refuse its link; both checks passing on
+    uncommitted views of each other would leave a cycle.
+    """
+    import threading
+
+    from mltrail.store import _edges
+
+    a, b, c, d = make_nodes(store, 0, 0, 4).contexts
+    store.put_parent_contexts([m.ParentContext(child_id=b, parent_id=c)])
+    store.put_parent_contexts([m.ParentContext(child_id=d, parent_id=a)])
+    inserted, go = threading.Event(), threading.Event()
+    check = _edges._find_cycle
+
+    def held_check(conn: Any, pairs: list[tuple[int, int]]) -> Any:
+        found = check(conn, pairs)
+        if threading.current_thread().name == "first":
+            inserted.set()
+            go.wait(timeout=30)
+        return found
+
+    monkeypatch.setattr(_edges, "_find_cycle", held_check)
+    outcomes: dict[str, str] = {}
+
+    def link(name: str, child: int, parent: int) -> None:
+        try:
+            store.put_parent_contexts([m.ParentContext(child_id=child, parent_id=parent)])
+            outcomes[name] = "linked"
+        except InvalidArgumentError:
+            outcomes[name] = "cycle refused"
+
+    first = threading.Thread(target=link, args=("first", a, b), name="first")
+    second = threading.Thread(target=link, args=("second", c, d), name="second")
+    first.start()
+    assert inserted.wait(timeout=30)
+    second.start()
+    second.join(timeout=1.0)  # a second call that does not wait finishes meanwhile
+    go.set()
+    first.join(timeout=30)
+    second.join(timeout=30)
+    assert sorted(outcomes.values()) == ["cycle refused", "linked"], outcomes
+    parents = {x: {p.id for p in store.get_parent_contexts_by_context(x)} for x in (a, b, c, d)}
+    linked = sum(len(v) for v in parents.values())
+    assert linked == 3, parents  # the two first links and exactly one of the racing ones

@@ -1122,3 +1122,25 @@ def test_put_needs_a_list(store: m.MetadataStore, kind: NodeKind, not_a_list: st
     with pytest.raises(InvalidArgumentError, match="list"):
         getattr(store, f"put_{kind.label}s")(given)
     assert kind.all(store) == []
+
+
+def test_nul_characters_are_refused_in_strings_but_kept_inside_structs(
+    store: m.MetadataStore,
+) -> None:
+    """A NUL character cannot be stored by every database: refused the same way everywhere."""
+    at = store.put_artifact_type(
+        m.ArtifactType(name="Nul", properties={"s": m.PropertyType.STRING})
+    )
+    for bad in (
+        m.Artifact(type_id=at, properties={"s": "a\x00b"}),
+        m.Artifact(type_id=at, custom_properties={"c": "a\x00b"}),
+        m.Artifact(type_id=at, name="a\x00b"),
+        m.Artifact(type_id=at, uri="file:///a\x00b"),
+        m.Artifact(type_id=at, external_id="a\x00b"),
+    ):
+        with pytest.raises(InvalidArgumentError, match="NUL"):
+            store.put_artifacts([bad])
+    assert store.get_artifacts() == []
+    [aid] = store.put_artifacts([m.Artifact(type_id=at, custom_properties={"j": {"k": "a\x00b"}})])
+    [got] = store.get_artifacts_by_id([aid])
+    assert got.custom_properties == {"j": {"k": "a\x00b"}}

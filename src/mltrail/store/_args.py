@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from mltrail.backends.sql.schema import NAME_LENGTH
 from mltrail.errors import InvalidArgumentError
+
+NUL = "\x00"
 
 
 def batch(values: Any, what: str) -> list[Any]:
@@ -49,3 +52,27 @@ def external_ids_arg(values: Sequence[str]) -> list[str]:
             raise InvalidArgumentError(f"external ids must be non-empty strings, got {value!r}")
         out.append(value)
     return out
+
+
+def no_nul(value: str, what: str) -> str:
+    """``value`` unless it holds a NUL character, which PostgreSQL cannot store."""
+    if NUL in value:
+        raise InvalidArgumentError(
+            f"{what} contains a NUL character (\\x00), which not every database can store; "
+            "remove it or encode the value"
+        )
+    return value
+
+
+def name_arg(value: Any, what: str, *, required: bool = False) -> str | None:
+    """A name, version or external id: a string of at most NAME_LENGTH characters, or None
+    (an empty string counts as none)."""
+    if value is None or value == "":
+        if required:
+            raise InvalidArgumentError(f"{what} is missing; give a non-empty string")
+        return None
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{what} must be a string, got {type(value).__name__}")
+    if len(value) > NAME_LENGTH:
+        raise InvalidArgumentError(f"{what} is longer than {NAME_LENGTH} characters")
+    return no_nul(value, what)

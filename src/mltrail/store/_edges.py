@@ -242,6 +242,9 @@ def put_parent_contexts(conn: Connection, links: Sequence[Any]) -> None:
         pairs.append((child, parent))
     if not pairs:
         return
+    # Every call adding links waits here for the previous one to commit, so that its cycle
+    # check sees their links (the row lock lasts until commit; SQLite writers are serial anyway).
+    conn.execute(select(schema.schema_version.c.version).with_for_update()).all()
     if len(set(pairs)) != len(pairs):
         raise AlreadyExistsError("the request holds the same parent context link twice")
     require_nodes(conn, CONTEXTS, [c for pair in pairs for c in pair], "put_parent_contexts")

@@ -22,6 +22,7 @@ from mltrail.backends.sql.fast import InStatement, MultiInStatement, StatementCa
 from mltrail.backends.sql.schema import NAME_LENGTH, TypeKind
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from mltrail.model import Artifact, ArtifactState, Context, Execution, ExecutionState
+from mltrail.store._args import name_arg, no_nul
 from mltrail.store._statements import SLOTS, node_statements
 from mltrail.store._types import TypeCache, TypeInfo
 from mltrail.store._values import ValueProblem, decode, encode, enum_value
@@ -146,23 +147,13 @@ def int_id(value: Any, what: str) -> int:
     return value
 
 
-def _name_text(value: Any, what: str) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise InvalidArgumentError(f"{what} must be a string, got {type(value).__name__}")
-    if len(value) > NAME_LENGTH:
-        raise InvalidArgumentError(f"{what} is longer than {NAME_LENGTH} characters")
-    return value
-
-
 def prepare(
     conn: Connection, types: TypeCache, spec: NodeSpec, node: Any, position: int, info: TypeInfo
 ) -> Prepared:
     where = _describe(spec, node, position)
     row: dict[str, Any] = {
-        "name": _name_text(node.name, f"{where}: name"),
-        "external_id": _name_text(node.external_id, f"{where}: external_id"),
+        "name": name_arg(node.name, f"{where}: name"),
+        "external_id": name_arg(node.external_id, f"{where}: external_id"),
     }
     for column in spec.scalars:
         value = getattr(node, column)
@@ -176,7 +167,7 @@ def prepare(
                 f"{where}: {column} must be a string, got {type(value).__name__}"
             )
         else:
-            row[column] = value
+            row[column] = no_nul(value, f"{where}: {column}")
     props: PropMap = {}
     for key, value in _items(node.properties, where, "properties"):
         declared = info.properties.get(key)

@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.fast import InStatement
-from mltrail.backends.sql.schema import NAME_LENGTH, TypeKind
+from mltrail.backends.sql.schema import TypeKind
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from mltrail.model import (
     ArtifactBaseType,
@@ -26,6 +26,7 @@ from mltrail.model import (
     ExecutionType,
     PropertyType,
 )
+from mltrail.store._args import name_arg
 from mltrail.store._values import enum_value
 
 AnyType = ArtifactType | ExecutionType | ContextType
@@ -195,18 +196,6 @@ class TypeCache:
 # ------------------------------------------------------------------------------------------ upsert
 
 
-def _text(value: Any, what: str, *, required: bool = False) -> str | None:
-    if value is None or value == "":
-        if required:
-            raise InvalidArgumentError(f"{what} is missing; give a non-empty string")
-        return None
-    if not isinstance(value, str):
-        raise InvalidArgumentError(f"{what} must be a string, got {type(value).__name__}")
-    if len(value) > NAME_LENGTH:
-        raise InvalidArgumentError(f"{what} is longer than {NAME_LENGTH} characters")
-    return value
-
-
 def _declared_properties(
     kind: TypeKind, given: Mapping[str, Any] | None
 ) -> dict[str, PropertyType]:
@@ -217,7 +206,7 @@ def _declared_properties(
         )
     out: dict[str, PropertyType] = {}
     for name, ptype in (given or {}).items():
-        _text(name, f"a property name of the {KIND_NAME[kind]} type", required=True)
+        name_arg(name, f"a property name of the {KIND_NAME[kind]} type", required=True)
         value = enum_value(PropertyType, ptype, f"property {name!r} has type")
         if value == PropertyType.UNKNOWN:
             raise InvalidArgumentError(
@@ -241,10 +230,10 @@ def put_type(
         raise InvalidArgumentError(
             f"expected a {TYPE_CLASS[kind].__name__}, got {type(given).__name__}"
         )
-    name = _text(given.name, f"the {KIND_NAME[kind]} type's name", required=True)
+    name = name_arg(given.name, f"the {KIND_NAME[kind]} type's name", required=True)
     assert name is not None
-    version = _text(given.version, "the type version") or ""
-    external_id = _text(given.external_id, "the type external_id")
+    version = name_arg(given.version, "the type version") or ""
+    external_id = name_arg(given.external_id, "the type external_id")
     if given.description is not None and not isinstance(given.description, str):
         raise InvalidArgumentError(
             f"the type description must be a string, got {type(given.description).__name__}"
@@ -386,7 +375,7 @@ def get_types_by_id(conn: Connection, kind: TypeKind, ids: Sequence[int]) -> lis
 def get_types_by_external_ids(
     conn: Connection, kind: TypeKind, external_ids: Sequence[str]
 ) -> list[Any]:
-    ids = [_text(e, "an external_id", required=True) for e in external_ids]
+    ids = [name_arg(e, "an external_id", required=True) for e in external_ids]
     if not ids:
         return []
     return [

@@ -64,7 +64,7 @@ def decode(slots: Any) -> Any:
 def _classify(value: Any) -> tuple[PropertyType, Any]:
     t = type(value)
     if t is str:
-        return PropertyType.STRING, value
+        return PropertyType.STRING, _text(value)
     if t is bool:
         return PropertyType.BOOLEAN, value
     if t is int:
@@ -79,7 +79,7 @@ def _classify(value: Any) -> tuple[PropertyType, Any]:
         )
     # Subclasses and numeric types from other libraries (numpy, decimal...).
     if isinstance(value, str):
-        return PropertyType.STRING, str(value)
+        return PropertyType.STRING, _text(str(value))
     if isinstance(value, bool):
         return PropertyType.BOOLEAN, bool(value)
     if isinstance(value, enum.Enum):
@@ -94,6 +94,15 @@ def _classify(value: Any) -> tuple[PropertyType, Any]:
         f"{_short(value)} of type {t.__name__} is not a property value; use int, float, str, "
         "bool, or a JSON-like dict or list"
     )
+
+
+def _text(value: str) -> str:
+    if "\x00" in value:
+        raise ValueProblem(
+            "the string contains a NUL character (\\x00), which not every database can store; "
+            "remove it or encode the value"
+        )
+    return value
 
 
 def _int64(value: int) -> int:
@@ -113,6 +122,7 @@ def _finite(value: float) -> float:
 
 def _json(value: Any) -> str:
     _check_json(value, "")
+    # NUL characters inside strings are escaped by JSON, so struct values store them safely.
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 

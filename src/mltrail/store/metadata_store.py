@@ -78,8 +78,8 @@ class MetadataStore(Questions):
     def _read(self, fn: Callable[[Connection], R]) -> R:
         return self._db.run(fn, write=False)
 
-    def _write(self, fn: Callable[[Connection], R]) -> R:
-        return self._db.run(fn, write=True, on_rollback=self._types.clear)
+    def _write(self, fn: Callable[[Connection], R], *, serial: bool = False) -> R:
+        return self._db.run(fn, write=True, on_rollback=self._types.clear, serial=serial)
 
     def _list(
         self,
@@ -412,7 +412,8 @@ class MetadataStore(Questions):
     def put_parent_contexts(self, parent_contexts: Sequence[Any]) -> None:
         """Link contexts to parents; an existing link is AlreadyExistsError, a cycle is refused."""
         links = batch(parent_contexts, "parent_contexts")
-        self._write(lambda conn: _edges.put_parent_contexts(conn, links))
+        # Serial: two concurrent calls could each add a link that closes a cycle only together.
+        self._write(lambda conn: _edges.put_parent_contexts(conn, links), serial=True)
 
     def get_parent_contexts_by_context(self, context_id: int) -> list[Context]:
         """The parents of a context."""

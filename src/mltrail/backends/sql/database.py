@@ -88,11 +88,15 @@ class Database:
         write: bool,
         on_rollback: Callable[[], None] | None = None,
         schema_change: bool = False,
+        serial: bool = False,
     ) -> T:
         """Run ``fn(conn)`` in one transaction; commit on success, roll back on any error.
 
         ``schema_change`` marks the transaction that checks and migrates the schema: the dialect
-        may prepare the connection for it (see :meth:`Dialect.schema_change`).
+        may prepare the connection for it (see :meth:`Dialect.schema_change`). ``serial`` marks
+        a call whose first statement locks a row that every such call locks, so that such calls
+        run one after the other, each seeing what the previous ones committed (a check that
+        reads many rows and then writes, such as the parent context cycle check).
         """
         attempt = 0
         conflicts = 0
@@ -100,7 +104,7 @@ class Database:
             attempt += 1
             try:
                 with self._serialized():
-                    return self._run_once(fn, write, schema_change)
+                    return self._run_once(fn, write, schema_change, serial)
             except DBAPIError as exc:
                 if on_rollback is not None:
                     on_rollback()
@@ -145,7 +149,9 @@ class Database:
                     on_rollback()
                 raise
 
-    def _run_once(self, fn: Callable[[Connection], T], write: bool, schema_change: bool) -> T:
+    def _run_once(
+        self, fn: Callable[[Connection], T], write: bool, schema_change: bool, serial: bool
+    ) -> T:
         conn = self._held
         if conn is None:
             with self._translate_connect_errors():
@@ -155,7 +161,7 @@ class Database:
         try:
             with self.dialect.schema_change(conn) if schema_change else contextlib.nullcontext():
                 try:
-                    self.dialect.begin(conn, write=write)
+                    self.dialect.begin(conn, write=write, serial=serial)
                     result = fn(conn)
                     conn.commit()
                     return result

@@ -64,8 +64,12 @@ class Dialect(abc.ABC):
         dialect of a live connection): storage engine, character set, collation."""
         return {}
 
-    def begin(self, conn: Connection, *, write: bool) -> None:
-        """Start the transaction of one public call on ``conn``."""
+    def begin(self, conn: Connection, *, write: bool, serial: bool = False) -> None:
+        """Start the transaction of one public call on ``conn``.
+
+        ``serial`` marks a call that starts by locking a row every such call locks (see
+        :meth:`Database.run`): its later statements must see what earlier holders committed.
+        """
         conn.begin()
 
     def insert_returning_ids(

@@ -129,10 +129,13 @@ class MySQLDialect(ServerDialect):
             finally:
                 cursor.close()
 
-    def begin(self, conn: Connection, *, write: bool) -> None:
+    def begin(self, conn: Connection, *, write: bool, serial: bool = False) -> None:
+        # Both apply to the next transaction only; the driver starts it with the first statement.
         if not write:
-            # Applies to the next transaction only; the driver starts it with the first statement.
             _execute(conn, "SET TRANSACTION READ ONLY")
+        elif serial:
+            # Reads after the lock must see what the previous holder committed.
+            _execute(conn, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
         conn.begin()
 
     def insert_ignore(self, table: Table) -> Insert:

@@ -67,16 +67,26 @@ class PostgreSQLDialect(ServerDialect):
     extra = "postgres"
     default_port = 5432
 
-    def begin(self, conn: Connection, *, write: bool) -> None:
+    def begin(self, conn: Connection, *, write: bool, serial: bool = False) -> None:
         # The driver starts the transaction with the isolation level and access mode set on the
         # connection ("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); set them only when the
         # previous call on this connection wanted others.
         info = conn.connection.info
-        mode = "migrate" if info.get(_MIGRATING) else "write" if write else "read"
+        mode = (
+            "migrate"
+            if info.get(_MIGRATING)
+            else "serial"
+            if serial
+            else "write"
+            if write
+            else "read"
+        )
         if info.get(_MODE) != mode:
             raw = conn.connection.dbapi_connection
             sa_dialect: Any = conn.dialect
-            level = "READ COMMITTED" if mode == "migrate" else "REPEATABLE READ"
+            # Calls that wait for a lock first read at READ COMMITTED: a REPEATABLE READ
+            # snapshot taken by the waiting statement would miss what the holder committed.
+            level = "READ COMMITTED" if mode in ("migrate", "serial") else "REPEATABLE READ"
             sa_dialect.set_isolation_level(raw, level)
             sa_dialect.set_readonly(raw, mode == "read")
             info[_MODE] = mode
