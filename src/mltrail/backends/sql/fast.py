@@ -9,6 +9,7 @@ number of parameters, so each size class is compiled once as well.
 from __future__ import annotations
 
 import collections
+import operator
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -32,9 +33,11 @@ class FastStatement:
 
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
-        self._compiled: dict[Any, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+        self._compiled: dict[Any, tuple[str, Any, dict[str, Any]]] = {}
 
-    def _sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+    def _sql(self, conn: Connection) -> tuple[str, Any, dict[str, Any]]:
+        """SQL text, a getter of the positional arguments (None for named parameters) and
+        the values the statement carries itself."""
         dialect = conn.dialect
         key = (type(dialect), dialect.server_version_info, dialect.paramstyle)
         entry = self._compiled.get(key)
@@ -46,15 +49,19 @@ class FastStatement:
                 for name, bind in compiled.binds.items()
                 if bind.value is not None or bind.callable is not None
             }
-            entry = self._compiled[key] = (compiled.string, order, defaults)
+            getter = None
+            if order is not None:
+                fetch = operator.itemgetter(*order) if order else (lambda _: ())
+                getter = (lambda args: (fetch(args),)) if len(order) == 1 else fetch
+            entry = self._compiled[key] = (compiled.string, getter, defaults)
         return entry
 
     def execute(self, conn: Connection, params: Params | None = None) -> Any:
         """Run once; returns the DBAPI cursor (fetch from it, or read ``lastrowid``)."""
-        sql, order, defaults = self._sql(conn)
+        sql, getter, defaults = self._sql(conn)
         args: Any = {**defaults, **params} if defaults and params else (params or defaults)
-        if order is not None:
-            args = tuple(args[name] for name in order)
+        if getter is not None:
+            args = getter(args)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(sql, args)
@@ -68,10 +75,10 @@ class FastStatement:
         if len(rows) == 1:
             self.execute(conn, rows[0]).close()
             return
-        sql, order, defaults = self._sql(conn)
+        sql, getter, defaults = self._sql(conn)
         args: Any = [{**defaults, **row} for row in rows] if defaults else rows
-        if order is not None:
-            args = [tuple(row[name] for name in order) for row in args]
+        if getter is not None:
+            args = [getter(row) for row in args]
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(sql, args)
