@@ -14,34 +14,16 @@ import traceback
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 import mltrail
+from _counting import counts
 from _servers import SERVERS
-from mltrail.backends.sql import schema
 
 PROCESSES = 8
 STEPS = 200
 TOTAL = PROCESSES * STEPS
 STAGES = 4  # each step is in the pipeline context and in one of the stage contexts
 WAIT = 300  # seconds; only reached when a process died
-
-COUNTED = {
-    "executions": schema.execution,
-    "artifacts": schema.artifact,
-    "events": schema.event,
-    "associations": schema.association,
-    "attributions": schema.attribution,
-    "contexts": schema.context,
-    "types": schema.type_,
-}
-
-
-def counts(conn: sa.Connection) -> dict[str, int]:
-    return {
-        name: int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
-        for name, table in COUNTED.items()
-    }
 
 
 def log(url: str, worker: int, start: Any, results: Any) -> None:

@@ -14,34 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 import mltrail
-from mltrail.backends.sql import schema
+from _counting import counts
 
 WRITERS = 3
 STEPS = 300
 TOTAL = WRITERS * STEPS
 SHARED = "shared"
 WAIT = 120  # seconds; only reached when another process died
-
-COUNTED = {
-    "executions": schema.execution,
-    "artifacts": schema.artifact,
-    "events": schema.event,
-    "associations": schema.association,
-    "attributions": schema.attribution,
-    "contexts": schema.context,
-    "types": schema.type_,
-}
-
-
-def counts(conn: sa.Connection) -> dict[str, int]:
-    """Row counts of the tables a pipeline step writes, read in one transaction."""
-    return {
-        name: int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
-        for name, table in COUNTED.items()
-    }
 
 
 def log_steps(
