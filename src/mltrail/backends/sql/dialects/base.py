@@ -97,6 +97,18 @@ class Dialect(abc.ABC):
         )
         return [int(row[0]) for row in result]
 
+    @staticmethod
+    def insert_one_by_one(
+        conn: Connection, plain: FastStatement, rows: list[dict[str, Any]]
+    ) -> list[int]:
+        """Insert ``rows`` with one statement each, reading every new id from ``lastrowid``."""
+        ids = []
+        for row in rows:
+            cursor = plain.execute(conn, row)
+            ids.append(int(cursor.lastrowid))
+            cursor.close()
+        return ids
+
     @abc.abstractmethod
     def insert_ignore(self, table: Table) -> Insert:
         """An INSERT into ``table`` that silently skips rows whose key already exists."""

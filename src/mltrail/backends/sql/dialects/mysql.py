@@ -154,12 +154,7 @@ class MySQLDialect(ServerDialect):
     ) -> list[int]:
         if supports_insert_returning(conn.dialect):
             return super().insert_returning_ids(conn, plain, returning, table, rows)
-        ids = []
-        for row in rows:
-            cursor = plain.execute(conn, row)
-            ids.append(int(cursor.lastrowid))
-            cursor.close()
-        return ids
+        return self.insert_one_by_one(conn, plain, rows)
 
     @contextlib.contextmanager
     def schema_change(self, conn: Connection) -> Iterator[None]:

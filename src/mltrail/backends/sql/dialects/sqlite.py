@@ -122,12 +122,7 @@ class SQLiteDialect(Dialect):
         rows: list[dict[str, Any]],
     ) -> list[int]:
         # In-process inserts are cheapest one by one; the rowid of each comes for free.
-        ids = []
-        for row in rows:
-            cursor = plain.execute(conn, row)
-            ids.append(int(cursor.lastrowid))
-            cursor.close()
-        return ids
+        return self.insert_one_by_one(conn, plain, rows)
 
     def insert_ignore(self, table: Table) -> Insert:
         # INSERT OR IGNORE rather than ON CONFLICT DO NOTHING: SQLAlchemy caches its compiled form.
