@@ -23,7 +23,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     seen: list[int] = []
     real = hashing._hash_open_file
 
-    def counting(fd: int, algorithm: str) -> str:
+    def counting(fd: int, algorithm: str) -> tuple[str, int]:
         seen.append(fd)
         return real(fd, algorithm)
 

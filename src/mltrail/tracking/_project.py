@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mltrail.errors import InvalidArgumentError
+
 STORE_ENV = "MLTRAIL_STORE"
 """Environment variable naming the store (a URL or a path) when none is given."""
 
@@ -54,8 +56,24 @@ def default_store_location(root: Path) -> str:
 
 
 def absolute(path: str | os.PathLike[str]) -> Path:
-    """``path`` made absolute against the current directory, with ``..`` folded."""
-    return Path(os.path.abspath(os.fspath(path)))
+    """``path`` made absolute against the current directory, with ``..`` folded.
+
+    An empty path is refused rather than read as the current directory: ``log_dataset("")``
+    is a mistake (an unset variable), not a request to hash the whole working directory.
+    """
+    try:
+        text = os.fspath(path)
+    except TypeError:
+        raise InvalidArgumentError(
+            f"expected a path (a str or os.PathLike), got {type(path).__name__}"
+        ) from None
+    if isinstance(text, bytes):
+        raise InvalidArgumentError("give paths as str or os.PathLike[str], not bytes")
+    if not text:
+        raise InvalidArgumentError(
+            'the path is empty; give a file or directory (use "." for the current directory)'
+        )
+    return Path(os.path.abspath(text))
 
 
 def display_path(path: Path, root: Path) -> str:
