@@ -23,6 +23,7 @@ from mltrail.errors import FailedPreconditionError, InvalidArgumentError
 from mltrail.model import Artifact, Context, Execution, ExecutionState
 from mltrail.store import MetadataStore
 from mltrail.tracking import Run, Stage, Tracker
+from mltrail.tracking._liveness import owner_properties
 
 __all__ = ["Cmf"]
 
@@ -162,11 +163,12 @@ class Cmf:
         if found is None:
             return None
         found.last_known_state = ExecutionState.RUNNING
-        found.custom_properties.update(params)
-        mask = ["last_known_state", *(f"custom_properties.{k}" for k in params)]
+        owner = owner_properties()  # running again, in this process
+        found.custom_properties.update({**params, **owner})
+        mask = ["last_known_state", *(f"custom_properties.{k}" for k in {**params, **owner})]
         self.store.put_executions([found], field_mask_paths=mask)
         kept = {k: v for k, v in found.custom_properties.items() if not k.startswith("mltrail.")}
-        return Run(self._stage, found, kept)
+        return self._stage.attach(found, kept)
 
     def update_execution(
         self, execution_id: int, custom_properties: Mapping[str, Any] | None = None

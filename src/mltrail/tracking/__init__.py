@@ -14,6 +14,7 @@ from mltrail.tracking.environment import Environment, capture_environment
 from mltrail.tracking.git import GitInfo, capture_git
 from mltrail.tracking.hashing import ALGORITHMS, ContentDigest, Hasher
 from mltrail.tracking.run import Run
+from mltrail.tracking.stale import close_stale_runs, find_stale_runs
 from mltrail.tracking.tracker import Stage, Tracker
 
 __all__ = [
@@ -27,4 +28,6 @@ __all__ = [
     "Tracker",
     "capture_environment",
     "capture_git",
+    "close_stale_runs",
+    "find_stale_runs",
 ]

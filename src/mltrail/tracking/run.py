@@ -10,11 +10,11 @@ version, input digests) so later runs can ask whether the same work was already 
 
 from __future__ import annotations
 
+import contextlib
 import threading
-import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mltrail.errors import FailedPreconditionError, InvalidArgumentError, MltrailError
 from mltrail.model import (
@@ -32,30 +32,30 @@ from mltrail.query.fingerprint import (
     CacheExplanation,
     Fingerprint,
 )
+from mltrail.store import MetadataStore
 from mltrail.tracking import _artifacts as A
+from mltrail.tracking import _liveness as L
 from mltrail.tracking import _schema as S
 from mltrail.tracking._project import absolute
+from mltrail.tracking._scope import RunScope
 from mltrail.tracking._series import Series
 from mltrail.tracking._states import error_properties, final_state
 from mltrail.tracking._values import event_type, metric_values, property_dict
 
-if TYPE_CHECKING:
-    from mltrail.tracking.tracker import Stage
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
 
 class Run:
     """A running execution. Build one with ``stage.execution(...)``; use it in a ``with`` block
-    or call :meth:`end` yourself. One run is meant to be used by one thread at a time."""
+    or call :meth:`end` yourself. One run is meant to be used by one thread at a time.
+
+    While it is open, the run's log calls refresh its heartbeat (the custom property
+    ``mltrail.heartbeat_time``) at most every 30 seconds, so that a run whose process died can
+    be told from a live one (see :func:`mltrail.tracking.close_stale_runs`).
+    """
 
     def __init__(
-        self, stage: Stage, execution: Execution, parameters: dict[str, PropertyValue]
+        self, scope: RunScope, execution: Execution, parameters: dict[str, PropertyValue]
     ) -> None:
-        self.stage = stage
-        self.tracker = stage.tracker
+        self.scope = scope
         #: The execution as recorded (``id``, ``external_id`` = the run's UUID, properties...).
         self.execution = execution
         self._parameters = parameters
@@ -67,6 +67,8 @@ class Run:
         self._ended = False
         self._allow_after_end = False  # the CMF facade logs after finalize(), as CMF allows
         self._lock = threading.RLock()
+        beat = execution.custom_properties.get(L.HEARTBEAT_PROPERTY)
+        self._beat_ms = beat if isinstance(beat, int) else 0
 
     # ------------------------------------------------------------------------------ identity
 
@@ -83,6 +85,11 @@ class Run:
         return self.execution.external_id
 
     @property
+    def store(self) -> MetadataStore:
+        """The store the run is recorded in."""
+        return self.scope.store
+
+    @property
     def parameters(self) -> dict[str, PropertyValue]:
         return dict(self._parameters)
 
@@ -97,7 +104,7 @@ class Run:
 
     def __repr__(self) -> str:
         return (
-            f"<Run {self.execution.type} #{self.execution.id} of {self.stage.context_name} "
+            f"<Run {self.execution.type} #{self.execution.id} of {self.scope.stage_name} "
             f"{self.state.name}>"
         )
 
@@ -137,7 +144,7 @@ class Run:
             execution = self.execution
             previous = (execution.last_known_state, dict(execution.properties))
             execution.last_known_state = final
-            execution.properties["end_time"] = now_ms()
+            execution.properties["end_time"] = L.now_ms()
             if error is not None and final in (ExecutionState.FAILED, ExecutionState.CANCELED):
                 execution.properties.update(error_properties(error))
             self.fingerprint().apply(execution)
@@ -148,19 +155,40 @@ class Run:
                 raise
             self._ended = True
 
-    def _check_open(self) -> None:
-        if self._ended and not self._allow_after_end:
-            raise FailedPreconditionError(
-                f"execution {self.execution.id} has ended; log inside the `with` block, or "
-                "start another execution"
-            )
+    @contextlib.contextmanager
+    def _logging(self) -> Iterator[None]:
+        """Hold the run's lock for one log call, refuse it after the end (CMF's facade
+        excepted), and refresh the heartbeat when the call succeeded and it is due."""
+        with self._lock:
+            if self._ended and not self._allow_after_end:
+                raise FailedPreconditionError(
+                    f"execution {self.execution.id} has ended; log inside the `with` block, or "
+                    "start another execution"
+                )
+            yield
+            if not self._ended and L.now_ms() - self._beat_ms >= L.HEARTBEAT_INTERVAL_MS:
+                self._write_heartbeat()
+
+    def heartbeat(self) -> None:
+        """Record now that the run is alive. Log calls do it (at most every 30 seconds); call
+        this in long stretches that log nothing, so other hosts do not take the run for stale."""
+        with self._logging():
+            if not self._ended:
+                self._write_heartbeat()
+
+    def _write_heartbeat(self) -> None:
+        now = L.now_ms()
+        self.execution.custom_properties[L.HEARTBEAT_PROPERTY] = now
+        self.scope.store.put_executions(
+            [self.execution], field_mask_paths=[f"custom_properties.{L.HEARTBEAT_PROPERTY}"]
+        )
+        self._beat_ms = now
 
     # ------------------------------------------------------------------------------ parameters
 
     def log_parameters(self, values: Mapping[str, Any] | None = None, **more: Any) -> None:
         """Add or change parameters (custom properties of the execution, typed as given)."""
-        with self._lock:
-            self._check_open()
+        with self._logging():
             given = property_dict({**(values or {}), **more}, "parameter")
             if not given:
                 return
@@ -173,7 +201,7 @@ class Run:
                     f"custom_properties.{DIGEST_PROPERTY}",
                     f"custom_properties.{PARTS_PROPERTY}",
                 ]
-            self.tracker.store.put_executions([self.execution], field_mask_paths=mask)
+            self.scope.store.put_executions([self.execution], field_mask_paths=mask)
 
     # ------------------------------------------------------------------------------ files
 
@@ -234,10 +262,9 @@ class Run:
         kind = event_type(event)
         extra = property_dict(custom, "property", reserved=False)
         target = absolute(path)
-        with self._lock:
-            self._check_open()
-            digest = self.tracker.hasher.digest(target)
-            shown = self.tracker.display_path(target)
+        with self._logging():
+            digest = self.scope.hasher.digest(target)
+            shown = self.scope.display_path(target)
             template = A.file_artifact(type_name, digest, shown, declared, extra)
             artifact = self._record_file(template, kind, [shown])
             if kind in INPUT_EVENT_TYPES:
@@ -249,9 +276,9 @@ class Run:
     ) -> Artifact:
         assert template.external_id is not None
         key = (template.external_id, kind)
-        artifact = self.tracker._writer.record_file(
+        artifact = self.scope.writer.record_file(
             template,
-            self.stage.contexts,
+            self.scope.contexts,
             self.id,
             None if key in self._recorded else kind,
             path,
@@ -276,12 +303,11 @@ class Run:
             raise InvalidArgumentError("a data slice needs a non-empty name")
         kind = event_type(event)
         extra = property_dict(properties, "property", reserved=False)
-        with self._lock:
-            self._check_open()
-            records = A.dataslice_members(files, self.tracker.hasher, self.tracker.display_path)
+        with self._logging():
+            records = A.dataslice_members(files, self.scope.hasher, self.scope.display_path)
             if not records:
                 raise InvalidArgumentError(f"data slice {name!r} has no files")
-            template = A.dataslice_artifact(name, records, self.tracker.hasher.algorithm, extra)
+            template = A.dataslice_artifact(name, records, self.scope.hasher.algorithm, extra)
             artifact = self._record_file(template, kind, [name])
             if kind in INPUT_EVENT_TYPES:
                 assert template.external_id is not None
@@ -294,9 +320,8 @@ class Run:
         """Execution-level metrics (accuracy, AUC...), written now as one Metrics artifact whose
         custom properties hold the values. NaN and infinities are kept as strings."""
         checked = metric_values(values, name, f"metrics {name!r}")
-        artifact = A.metrics_artifact(name, checked, self.tracker.hasher.algorithm)
-        with self._lock:
-            self._check_open()
+        artifact = A.metrics_artifact(name, checked, self.scope.hasher.algorithm)
+        with self._logging():
             return self._record_file(artifact, EventType.OUTPUT, [name])
 
     def log_metric(self, name: str, values: Any, *, step: int | None = None) -> int:
@@ -308,8 +333,7 @@ class Run:
         checked = metric_values(values, name, f"metric {name!r}")
         if not checked:
             raise InvalidArgumentError(f"metric {name!r}: give at least one value for the step")
-        with self._lock:
-            self._check_open()
+        with self._logging():
             series = self._series.get(name)
             if series is None:
                 series = self._series[name] = Series(self._resume_steps.get(name, 0))
@@ -318,15 +342,14 @@ class Run:
     def commit_metrics(self, name: str | None = None) -> list[Artifact]:
         """Write the steps logged since the last commit of series ``name`` (all series when
         None) as StepMetrics artifacts now; later steps start a new artifact."""
-        with self._lock:
-            self._check_open()
+        with self._logging():
             names = [name] if name is not None else list(self._series)
             if name is not None and name not in self._series:
                 raise InvalidArgumentError(f"no steps were logged for metric series {name!r}")
             return self._write_series(names, None)
 
     def _write_series(self, names: list[str], execution: Execution | None) -> list[Artifact]:
-        algorithm = self.tracker.hasher.algorithm
+        algorithm = self.scope.hasher.algorithm
         items = [
             (
                 A.step_metrics_artifact(
@@ -356,8 +379,8 @@ class Run:
             (a, None if key in self._recorded else EventType.OUTPUT, path)
             for (a, path), key in zip(items, keys)
         ]
-        written = self.tracker._writer.record_documents(
-            planned, self.stage.contexts, self.id, execution
+        written = self.scope.writer.record_documents(
+            planned, self.scope.contexts, self.id, execution
         )
         self._recorded.update(keys)
         return written
@@ -376,17 +399,16 @@ class Run:
 
     def find_cached(self) -> CachedExecution | None:
         """An earlier COMPLETE execution with this run's fingerprint, and its outputs."""
-        return self.tracker.store.find_cached_execution(self.fingerprint())
+        return self.scope.store.find_cached_execution(self.fingerprint())
 
     def explain_cache_miss(self) -> CacheExplanation:
         """Why no earlier execution matches this run's fingerprint."""
-        return self.tracker.store.explain_cache_miss(self.fingerprint())
+        return self.scope.store.explain_cache_miss(self.fingerprint())
 
     def use_cached(self, cached: CachedExecution) -> list[Artifact]:
         """Reuse an earlier execution's results: its outputs become this run's outputs and the
         run ends CACHED (unless it fails)."""
-        with self._lock:
-            self._check_open()
+        with self._logging():
             items = [(a, [a.uri or a.external_id or str(a.id)]) for a in cached.outputs]
             outputs = self._record_documents(list(items))
             self._cached = cached

@@ -8,6 +8,7 @@ and artifacts belong to both. Contexts are created on first use and reused after
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shlex
 import socket
@@ -32,6 +33,7 @@ from mltrail.model import (
 )
 from mltrail.query.fingerprint import CachedExecution, CacheExplanation, Fingerprint
 from mltrail.store import MetadataStore
+from mltrail.tracking import _liveness as L
 from mltrail.tracking import _schema as S
 from mltrail.tracking._artifacts import environment_artifact
 from mltrail.tracking._memo import HashMemo
@@ -43,12 +45,14 @@ from mltrail.tracking._project import (
     project_root,
     state_directory,
 )
+from mltrail.tracking._scope import RunScope
 from mltrail.tracking._values import property_dict
 from mltrail.tracking._writer import ArtifactWriter
 from mltrail.tracking.environment import capture_environment
 from mltrail.tracking.git import GitInfo, capture_git
 from mltrail.tracking.hashing import ContentDigest, Hasher
-from mltrail.tracking.run import Run, now_ms
+from mltrail.tracking.run import Run
+from mltrail.tracking.stale import close_stale_runs
 
 __all__ = ["Stage", "Tracker"]
 
@@ -198,6 +202,16 @@ class Tracker:
         """The git state of the project now (None outside git or with ``git=False``)."""
         return capture_git(self.root) if self._capture_git else None
 
+    def close_stale_runs(
+        self,
+        older_than: dt.timedelta | float | None = None,
+        *,
+        state: ExecutionState | str = "FAILED",
+    ) -> list[Execution]:
+        """Close this pipeline's runs left RUNNING by a process that died; see
+        :func:`mltrail.tracking.close_stale_runs`."""
+        return close_stale_runs(self.store, older_than, state=state, pipeline=self.pipeline)
+
     def _environment_input(self) -> tuple[Artifact | None, Event] | None:
         """The environment as an input of a new execution: by id once it is known, else the
         artifact itself (created, or found by its digest, with the execution)."""
@@ -224,6 +238,14 @@ class Stage:
             Context(type=S.PIPELINE, name=tracker.pipeline),
             Context(type=S.STAGE, name=self.context_name),
         ]
+        self._scope = RunScope(
+            store=tracker.store,
+            hasher=tracker.hasher,
+            writer=tracker._writer,
+            display_path=tracker.display_path,
+            stage_name=self.context_name,
+            contexts=tuple(self.contexts),
+        )
 
     def __repr__(self) -> str:
         return f"<Stage {self.context_name!r}>"
@@ -258,7 +280,7 @@ class Stage:
             "stage": self.name,
             "command": text,
             "argv": argv,
-            "start_time": now_ms(),
+            "start_time": L.now_ms(),
             "hostname": socket.gethostname(),
         }
         git = tracker.git()
@@ -281,7 +303,7 @@ class Stage:
             external_id=str(uuid.uuid4()),
             last_known_state=ExecutionState.RUNNING,
             properties=properties,
-            custom_properties=dict(params),
+            custom_properties={**params, **L.owner_properties()},
         )
         environment = tracker._environment_input()
         execution.id, artifact_ids, _ = tracker.store.put_execution(
@@ -293,7 +315,12 @@ class Stage:
         )
         if environment is not None and environment[0] is not None:
             tracker._environment_id = artifact_ids[0]
-        return Run(self, execution, params)
+        return Run(self._scope, execution, params)
+
+    def attach(self, execution: Execution, parameters: Mapping[str, Any]) -> Run:
+        """A run over an execution of this stage recorded earlier and set RUNNING again (how
+        the CMF facade resumes an execution); ``parameters`` are its parameters so far."""
+        return Run(self._scope, execution, property_dict(parameters, "parameter"))
 
     def executions(self) -> list[Execution]:
         """Every execution of this stage, oldest first."""
