@@ -266,3 +266,27 @@ def test_a_run_whose_process_was_killed_is_closed(
     reason = str(recorded.custom_properties[CLOSED_REASON_PROPERTY])
     assert f"process {child.pid}" in reason and "no longer running" in reason
     assert recorded.custom_properties["lr"] == 0.1
+
+
+def test_a_heartbeat_that_cannot_be_written_does_not_fail_the_log_call(
+    tracker: Tracker, store: m.MetadataStore, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with tracker.stage("s").execution() as run:
+        real = store.put_executions
+
+        def unavailable(executions: Any, field_mask_paths: Any = None) -> Any:
+            if field_mask_paths == [f"custom_properties.{HEARTBEAT_PROPERTY}"]:
+                raise m.errors.UnavailableError("the store is down")
+            return real(executions, field_mask_paths=field_mask_paths)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(store, "put_executions", unavailable)
+            clock.now = T0 + HEARTBEAT_INTERVAL_MS
+            run.log_parameters(a=1)  # recorded; the heartbeat waits for the next call
+            assert run.execution.custom_properties[HEARTBEAT_PROPERTY] == T0
+            with pytest.raises(m.errors.UnavailableError):
+                run.heartbeat()  # asked for explicitly: the error is the caller's
+        clock.now += 1
+        run.log_parameters(b=2)
+        recorded = stored(store, run.id).custom_properties
+        assert (recorded["a"], recorded["b"], recorded[HEARTBEAT_PROPERTY]) == (1, 2, clock.now)

@@ -9,7 +9,8 @@ a ``.dir`` suffix. With ``md5`` this is DVC 3's directory hash.
 Symbolic links are followed: a link inside a directory enters the manifest under its own path
 there, with the content of what it points to (a linked directory's files under the link's path).
 A link that leads back to a directory being walked, or a loop of links, is an
-``InvalidArgumentError``; dangling links, sockets, pipes and devices are left out.
+``InvalidArgumentError``, as is an entry that cannot be read; dangling links, sockets, pipes and
+devices are left out.
 
 A file is stat-ed before and after it is read; when it changed meanwhile (size, mtime, ctime or
 inode), it is read again, and after :data:`READ_ATTEMPTS` tries the digest is refused with a

@@ -167,7 +167,10 @@ class Run:
                 )
             yield
             if not self._ended and L.now_ms() - self._beat_ms >= L.HEARTBEAT_INTERVAL_MS:
-                self._write_heartbeat()
+                # The call itself succeeded: a heartbeat that cannot be written now (a busy
+                # or unreachable store) is not its failure, and is tried again next time.
+                with contextlib.suppress(MltrailError):
+                    self._write_heartbeat()
 
     def heartbeat(self) -> None:
         """Record now that the run is alive. Log calls do it (at most every 30 seconds); call
@@ -178,10 +181,19 @@ class Run:
 
     def _write_heartbeat(self) -> None:
         now = L.now_ms()
-        self.execution.custom_properties[L.HEARTBEAT_PROPERTY] = now
-        self.scope.store.put_executions(
-            [self.execution], field_mask_paths=[f"custom_properties.{L.HEARTBEAT_PROPERTY}"]
-        )
+        properties = self.execution.custom_properties
+        previous = properties.get(L.HEARTBEAT_PROPERTY)
+        properties[L.HEARTBEAT_PROPERTY] = now
+        try:
+            self.scope.store.put_executions(
+                [self.execution], field_mask_paths=[f"custom_properties.{L.HEARTBEAT_PROPERTY}"]
+            )
+        except BaseException:
+            if previous is None:
+                del properties[L.HEARTBEAT_PROPERTY]
+            else:
+                properties[L.HEARTBEAT_PROPERTY] = previous
+            raise
         self._beat_ms = now
 
     # ------------------------------------------------------------------------------ parameters
