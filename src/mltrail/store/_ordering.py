@@ -1,10 +1,11 @@
 """What a listing is sorted by: a node column (id, create or update time) or a property value.
 
 Ordered by a property, each node's sort key is ``(kind, value, id)``: ``kind`` ranks numbers (int
-and double values compared together), then strings, booleans, struct values and, last, nodes
-without the property. Kinds always come in that order; the direction applies to values and ids
-within a kind, so nodes lacking the property are last both ways. The property is one LEFT JOIN on
-its (node, name, is_custom) key: at most one row per node, no query per node.
+and double values compared together), then strings (their first :data:`STRING_PREFIX`
+characters), booleans, struct values and, last, nodes without the property. Kinds always come in
+that order; the direction applies to values and ids within a kind, so nodes lacking the property
+are last both ways. The property is one LEFT JOIN on its (node, name, is_custom) key: at most one
+row per node, no query per node.
 
 A page token carries the last row's key; the next page starts strictly after it. NULLs never take
 part in a comparison (the kind decides which value column is compared), so the order and the
@@ -35,6 +36,8 @@ _COLUMNS = {
 _POSITION = {OrderByField.ID: 0, OrderByField.CREATE_TIME: 5, OrderByField.UPDATE_TIME: 6}
 
 NUMBER, STRING, BOOLEAN, STRUCT, MISSING = range(5)
+#: Strings are ordered by their first characters only (at most 4 bytes each: within 1024 bytes).
+STRING_PREFIX = 255
 _KINDS = 5
 _PREFIXES = {"properties": False, "custom_properties": True}
 
@@ -141,10 +144,13 @@ class PropertyOrder:
             else_=_int(MISSING),
         )
         number = func.coalesce(p.c.double_value, p.c.int_value)
-        values = {NUMBER: number, STRING: p.c.string_value, BOOLEAN: p.c.bool_value}
+        # Strings sort by a prefix: MySQL and MariaDB sort text by its first max_sort_length
+        # (1024) bytes only, and the page token's comparison must agree with the sort.
+        string = func.substr(p.c.string_value, _int(1), _int(STRING_PREFIX))
+        values = {NUMBER: number, STRING: string, BOOLEAN: p.c.bool_value}
         keys = SortKeys(
             source=joined,
-            columns=[kind, number, p.c.string_value, p.c.bool_value],
+            columns=[kind, number, string, p.c.bool_value],
             order_by=[
                 kind.asc(),
                 *(_direction(v, ascending) for v in values.values()),
