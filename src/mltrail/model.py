@@ -78,7 +78,7 @@ def _member(cls: type[E], value: Any) -> Any:
     if value is None or type(value) is cls:
         return value
     if isinstance(value, str):
-        return cls.__members__.get(value.strip().upper(), value)
+        return cls.__members__.get(value.upper(), value)
     if isinstance(value, int) and not isinstance(value, (bool, enum.Enum)):
         try:
             return cls(value)

@@ -74,7 +74,7 @@ def test_nodes_show_states_by_name() -> None:
     [
         ("complete", m.ExecutionState.COMPLETE),
         ("COMPLETE", m.ExecutionState.COMPLETE),
-        (" Failed ", m.ExecutionState.FAILED),
+        ("Failed", m.ExecutionState.FAILED),
         (3, m.ExecutionState.COMPLETE),
         (m.ExecutionState.CACHED, m.ExecutionState.CACHED),
         (None, None),
