@@ -33,6 +33,7 @@ from mltrail.model import (
     PropertyType,
     ResultPage,
     StartingNodes,
+    to_dict,
 )
 from mltrail.query.fingerprint import Fingerprint
 from mltrail.store import MetadataStore
@@ -71,4 +72,5 @@ __all__ = [
     "__version__",
     "connect",
     "errors",
+    "to_dict",
 ]

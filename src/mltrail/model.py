@@ -13,6 +13,7 @@ by the store; values given by the caller are ignored.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
@@ -43,13 +44,57 @@ __all__ = [
     "PropertyValue",
     "ResultPage",
     "StartingNodes",
+    "to_dict",
 ]
 
 PropertyValue = int | float | str | bool | dict[str, Any] | list[Any]
 """A property value: ``int``, ``float``, ``str``, ``bool`` or a JSON-like ``dict``/``list``."""
 
 
-class PropertyType(enum.IntEnum):
+class _Named(enum.IntEnum):
+    """An ``IntEnum`` that prints as its name.
+
+    ``str(ExecutionState.FAILED)``, ``f"{state}"`` and ``format(state, ">8")`` give ``"FAILED"``;
+    a numeric format (``f"{state:d}"``) gives the number. Members still compare equal to their
+    numbers (``ExecutionState.FAILED == 4``), as MLMD's enums do.
+    """
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __format__(self, format_spec: str) -> str:
+        try:
+            return format(self.name, format_spec)
+        except ValueError:
+            return int.__format__(self, format_spec)
+
+
+E = TypeVar("E", bound=enum.IntEnum)
+
+
+def _member(cls: type[E], value: Any) -> Any:
+    """``value`` as a member of ``cls`` when it is a member's name (any case) or number; any
+    other value is kept as given, for the store to refuse with a message saying where it is."""
+    if value is None or type(value) is cls:
+        return value
+    if isinstance(value, str):
+        return cls.__members__.get(value.upper(), value)
+    if isinstance(value, int) and not isinstance(value, (bool, enum.Enum)):
+        try:
+            return cls(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _members(cls: type[E], values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with each value made a member of ``cls`` (a new dict only when one changed)."""
+    converted = {key: _member(cls, value) for key, value in values.items()}
+    changed = any(converted[k] is not v for k, v in values.items())
+    return converted if changed else values
+
+
+class PropertyType(_Named):
     """The declared type of a property. Numbers match MLMD's ``PropertyType``."""
 
     UNKNOWN = 0
@@ -60,7 +105,7 @@ class PropertyType(enum.IntEnum):
     BOOLEAN = 6
 
 
-class ArtifactState(enum.IntEnum):
+class ArtifactState(_Named):
     """Lifecycle state of an artifact (MLMD's ``Artifact.State``)."""
 
     UNKNOWN = 0
@@ -72,7 +117,7 @@ class ArtifactState(enum.IntEnum):
     REFERENCE = 6
 
 
-class ExecutionState(enum.IntEnum):
+class ExecutionState(_Named):
     """Last known state of an execution (MLMD's ``Execution.State``)."""
 
     UNKNOWN = 0
@@ -84,7 +129,7 @@ class ExecutionState(enum.IntEnum):
     CANCELED = 6
 
 
-class EventType(enum.IntEnum):
+class EventType(_Named):
     """How an artifact relates to an execution (MLMD's ``Event.Type``)."""
 
     UNKNOWN = 0
@@ -108,7 +153,7 @@ OUTPUT_EVENT_TYPES = frozenset(
 )
 
 
-class ArtifactBaseType(enum.IntEnum):
+class ArtifactBaseType(_Named):
     """System-defined base types an artifact type may extend."""
 
     DATASET = 1
@@ -117,7 +162,7 @@ class ArtifactBaseType(enum.IntEnum):
     STATISTICS = 4
 
 
-class ExecutionBaseType(enum.IntEnum):
+class ExecutionBaseType(_Named):
     """System-defined base types an execution type may extend."""
 
     TRAIN = 1
@@ -145,6 +190,11 @@ class ArtifactType:
     base_type: ArtifactBaseType | None = None
     id: int | None = None
 
+    def __post_init__(self) -> None:
+        if isinstance(self.properties, dict):
+            self.properties = _members(PropertyType, self.properties)
+        self.base_type = _member(ArtifactBaseType, self.base_type)
+
     BaseType: ClassVar[builtins.type[ArtifactBaseType]] = ArtifactBaseType
 
 
@@ -160,6 +210,11 @@ class ExecutionType:
     base_type: ExecutionBaseType | None = None
     id: int | None = None
 
+    def __post_init__(self) -> None:
+        if isinstance(self.properties, dict):
+            self.properties = _members(PropertyType, self.properties)
+        self.base_type = _member(ExecutionBaseType, self.base_type)
+
     BaseType: ClassVar[builtins.type[ExecutionBaseType]] = ExecutionBaseType
 
 
@@ -173,6 +228,10 @@ class ContextType:
     description: str | None = None
     external_id: str | None = None
     id: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.properties, dict):
+            self.properties = _members(PropertyType, self.properties)
 
 
 # ------------------------------------------------------------------------------------------- nodes
@@ -199,6 +258,9 @@ class Artifact:
 
     State: ClassVar[builtins.type[ArtifactState]] = ArtifactState
 
+    def __post_init__(self) -> None:
+        self.state = _member(ArtifactState, self.state)
+
 
 @dataclass(kw_only=True)
 class Execution:
@@ -216,6 +278,9 @@ class Execution:
     last_update_time_since_epoch: int | None = None
 
     State: ClassVar[builtins.type[ExecutionState]] = ExecutionState
+
+    def __post_init__(self) -> None:
+        self.last_known_state = _member(ExecutionState, self.last_known_state)
 
 
 @dataclass(kw_only=True)
@@ -251,6 +316,9 @@ class Event:
     milliseconds_since_epoch: int | None = None
 
     Type: ClassVar[builtins.type[EventType]] = EventType
+
+    def __post_init__(self) -> None:
+        self.type = _member(EventType, self.type)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -300,7 +368,7 @@ class LineageGraph:
     truncated: bool = False
 
 
-class LineageDirection(enum.IntEnum):
+class LineageDirection(_Named):
     """Which way a lineage query walks from its starting nodes.
 
     UPSTREAM follows where things came from (an artifact to the execution that produced it, an
@@ -353,14 +421,24 @@ class LineageSubgraphQueryOptions:
     EndingNodes: ClassVar[builtins.type[EndingNodes]] = EndingNodes
     Direction: ClassVar[builtins.type[LineageDirection]] = LineageDirection
 
+    def __post_init__(self) -> None:
+        self.direction = _member(LineageDirection, self.direction)
+
 
 class OrderByField(enum.Enum):
-    """What a listing is ordered by; ties are broken by id in the same direction."""
+    """What a listing is ordered by; ties are broken by id in the same direction.
+
+    A listing may also be ordered by a property value: ``order_by="properties.accuracy"`` or
+    ``"custom_properties.loss"`` (see :class:`ListOptions`).
+    """
 
     ID = "id"
     CREATE_TIME = "create_time"
     UPDATE_TIME = "update_time"
     LAST_UPDATE_TIME = "update_time"
+
+    def __str__(self) -> str:
+        return self.name
 
 
 @dataclass(kw_only=True)
@@ -371,6 +449,12 @@ class ListOptions:
     carries ``next_page_token`` when more rows exist; pass it back as ``page_token`` (with the same
     other options) to get the next page. Paging is keyset based, so rows inserted meanwhile do not
     shift pages.
+
+    ``order_by`` is an :class:`OrderByField` (or its name: ``"id"``, ``"create_time"``,
+    ``"update_time"``) or a property: ``"properties.<name>"`` / ``"custom_properties.<name>"``.
+    By a property, numbers (int and double values together) come first, then strings, booleans
+    and struct values, each kind in the chosen direction; nodes without the property come last
+    in both directions. Ties are broken by id.
     """
 
     limit: int | None = None
@@ -391,3 +475,22 @@ class ResultPage(list[T], Generic[T]):
     def __init__(self, items: Any = (), next_page_token: str | None = None) -> None:
         super().__init__(items)
         self.next_page_token = next_page_token
+
+
+def to_dict(value: Any) -> Any:
+    """A JSON-ready copy of a model object, or of a list or dict of them.
+
+    Dataclasses (artifacts, executions, types, events, lineage graphs, comparisons...) become dicts
+    of their fields, enum members their names (``"FAILED"``, not ``4``), tuples lists; other values
+    are kept. ``json.dumps(to_dict(execution))`` shows states and types by name.
+    """
+    if isinstance(value, enum.Enum):
+        return value.name
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_dict(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {to_dict(key): to_dict(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [to_dict(item) for item in value]
+        return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
+    return value

@@ -14,24 +14,18 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Integer, and_, bindparam, or_, select
+from sqlalchemy import Connection, Integer, and_, bindparam, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.fast import InStatement, StatementCache
 from mltrail.backends.sql.schema import TypeKind
 from mltrail.errors import InvalidArgumentError
-from mltrail.model import ListOptions, OrderByField, ResultPage
+from mltrail.model import ListOptions, ResultPage
 from mltrail.query.filters import CompiledFilter, analyze
 from mltrail.store._nodes import NodeSpec, hydrate, hydrate_with, node_select
+from mltrail.store._ordering import Order, PropertyOrder, SortKeys, parse_order
 from mltrail.store._statements import node_statements
-
-_ORDER_COLUMNS = {
-    OrderByField.ID: "id",
-    OrderByField.CREATE_TIME: "create_time_since_epoch",
-    OrderByField.UPDATE_TIME: "last_update_time_since_epoch",
-}
-
 
 _OPTION_NAMES = ("filter_query", "order_by", "ascending", "limit", "page_token")
 
@@ -57,19 +51,6 @@ def merge_options(list_options: ListOptions | None, options: dict[str, Any]) -> 
         is_asc=ascending if ascending is not None else base.is_asc,
         filter_query=filter_query if filter_query is not None else base.filter_query,
         page_token=page_token if page_token is not None else base.page_token,
-    )
-
-
-def _order_field(value: OrderByField | str) -> OrderByField:
-    if isinstance(value, OrderByField):
-        return value
-    text = str(value).lower().replace("last_update", "update")
-    for member in OrderByField:
-        if text in (member.value, member.name.lower(), member.value + "_since_epoch"):
-            return member
-    raise InvalidArgumentError(
-        f"order_by {value!r} is not valid; use OrderByField.ID, CREATE_TIME or UPDATE_TIME "
-        "('id', 'create_time', 'update_time')"
     )
 
 
@@ -118,8 +99,7 @@ class Scope:
 
 ALL = Scope()
 _LISTINGS = StatementCache(512)
-# Position of the sort key in a node row (see NodeStatements.node_columns).
-_ORDER_POSITION = {OrderByField.ID: 0, OrderByField.CREATE_TIME: 5, OrderByField.UPDATE_TIME: 6}
+_COUNTS = StatementCache(128)
 
 
 def list_nodes(
@@ -130,7 +110,7 @@ def list_nodes(
     The statement is cached by the listing's shape; scope, filter values, the page token's key
     and the limit are its parameters.
     """
-    order = _order_field(options.order_by)
+    order = parse_order(options.order_by)
     limit = options.limit
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
         raise InvalidArgumentError(f"limit must be an integer, got {limit!r}")
@@ -144,93 +124,102 @@ def list_nodes(
     params: dict[str, Any] = scope.params()
     if compiled is not None:
         params.update(compiled.params)
+    if isinstance(order, PropertyOrder):
+        params.update(order.params())
+    token_shape = None
     if options.page_token:
-        params["token_value"], params["token_id"] = _read_token(
-            options.page_token, order, ascending, digest
-        )
+        token_key, params["token_id"] = _read_token(options.page_token, order, ascending, digest)
+        token_shape, token_params = order.read_key(token_key)
+        params.update(token_params)
     if limit is not None:
         params["page_limit"] = limit + 1
     key = (
         spec.kind,
         scope.kind,
         compiled.shape if compiled is not None else None,
-        order,
+        order.shape,
         ascending,
+        token_shape,
         bool(options.page_token),
         limit is not None,
     )
-    paged = bool(options.page_token)
 
-    def where() -> ColumnElement[bool] | None:
-        return _where(spec, scope, compiled, order, ascending, paged)
+    def keys() -> SortKeys:
+        return order.keys(spec, ascending, token_shape)
 
-    statement = _LISTINGS.get(key, lambda: _select(spec, where(), order, ascending, limit))
+    def listing() -> Any:
+        k = keys()
+        return _select(spec, k, _where(spec, scope, compiled, k), limit)
+
+    statement = _LISTINGS.get(key, listing)
     rows = statement.all(conn, params)
+    width = len(node_statements(spec.kind).node_columns)
     token = None
     if limit is not None and len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        token = _make_token(order, ascending, digest, last[_ORDER_POSITION[order]], last[0])
+        token = _make_token(order, ascending, digest, order.key_of(last, width), last[0])
+    if len(rows) and len(rows[0]) > width:
+        rows = [row[:width] for row in rows]  # the sort key columns of a property order
     if limit is None and len(rows) > InStatement.MAX:
         # Everything of a big listing: its properties in one query with the same conditions.
-        props = _LISTINGS.get((*key, "properties"), lambda: _properties(spec, where()))
+        def properties() -> Any:
+            k = keys()
+            return _properties(spec, k, _where(spec, scope, compiled, k))
+
+        props = _LISTINGS.get((*key, "properties"), properties)
         return ResultPage(hydrate_with(spec, rows, props.all(conn, params)), token)
     return ResultPage(hydrate(conn, spec, rows), token)
 
 
+def count_nodes(conn: Connection, spec: NodeSpec, filter_query: str | None, scope: Scope) -> int:
+    """How many nodes in ``scope`` match the filter: one COUNT query."""
+    filter_text = (filter_query or "").strip()
+    compiled = analyze(spec.kind, filter_text) if filter_text else None
+    params: dict[str, Any] = scope.params()
+    if compiled is not None:
+        params.update(compiled.params)
+    key = (spec.kind, scope.kind, compiled.shape if compiled is not None else None)
+
+    def build() -> Any:
+        query = select(func.count()).select_from(spec.table)
+        where = _where(spec, scope, compiled, None)
+        return query.where(where) if where is not None else query
+
+    return int(_COUNTS.get(key, build).all(conn, params)[0][0])
+
+
 def _where(
-    spec: NodeSpec,
-    scope: Scope,
-    compiled: CompiledFilter | None,
-    order: OrderByField,
-    ascending: bool,
-    paged: bool,
+    spec: NodeSpec, scope: Scope, compiled: CompiledFilter | None, keys: SortKeys | None
 ) -> ColumnElement[bool] | None:
-    t = spec.table
     conditions: list[ColumnElement[bool]] = []
     base = scope.condition(spec)
     if base is not None:
         conditions.append(base)
     if compiled is not None:
         conditions.append(compiled.condition)
-    if paged:
-        last_id = bindparam("token_id", type_=Integer)
-        value = bindparam("token_value", type_=BigInteger)
-        column = t.c[_ORDER_COLUMNS[order]]
-        if order is OrderByField.ID:
-            conditions.append(t.c.id > last_id if ascending else t.c.id < last_id)
-        elif ascending:
-            conditions.append(or_(column > value, and_(column == value, t.c.id > last_id)))
-        else:
-            conditions.append(or_(column < value, and_(column == value, t.c.id < last_id)))
+    if keys is not None and keys.after is not None:
+        conditions.append(keys.after)
     return and_(*conditions) if conditions else None
 
 
 def _select(
-    spec: NodeSpec,
-    where: ColumnElement[bool] | None,
-    order: OrderByField,
-    ascending: bool,
-    limit: int | None,
+    spec: NodeSpec, keys: SortKeys, where: ColumnElement[bool] | None, limit: int | None
 ) -> Any:
     t = spec.table
-    query = node_select(spec)
+    query = node_select(spec).add_columns(*keys.columns)
+    if keys.source is not t:
+        query = query.select_from(keys.source)
     if where is not None:
         query = query.where(where)
-    column = t.c[_ORDER_COLUMNS[order]]
-    if order is OrderByField.ID:
-        query = query.order_by(t.c.id.asc() if ascending else t.c.id.desc())
-    else:
-        query = query.order_by(
-            *((column.asc(), t.c.id.asc()) if ascending else (column.desc(), t.c.id.desc()))
-        )
+    query = query.order_by(*keys.order_by)
     if limit is not None:
         query = query.limit(bindparam("page_limit", type_=Integer))
     return query
 
 
-def _properties(spec: NodeSpec, where: ColumnElement[bool] | None) -> Any:
-    ids = select(spec.table.c.id)
+def _properties(spec: NodeSpec, keys: SortKeys, where: ColumnElement[bool] | None) -> Any:
+    ids = select(spec.table.c.id).select_from(keys.source)
     if where is not None:
         ids = ids.where(where)
     return select(*node_statements(spec.kind).prop_columns).where(spec.props.c.node_id.in_(ids))
@@ -240,13 +229,13 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
 
 
-def _make_token(order: OrderByField, ascending: bool, digest: str, value: Any, last_id: int) -> str:
+def _make_token(order: Order, ascending: bool, digest: str, value: Any, last_id: int) -> str:
     payload = {"o": order.value, "a": ascending, "q": digest, "v": value, "i": last_id}
     raw = json.dumps(payload, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _read_token(token: str, order: OrderByField, ascending: bool, digest: str) -> tuple[Any, int]:
+def _read_token(token: str, order: Order, ascending: bool, digest: str) -> tuple[Any, int]:
     try:
         padded = token + "=" * (-len(token) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))

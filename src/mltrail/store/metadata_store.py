@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, select
@@ -11,6 +11,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.database import Database
 from mltrail.backends.sql.schema import TypeKind
+from mltrail.errors import InvalidArgumentError
 from mltrail.model import (
     Artifact,
     ArtifactType,
@@ -25,7 +26,7 @@ from mltrail.model import (
 )
 from mltrail.store import _composite, _edges, _types
 from mltrail.store._args import batch, external_ids_arg, id_arg, ids_arg, text_arg
-from mltrail.store._listing import ALL, Scope, list_nodes, merge_options
+from mltrail.store._listing import ALL, Scope, count_nodes, list_nodes, merge_options
 from mltrail.store._nodes import (
     ARTIFACTS,
     CONTEXTS,
@@ -40,6 +41,9 @@ from mltrail.store._questions import Questions
 from mltrail.store._types import TypeCache
 
 R = TypeVar("R")
+
+#: Nodes per page (and per transaction) of ``iter_artifacts`` and the like, unless told.
+DEFAULT_PAGE_SIZE = 1000
 
 
 class MetadataStore(Questions):
@@ -90,6 +94,39 @@ class MetadataStore(Questions):
     ) -> ResultPage[Any]:
         options = merge_options(list_options, kwargs)
         return self._read(lambda conn: list_nodes(conn, spec, options, scope))
+
+    def _iterate(
+        self,
+        spec: NodeSpec,
+        list_options: ListOptions | None,
+        kwargs: dict[str, Any],
+        page_size: int,
+    ) -> Iterator[Any]:
+        options = merge_options(list_options, kwargs)
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+            raise InvalidArgumentError(f"page_size must be a positive integer, got {page_size!r}")
+        if options.limit:
+            raise InvalidArgumentError(
+                f"iter_{spec.label}s yields every match and takes no limit; give page_size for "
+                f"the size of each page, or use get_{spec.label}s(limit=...) for one page"
+            )
+        options.limit = page_size
+        # The first page is read now, so that bad options fail at the call, not at the first next().
+        first = self._read(lambda conn: list_nodes(conn, spec, options, ALL))
+        return self._pages(spec, options, first)
+
+    def _pages(self, spec: NodeSpec, options: ListOptions, page: ResultPage[Any]) -> Iterator[Any]:
+        while True:
+            yield from page
+            if page.next_page_token is None:
+                return
+            options.page_token = page.next_page_token
+            page = self._read(lambda conn: list_nodes(conn, spec, options, ALL))
+
+    def _count(self, spec: NodeSpec, filter_query: str | None) -> int:
+        if filter_query is not None:
+            text_arg(filter_query, "filter_query")
+        return self._read(lambda conn: count_nodes(conn, spec, filter_query, ALL))
 
     # ------------------------------------------------------------------------------ types
 
@@ -224,8 +261,9 @@ class MetadataStore(Questions):
     ) -> ResultPage[Artifact]:
         """Artifacts, all or filtered/ordered/paged.
 
-        Options (as a :class:`ListOptions` or keywords): ``filter_query``, ``order_by``
-        (``OrderByField``), ``ascending``, ``limit``, ``page_token``.
+        Options (as a :class:`ListOptions` or keywords): ``filter_query``, ``order_by`` (an
+        ``OrderByField``, ``"properties.<name>"`` or ``"custom_properties.<name>"``),
+        ``ascending``, ``limit``, ``page_token``.
         """
         return self._list(ARTIFACTS, list_options, options)
 
@@ -240,6 +278,53 @@ class MetadataStore(Questions):
     ) -> ResultPage[Context]:
         """Contexts, all or filtered/ordered/paged; see :meth:`get_artifacts`."""
         return self._list(CONTEXTS, list_options, options)
+
+    def iter_artifacts(
+        self,
+        list_options: ListOptions | None = None,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        **options: Any,
+    ) -> Iterator[Artifact]:
+        """Every artifact matching ``filter_query``, in the given order, read page by page.
+
+        Takes the options of :meth:`get_artifacts` except ``limit``; each page of ``page_size``
+        nodes is one call (one transaction), so this is not a snapshot: a node changed while
+        iterating may be seen before or after the change. Bad options raise at the call.
+        """
+        return self._iterate(ARTIFACTS, list_options, options, page_size)
+
+    def iter_executions(
+        self,
+        list_options: ListOptions | None = None,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        **options: Any,
+    ) -> Iterator[Execution]:
+        """Every matching execution, page by page; see :meth:`iter_artifacts`."""
+        return self._iterate(EXECUTIONS, list_options, options, page_size)
+
+    def iter_contexts(
+        self,
+        list_options: ListOptions | None = None,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        **options: Any,
+    ) -> Iterator[Context]:
+        """Every matching context, page by page; see :meth:`iter_artifacts`."""
+        return self._iterate(CONTEXTS, list_options, options, page_size)
+
+    def count_artifacts(self, filter_query: str | None = None) -> int:
+        """How many artifacts match ``filter_query`` (all of them without one); one query."""
+        return self._count(ARTIFACTS, filter_query)
+
+    def count_executions(self, filter_query: str | None = None) -> int:
+        """How many executions match ``filter_query``; see :meth:`count_artifacts`."""
+        return self._count(EXECUTIONS, filter_query)
+
+    def count_contexts(self, filter_query: str | None = None) -> int:
+        """How many contexts match ``filter_query``; see :meth:`count_artifacts`."""
+        return self._count(CONTEXTS, filter_query)
 
     def get_artifacts_by_id(self, artifact_ids: Sequence[int]) -> list[Artifact]:
         """Artifacts with these ids, by id; unknown ids are skipped."""
