@@ -11,6 +11,10 @@
   find the database up to date; a failed migration rolls back completely.
 * Sessions plan for storage where random reads are cheap (``random_page_cost`` 1.1, as usual for
   SSDs and cached data), so that lineage walks look events up by index.
+* Sessions have a ``statement_timeout`` (the store's option, 30 s by default): the server
+  cancels a statement that runs longer (SQLSTATE 57014). The migration transaction lifts it
+  (``SET LOCAL statement_timeout = 0``): a migration, and the wait for another migrator's
+  lock, must not stop halfway.
 * Strings compare by code point (every text column is created with ``COLLATE "C"``), so equality,
   ordering and ``LIKE`` agree with SQLite and MySQL whatever the database's locale.
 """
@@ -33,7 +37,12 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.sql.dml import Insert
 
-from mltrail.backends.sql.dialects._server import POOL_OPTIONS, ServerDialect, convert
+from mltrail.backends.sql.dialects._server import (
+    POOL_OPTIONS,
+    ServerDialect,
+    check_files,
+    convert,
+)
 from mltrail.backends.sql.dialects.base import Failure
 from mltrail.errors import InvalidArgumentError
 
@@ -53,6 +62,11 @@ _MODE, _MIGRATING = "mltrail_mode", "mltrail_migrating"  # keys of the connectio
 _RETRY = {"40001", "40P01", "55P03", "53300"}  # serialization, deadlock, lock, too many clients
 _UNAVAILABLE_CLASSES = ("08", "28", "3D", "57P")  # connection, authorization, database, shutdown
 _DENIED = {"42501"}  # insufficient privilege
+_CANCELED = "57014"  # query_canceled: the statement timeout (or a cancel request) stopped it
+_TOO_LARGE_CLASS = "54"  # program limit exceeded: statement too complex, too many columns...
+#: psycopg refuses a statement with more bind parameters than the protocol can carry (65535)
+#: before sending it, as an OperationalError without SQLSTATE.
+_TOO_MANY_PARAMETERS = "number of parameters must be"
 
 
 class PostgreSQLDialect(ServerDialect):
@@ -106,10 +120,16 @@ class PostgreSQLDialect(ServerDialect):
     def connect_args(self, options: dict[str, Any]) -> dict[str, Any]:
         args = dict(options)
         cost = args.pop("random_page_cost", DEFAULT_RANDOM_PAGE_COST)
+        settings = []
         if str(cost).strip().lower() != "server":
-            setting = f"-c random_page_cost={convert(cost, 'float', 'random_page_cost')}"
+            settings.append(f"-c random_page_cost={convert(cost, 'float', 'random_page_cost')}")
+        if self.statement_timeout is not None:
+            # In ms, at least 1 (0 would mean no timeout).
+            settings.append(f"-c statement_timeout={max(1, round(self.statement_timeout * 1000))}")
+        if settings:
             given = str(args.get("options") or "").strip()
-            args["options"] = f"{given} {setting}".strip()
+            args["options"] = " ".join([given, *settings]).strip()
+        check_files(args, ("sslrootcert", "sslcert", "sslkey", "sslcrl"), self.title)
         if self._driver == "psycopg":
             _check_libpq_options(args)
         return args
@@ -124,6 +144,9 @@ class PostgreSQLDialect(ServerDialect):
 
     @contextlib.contextmanager
     def migration_lock(self, conn: Connection) -> Iterator[None]:
+        # Neither the wait for another migrator nor the migration may be cut short by the
+        # statement timeout; SET LOCAL lasts until this transaction ends.
+        conn.execute(text("SET LOCAL statement_timeout = 0"))
         # Released when the migration transaction commits or rolls back.
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         yield
@@ -134,6 +157,12 @@ class PostgreSQLDialect(ServerDialect):
             return Failure.RETRY
         if state in _DENIED:
             return Failure.DENIED
+        if state == _CANCELED:
+            return Failure.DEADLINE
+        if (state or "").startswith(_TOO_LARGE_CLASS) or (
+            state is None and _TOO_MANY_PARAMETERS in str(error.orig)
+        ):
+            return Failure.TOO_LARGE
         if isinstance(error, IntegrityError):
             return Failure.CONFLICT
         if isinstance(error, DataError):
@@ -143,6 +172,11 @@ class PostgreSQLDialect(ServerDialect):
         if error.connection_invalidated or _connection_lost(error):
             return Failure.UNAVAILABLE
         return Failure.OTHER
+
+    def too_large_reason(self, error: DBAPIError) -> str:
+        if _TOO_MANY_PARAMETERS in str(error.orig):
+            return "the statement would need more than 65535 bind parameters"
+        return self.reason(error)
 
     def connect_hint(self, error: DBAPIError) -> str:
         state = _sqlstate(error) or ""
@@ -172,7 +206,8 @@ def _check_libpq_options(options: dict[str, Any]) -> None:
     except Error as exc:
         raise InvalidArgumentError(
             f"{str(exc).strip()} in the URL or keywords; mltrail's own options are "
-            f"{', '.join(POOL_OPTIONS)}, connect_timeout and random_page_cost; every other one "
+            f"{', '.join(POOL_OPTIONS)}, connect_timeout, random_page_cost, statement_timeout and "
+            "read_only; every other one "
             "must be a libpq connection "
             "parameter (sslmode, sslrootcert, application_name, options...)"
         ) from None
