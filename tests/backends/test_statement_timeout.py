@@ -185,7 +185,7 @@ def test_the_timeout_option_from_keyword_or_url(
 
 @pytest.mark.parametrize("bad", ["soon", "-1", "inf", "nan", True, [1]])
 def test_a_bad_timeout_is_an_invalid_argument(bad: Any) -> None:
-    with pytest.raises(InvalidArgumentError, match="statement_timeout=.*seconds"):
+    with pytest.raises(InvalidArgumentError, match=r"statement_timeout=.*seconds"):
         mltrail.connect(statement_timeout=bad)
 
 
