@@ -137,7 +137,9 @@ class SQLiteDialect(Dialect):
             cursor.execute("PRAGMA foreign_keys = ON")
             # LIKE is case-sensitive on every backend; SQLite's folds ASCII case by default.
             cursor.execute("PRAGMA case_sensitive_like = ON")
-            if not memory and not read_only:
+            if not memory and not read_only and _empty_or_mltrail(cursor):
+                # Not in another application's file: switching to WAL rewrites its header,
+                # and such a file is refused without a byte changed.
                 cursor.execute("PRAGMA journal_mode = WAL")
                 cursor.execute(f"PRAGMA synchronous = {synchronous}")
             cursor.close()
@@ -256,6 +258,16 @@ def _execute(conn: Connection, sql: str) -> None:
         raw.execute(sql)
     except sqlite3.Error as exc:
         raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+
+
+def _empty_or_mltrail(cursor: sqlite3.Cursor) -> bool:
+    """Whether the file has no tables, or mltrail's schema table."""
+    cursor.execute(
+        "SELECT count(*), count(CASE WHEN name = 'mlt_schema' THEN 1 END) FROM sqlite_master "
+        "WHERE type = 'table'"
+    )
+    tables, ours = cursor.fetchone()
+    return bool(tables == 0 or ours)
 
 
 def read_only_uri(path: Path) -> str:
