@@ -15,6 +15,10 @@
   cancels a statement that runs longer (SQLSTATE 57014). The migration transaction lifts it
   (``SET LOCAL statement_timeout = 0``): a migration, and the wait for another migrator's
   lock, must not stop halfway.
+* psycopg runs ``executemany`` in pipeline mode; a failing row (a unique key a concurrent call
+  took, a deadlock: errors the runner handles) then left psycopg's own pipeline aborted when it
+  closed, and psycopg logged "error ignored terminating <psycopg.Pipeline [INERROR]>" on stderr.
+  mltrail opens that pipeline itself, keeps the first error and drops the abort that follows.
 * Strings compare by code point (every text column is created with ``COLLATE "C"``), so equality,
   ordering and ``LIKE`` agree with SQLite and MySQL whatever the database's locale.
 """
@@ -26,7 +30,7 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, Table, text
+from sqlalchemy import Connection, Engine, Table, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import (
     DataError,
@@ -134,6 +138,10 @@ class PostgreSQLDialect(ServerDialect):
             _check_libpq_options(args)
         return args
 
+    def configure(self, engine: Engine) -> None:
+        if self._driver == "psycopg":
+            event.listen(engine, "do_executemany", _executemany_in_own_pipeline)
+
     def text_index(self, columns: list[str]) -> tuple[list[str], dict[str, Any]]:
         # A b-tree entry holds at most ~2.7 kB: long text would make inserts fail. A hash index
         # on the text alone serves equality and IN, whatever the length.
@@ -195,6 +203,29 @@ class PostgreSQLDialect(ServerDialect):
             "check the host and port in the URL, that PostgreSQL runs there and accepts "
             "connections from this machine (listen_addresses, firewall)"
         )
+
+
+def _executemany_in_own_pipeline(cursor: Any, statement: str, rows: Any, context: Any) -> bool:
+    """psycopg's ``executemany`` in a pipeline that mltrail opens: the error of a failing row
+    is raised as it is, without psycopg logging the aborted pipeline on the way out."""
+    from psycopg import Error, Pipeline
+
+    connection = cursor.connection
+    if not Pipeline.is_supported() or connection.pgconn.pipeline_status:
+        return False  # psycopg would not open a pipeline of its own; nothing to guard
+    first: Error | None = None
+    try:
+        with connection.pipeline():
+            try:
+                cursor.executemany(statement, rows)
+            except Error as exc:
+                first = exc  # the pipeline is aborted now; closing it raises again
+    except Error:
+        if first is None:
+            raise
+    if first is not None:
+        raise first.with_traceback(None)
+    return True
 
 
 def _check_libpq_options(options: dict[str, Any]) -> None:
