@@ -72,7 +72,7 @@ def test_a_slow_statement_is_stopped_with_a_typed_error_and_the_store_stays_usab
         store.put_artifact_type(mltrail.ArtifactType(name="Data"))
         started = time.monotonic()
         with pytest.raises(DeadlineExceededError) as caught:
-            store._db.run(slow, write=False)
+            store.database.run(slow, write=False)
         elapsed = time.monotonic() - started
         assert TIMEOUT * 0.9 <= elapsed < BOUND
         assert calls == [1]  # not retried: the same statement would run as long again
@@ -95,14 +95,14 @@ def test_a_write_call_stopped_by_the_timeout_changes_nothing(empty_url: str | No
     backend_sql = {"sqlite": "sqlite", "postgresql": "postgresql", "mysql": "mysql"}
     with mltrail.connect(empty_url, statement_timeout=TIMEOUT) as store:
         store.put_artifact_type(mltrail.ArtifactType(name="Data"))
-        kind = backend_sql[store._db.dialect.name]
+        kind = backend_sql[store.database.dialect.name]
 
         def write_then_stall(conn: Connection) -> None:
             conn.execute(text("UPDATE mlt_type SET description = 'changed'"))
             conn.execute(text(slow_sql(kind, 60))).all()
 
         with pytest.raises(DeadlineExceededError):
-            store._db.run(write_then_stall, write=True)
+            store.database.run(write_then_stall, write=True)
         [data] = store.get_artifact_types()
         assert data.description in (None, "")
 
@@ -112,14 +112,14 @@ def test_a_fast_call_is_not_touched_by_the_timeout_of_an_earlier_one(
 ) -> None:
     # The SQLite deadline is armed per call: a call after a stopped one has its own budget.
     with mltrail.connect(empty_url, statement_timeout=TIMEOUT) as store:
-        kind = store._db.dialect.name
+        kind = store.database.dialect.name
         with pytest.raises(DeadlineExceededError):
-            store._db.run(lambda conn: conn.execute(text(slow_sql(kind, 60))).all(), write=False)
+            store.database.run(lambda conn: conn.execute(text(slow_sql(kind, 60))).all(), write=False)
         # Calls each well within the timeout, together well past it.
         total = 0.0
         for _ in range(50):
             started = time.monotonic()
-            rows = store._db.run(
+            rows = store.database.run(
                 lambda conn: conn.execute(text(slow_sql(kind, TIMEOUT / 6))).all(), write=False
             )
             total += time.monotonic() - started
@@ -161,7 +161,7 @@ def test_the_server_session_carries_the_timeout(backend: str, empty_url: str | N
         query = (
             "SHOW statement_timeout" if backend == "postgresql" else "SELECT @@max_statement_time"
         )
-        [(value,)] = store._db.run(lambda conn: conn.execute(text(query)).all(), write=False)
+        [(value,)] = store.database.run(lambda conn: conn.execute(text(query)).all(), write=False)
         assert str(value) == "1500ms" if backend == "postgresql" else float(value) == 1.5
 
 
@@ -180,7 +180,7 @@ def test_the_timeout_option_from_keyword_or_url(
     else:
         store = mltrail.connect(url, statement_timeout=given)
     with store:
-        assert store._db.dialect.statement_timeout == seconds
+        assert store.database.dialect.statement_timeout == seconds
 
 
 @pytest.mark.parametrize("bad", ["soon", "-1", "inf", "nan", True, [1]])
@@ -191,8 +191,8 @@ def test_a_bad_timeout_is_an_invalid_argument(bad: Any) -> None:
 
 def test_a_disabled_timeout_lets_a_slow_statement_finish(empty_url: str | None) -> None:
     with mltrail.connect(empty_url, statement_timeout=0) as store:
-        kind = store._db.dialect.name
-        rows = store._db.run(
+        kind = store.database.dialect.name
+        rows = store.database.run(
             lambda conn: conn.execute(text(slow_sql(kind, 0.5))).all(), write=False
         )
         assert len(rows) == 1
@@ -204,8 +204,8 @@ def test_a_connection_for_inspection_after_a_timeout_is_not_interrupted(
     # The connection a stopped call used (the one shared connection of an in-memory store)
     # serves statements outside the call runner normally afterwards.
     with mltrail.connect(empty_url, statement_timeout=TIMEOUT) as store:
-        kind = store._db.dialect.name
+        kind = store.database.dialect.name
         with pytest.raises(DeadlineExceededError):
-            store._db.run(lambda conn: conn.execute(text(slow_sql(kind, 60))).all(), write=False)
-        with store._db.connection() as conn:
+            store.database.run(lambda conn: conn.execute(text(slow_sql(kind, 60))).all(), write=False)
+        with store.database.connection() as conn:
             assert conn.execute(text(slow_sql(kind, TIMEOUT / 2))).scalar() is not None
