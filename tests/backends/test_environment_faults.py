@@ -203,3 +203,17 @@ def test_a_sqlite_file_that_cannot_be_opened_is_explained_by_path_not_server(
     assert "that its directory exists" in message
     assert "server" not in message and "credentials" not in message
     assert "check the path in the URL" in message
+
+
+def test_a_mysql_message_quoting_the_statement_is_shown_without_it() -> None:
+    import pymysql
+    from sqlalchemy.exc import DBAPIError
+
+    from mltrail.backends.sql.dialects.mysql import MySQLDialect
+
+    orig = pymysql.err.ProgrammingError(
+        1064, "You have an error in your SQL syntax; near 'SELEC id FROM mlt_type' at line 1"
+    )
+    error = DBAPIError.instance("SELEC id FROM mlt_type", None, orig, pymysql.err.Error)
+    reason = MySQLDialect().reason(error)
+    assert reason == "You have an error in your SQL syntax; (the statement is not shown)"

@@ -114,7 +114,9 @@ def test_a_fast_call_is_not_touched_by_the_timeout_of_an_earlier_one(
     with mltrail.connect(empty_url, statement_timeout=TIMEOUT) as store:
         kind = store.database.dialect.name
         with pytest.raises(DeadlineExceededError):
-            store.database.run(lambda conn: conn.execute(text(slow_sql(kind, 60))).all(), write=False)
+            store.database.run(
+                lambda conn: conn.execute(text(slow_sql(kind, 60))).all(), write=False
+            )
         # Calls each well within the timeout, together well past it.
         total = 0.0
         for _ in range(50):
@@ -206,6 +208,8 @@ def test_a_connection_for_inspection_after_a_timeout_is_not_interrupted(
     with mltrail.connect(empty_url, statement_timeout=TIMEOUT) as store:
         kind = store.database.dialect.name
         with pytest.raises(DeadlineExceededError):
-            store.database.run(lambda conn: conn.execute(text(slow_sql(kind, 60))).all(), write=False)
+            store.database.run(
+                lambda conn: conn.execute(text(slow_sql(kind, 60))).all(), write=False
+            )
         with store.database.connection() as conn:
             assert conn.execute(text(slow_sql(kind, TIMEOUT / 2))).scalar() is not None
