@@ -272,9 +272,10 @@ def _backoff(attempt: int) -> None:
 
 def _disconnected(conn: Connection, exc: DBAPIError) -> bool:
     """Whether ``exc`` broke the connection (e.g. a statement the server refused by closing)."""
-    raw = conn.connection.dbapi_connection
+    if exc.connection_invalidated or conn.invalidated:
+        return True
     orig: Any = exc.orig
-    return bool(exc.connection_invalidated or conn.dialect.is_disconnect(orig, raw, None))
+    return bool(conn.dialect.is_disconnect(orig, conn.connection.dbapi_connection, None))
 
 
 def statement_timeout_option(value: Any) -> float | None:

@@ -74,13 +74,13 @@ class SQLiteDialect(Dialect):
 
     def create_engine(self, url: URL, options: dict[str, Any]) -> Engine:
         options = dict(options)
-        mode = str(options.pop("mode", "ro" if self.read_only else "rwc")).lower()
-        if mode not in ("ro", "rw", "rwc"):
+        mode = options.pop("mode", None)
+        if mode is not None and str(mode).lower() != "ro":
             raise InvalidArgumentError(
                 f"mode={mode!r} is not a mode mltrail opens SQLite files in; use mode=ro "
                 "(read-only) or leave it out"
             )
-        self.read_only = self.read_only or mode == "ro"
+        self.read_only = self.read_only or mode is not None
         busy_timeout = _int_option(
             options.pop("busy_timeout", DEFAULT_BUSY_TIMEOUT_MS), "busy_timeout"
         )
