@@ -18,6 +18,7 @@ TREE: dict[str, tuple[str, int]] = {
     "FailedPreconditionError": ("MltrailError", 412),
     "SchemaVersionError": ("FailedPreconditionError", 412),
     "AbortedError": ("MltrailError", 409),
+    "DeadlineExceededError": ("MltrailError", 504),
     "UnavailableError": ("MltrailError", 503),
     "UnauthenticatedError": ("MltrailError", 401),
     "PermissionDeniedError": ("MltrailError", 403),
@@ -83,6 +84,14 @@ def test_schema_version_error_carries_both_versions() -> None:
     error = errors.SchemaVersionError("too new", database_version=3, library_version=1)
     assert (error.database_version, error.library_version) == (3, 1)
     assert isinstance(error, errors.FailedPreconditionError)
+
+
+def test_deadline_exceeded_error_carries_the_timeout() -> None:
+    error = errors.DeadlineExceededError("too slow", timeout=0.5)
+    assert error.timeout == 0.5
+    assert error.http_status == 504
+    assert not isinstance(error, errors.AbortedError)  # not retryable as it is
+    assert errors.DeadlineExceededError("too slow").timeout is None
 
 
 def test_query_syntax_error_renders_a_caret_under_the_column() -> None:

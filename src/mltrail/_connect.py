@@ -43,6 +43,14 @@ def connect(
     docs/backends.md). A server that cannot be reached raises
     :class:`~mltrail.errors.UnavailableError`.
 
+    Every backend takes ``statement_timeout`` (seconds, default 30; ``0`` or ``"none"``: no
+    limit): a statement running longer is stopped by the database and the call raises
+    :class:`~mltrail.errors.DeadlineExceededError`. ``read_only=True`` (SQLite also
+    ``?mode=ro``) opens a store whose write calls raise
+    :class:`~mltrail.errors.FailedPreconditionError`. A database that holds tables but none of
+    mltrail's (an ML Metadata database, another application's) is refused with
+    :class:`~mltrail.errors.FailedPreconditionError`, and nothing is written to it.
+
     A database with an older schema is migrated in one transaction, unless ``migrate=False``, in
     which case :class:`~mltrail.errors.SchemaVersionError` is raised; a database with a newer
     schema is refused the same way and left untouched.

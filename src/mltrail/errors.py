@@ -10,6 +10,7 @@ Every error a public call raises on purpose is a subclass of :class:`MltrailErro
      ├── FailedPreconditionError     the store is not in a state to do this (412)
      │    └── SchemaVersionError     the database schema version does not fit this library (412)
      ├── AbortedError                a conflict with a concurrent writer; retrying may succeed (409)
+     ├── DeadlineExceededError       a statement ran past the statement timeout (504)
      ├── UnavailableError            the database cannot be reached (503)
      ├── UnauthenticatedError        no valid credentials (401)
      └── PermissionDeniedError       credentials lack the permission (403)
@@ -23,6 +24,7 @@ from __future__ import annotations
 __all__ = [
     "AbortedError",
     "AlreadyExistsError",
+    "DeadlineExceededError",
     "FailedPreconditionError",
     "InvalidArgumentError",
     "MltrailError",
@@ -116,6 +118,21 @@ class AbortedError(MltrailError):
     """
 
     http_status = 409
+
+
+class DeadlineExceededError(MltrailError):
+    """A statement of the call ran longer than the store's statement timeout and was stopped.
+
+    The call had no effect. ``timeout`` holds the timeout in seconds. Narrow the request (a
+    filter, a limit, fewer hops) or open the store with a larger ``statement_timeout``. mltrail
+    does not retry it: the same call would most likely run as long again.
+    """
+
+    http_status = 504
+
+    def __init__(self, message: str, *, timeout: float | None = None) -> None:
+        super().__init__(message)
+        self.timeout = timeout
 
 
 class UnavailableError(MltrailError):

@@ -18,7 +18,10 @@ from mltrail.backends.sql.dialects.base import Failure
 from mltrail.errors import (
     AbortedError,
     AlreadyExistsError,
+    DeadlineExceededError,
+    FailedPreconditionError,
     InvalidArgumentError,
+    MltrailError,
     PermissionDeniedError,
     UnavailableError,
 )
@@ -30,6 +33,9 @@ MAX_ATTEMPTS = 8
 #: How many times a call that hit a unique-constraint race is run again before the violation is
 #: reported; a second attempt sees the row the racing writer committed.
 MAX_CONFLICT_ATTEMPTS = 3
+#: Seconds a statement may run before the database stops it, unless ``statement_timeout`` says.
+DEFAULT_STATEMENT_TIMEOUT = 30.0
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 class Database:
@@ -49,8 +55,12 @@ class Database:
             ) from None
         self.dialect: Dialect = dialect_for(self.url.drivername)
         self.url = self.dialect.engine_url(self.url)
-        query_options = {k: v for k, v in self.url.query.items()}
-        self.engine = self.dialect.create_engine(self.url, {**query_options, **(options or {})})
+        merged = {**dict(self.url.query.items()), **(options or {})}
+        self.dialect.statement_timeout = statement_timeout_option(
+            merged.pop("statement_timeout", DEFAULT_STATEMENT_TIMEOUT)
+        )
+        self.dialect.read_only = read_only_option(merged.pop("read_only", False))
+        self.engine = self.dialect.create_engine(self.url, merged)
         self.description = self.dialect.describe(self.url)
         self._lock = threading.RLock() if self.dialect.single_connection else None
         # A store on one shared connection keeps it checked out instead of borrowing it per call.
@@ -98,6 +108,11 @@ class Database:
         run one after the other, each seeing what the previous ones committed (a check that
         reads many rows and then writes, such as the parent context cycle check).
         """
+        if write and self.dialect.read_only:
+            raise FailedPreconditionError(
+                f"{self.description} was opened read-only, and this call writes; nothing was "
+                "changed: open the store without read_only (or mode=ro) to change it"
+            )
         attempt = 0
         conflicts = 0
         while True:
@@ -116,34 +131,18 @@ class Database:
                     conflicts += 1
                     if conflicts < MAX_CONFLICT_ATTEMPTS:
                         continue
-                    raise AlreadyExistsError(
-                        "the change conflicts with an existing row that must be unique "
-                        f"({_first_line(exc.orig)}); look the existing entity up and update it "
-                        "instead of creating it again"
-                    ) from None
-                if failure is Failure.RETRY:
-                    raise AbortedError(
-                        f"{self.description} stayed busy or deadlocked after {attempt} attempts "
-                        f"({_first_line(exc.orig)}); nothing was changed, retry the call later"
-                    ) from None
-                if failure is Failure.UNAVAILABLE:
-                    raise UnavailableError(
-                        f"cannot use {self.description}: {_first_line(exc.orig)}; the call was "
-                        "not committed (if the connection broke while committing, check whether "
-                        "it took effect): check that the database is reachable, then retry"
-                    ) from None
-                if failure is Failure.INVALID:
-                    raise InvalidArgumentError(
-                        f"{self.description} cannot store a value of this call "
-                        f"({_first_line(exc.orig)}); nothing was changed"
-                    ) from None
-                if failure is Failure.DENIED:
-                    raise PermissionDeniedError(
-                        f"the database user of {self.description} lacks a privilege this call "
-                        f"needs ({_first_line(exc.orig)}); nothing was changed: grant it the "
-                        "privileges listed in docs/backends.md"
-                    ) from None
-                raise
+                typed = self.typed_error(exc, failure, attempt)
+                if typed is None:
+                    raise
+                raise typed from None
+            except Exception as exc:
+                if on_rollback is not None:
+                    on_rollback()
+                foreign = self.dialect.classify_foreign(exc)
+                typed = None if foreign is None else self.typed_error(exc, foreign, attempt)
+                if typed is None:
+                    raise
+                raise typed from None
             except BaseException:
                 if on_rollback is not None:
                     on_rollback()
@@ -170,10 +169,14 @@ class Database:
                         conn.rollback()
                     raise
         except DBAPIError as exc:
-            if self._held is None and self.dialect.classify(exc) is Failure.UNAVAILABLE:
+            if self._held is None and (
+                self.dialect.classify(exc) is Failure.UNAVAILABLE or _disconnected(conn, exc)
+            ):
                 conn.invalidate()  # the connection is broken: never hand it out again
             raise
         finally:
+            if not conn.invalidated:
+                self.dialect.finish(conn)
             if self._held is None:
                 conn.close()
 
@@ -190,17 +193,116 @@ class Database:
         try:
             yield
         except DBAPIError as exc:
-            if self.dialect.classify(exc) in (Failure.UNAVAILABLE, Failure.DENIED, Failure.OTHER):
+            failure = self.dialect.classify(exc)
+            if failure in (Failure.UNAVAILABLE, Failure.DENIED, Failure.OTHER):
                 raise UnavailableError(
-                    f"cannot connect to {self.description}: {_first_line(exc.orig)}; "
+                    f"cannot connect to {self.description}: {self.dialect.reason(exc)}; "
                     f"{self.dialect.connect_hint(exc)}"
                 ) from None
-            raise
+            typed = self.typed_error(exc, failure, 1)
+            if typed is None:
+                raise
+            raise typed from None
+        except Exception as exc:
+            foreign = self.dialect.classify_foreign(exc)
+            typed = None if foreign is None else self.typed_error(exc, foreign, 1)
+            if typed is None:
+                raise
+            raise typed from None
+
+    def typed_error(self, exc: Exception, failure: Failure, attempts: int) -> MltrailError | None:
+        """The mltrail error for a database error that ``failure`` classifies (None: raise
+        ``exc`` as it is). No message contains SQL text."""
+        desc = self.description
+        reason = self.dialect.reason(exc) if isinstance(exc, DBAPIError) else str(exc)
+        if failure is Failure.CONFLICT:
+            return AlreadyExistsError(
+                f"the change conflicts with an existing row that must be unique ({reason}); "
+                "look the existing entity up and update it instead of creating it again"
+            )
+        if failure is Failure.RETRY:
+            return AbortedError(
+                f"{desc} stayed busy or deadlocked after {attempts} attempts ({reason}); "
+                "nothing was changed, retry the call later"
+            )
+        if failure is Failure.UNAVAILABLE:
+            return UnavailableError(
+                f"cannot use {desc}: {reason}; the call was not committed (if the connection "
+                "broke while committing, check whether it took effect): check that the "
+                "database is reachable, then retry"
+            )
+        if failure is Failure.INVALID:
+            return InvalidArgumentError(
+                f"{desc} cannot store a value of this call ({reason}); nothing was changed"
+            )
+        if failure is Failure.DENIED:
+            return PermissionDeniedError(
+                f"the database user of {desc} lacks a privilege this call needs ({reason}); "
+                "nothing was changed: grant it the privileges listed in docs/backends.md"
+            )
+        if failure is Failure.DEADLINE:
+            timeout = self.dialect.statement_timeout
+            limit = f"{timeout:g} s" if timeout is not None else "a server-side time limit"
+            return DeadlineExceededError(
+                f"{desc} stopped {self.dialect.timeout_scope} when it ran past the statement "
+                f"timeout ({limit}); nothing was changed: narrow the request "
+                "(a more selective filter, a limit, fewer lineage hops) or open the store with "
+                "a larger statement_timeout (0 disables it)",
+                timeout=timeout,
+            )
+        if failure is Failure.TOO_LARGE and isinstance(exc, DBAPIError):
+            return InvalidArgumentError(
+                f"the request is too large for {desc}: {self.dialect.too_large_reason(exc)}; "
+                "nothing was changed: narrow it (fewer values or ids per call, a simpler "
+                "filter)"
+            )
+        if failure is Failure.FULL:
+            return FailedPreconditionError(
+                f"{desc} is full ({reason}); nothing was changed: free disk space (or raise "
+                "the database's size limit), then retry"
+            )
+        if failure is Failure.DAMAGED:
+            return FailedPreconditionError(self.dialect.damaged_message(desc, reason))
+        return None
 
 
 def _backoff(attempt: int) -> None:
     time.sleep(min(0.002 * 2**attempt, 0.5) * (0.5 + random.random()))
 
 
-def _first_line(error: object) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+def _disconnected(conn: Connection, exc: DBAPIError) -> bool:
+    """Whether ``exc`` broke the connection (e.g. a statement the server refused by closing)."""
+    if exc.connection_invalidated or conn.invalidated:
+        return True
+    orig: Any = exc.orig
+    return bool(conn.dialect.is_disconnect(orig, conn.connection.dbapi_connection, None))
+
+
+def statement_timeout_option(value: Any) -> float | None:
+    """The ``statement_timeout`` option (seconds; 0 or ``none`` disables it) as seconds."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "off")):
+        return None
+    try:
+        if isinstance(value, bool):
+            raise ValueError(value)
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not seconds >= 0 or seconds == float("inf"):
+        raise InvalidArgumentError(
+            f"statement_timeout={value!r} must be a number of seconds (0 or none: no timeout), "
+            f"e.g. statement_timeout=60; the default is {DEFAULT_STATEMENT_TIMEOUT:g}"
+        )
+    return seconds or None
+
+
+def read_only_option(value: Any) -> bool:
+    """The ``read_only`` option, a bool or its text (``true``, ``0``...)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidArgumentError(f"read_only={value!r} must be true or false")

@@ -81,7 +81,13 @@ class FastStatement:
             args = [getter(row) for row in args]
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.executemany(sql, args)
+            # A dialect may run executemany its own way (a listener of SQLAlchemy's
+            # do_executemany event, honoured here as SQLAlchemy's own execution does).
+            for hook in conn.dialect.dispatch.do_executemany:
+                if hook(cursor, sql, args, None):
+                    break
+            else:
+                cursor.executemany(sql, args)
         except conn.dialect.loaded_dbapi.Error as exc:
             raise _wrap(conn, sql, args, exc) from exc
         finally:

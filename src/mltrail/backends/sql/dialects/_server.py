@@ -9,6 +9,7 @@ everything else is handed to the driver unchanged (SSL settings, ``application_n
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy import Engine, create_engine
@@ -135,6 +136,22 @@ def convert(value: Any, kind: str, name: str) -> Any:
     except (TypeError, ValueError):
         expected = {"bool": "true or false", "int": "an integer", "float": "a number"}[kind]
         raise InvalidArgumentError(f"{name}={value!r} must be {expected}") from None
+
+
+def check_files(options: dict[str, Any], names: tuple[str, ...], title: str) -> None:
+    """Refuse options among ``names`` that name a file that does not exist (certificates, keys):
+    the driver would fail later with a bare file error."""
+    for name in names:
+        value = options.get(name)
+        if value in (None, "", "system") or not isinstance(value, (str, Path)):
+            continue  # sslrootcert=system: libpq's store of trusted roots
+        path = Path(value).expanduser()
+        if not path.is_file():
+            problem = "is a directory" if path.is_dir() else "does not exist"
+            raise InvalidArgumentError(
+                f"{name}={str(value)!r}: the file {problem}; give the path of the {title} "
+                "certificate or key file this option names, or leave the option out"
+            )
 
 
 def boolean_option(value: Any, name: str) -> bool:

@@ -25,6 +25,10 @@ class Failure(enum.Enum):
     UNAVAILABLE = "unavailable"  # the database cannot be reached (or the connection was lost)
     DENIED = "denied"  # the database user lacks a privilege the statement needs
     INVALID = "invalid"  # the database cannot hold a value of the call (e.g. a NUL character)
+    DEADLINE = "deadline"  # a statement ran past the statement timeout and was stopped
+    TOO_LARGE = "too large"  # the request is beyond a limit of the database (size, parameters)
+    FULL = "full"  # the disk (or the database's size limit) is full
+    DAMAGED = "damaged"  # the database file is damaged, or not a database of this kind
     OTHER = "other"
 
 
@@ -37,6 +41,14 @@ class Dialect(abc.ABC):
     #: True when schema changes (CREATE, ALTER, DROP) are part of the transaction and roll back
     #: with it; False when each one commits at once (MySQL, MariaDB).
     transactional_ddl = True
+    #: Seconds a statement may run before the database stops it; None: no bound. Set from the
+    #: ``statement_timeout`` option before :meth:`create_engine` is called.
+    statement_timeout: float | None = None
+    #: True when the store was opened read-only (set before :meth:`create_engine`, which may
+    #: also set it from a dialect's own option such as SQLite's ``mode=ro``).
+    read_only = False
+    #: What the statement timeout stopped on this database, for messages.
+    timeout_scope = "a statement of this call"
 
     def engine_url(self, url: URL) -> URL:
         """The URL SQLAlchemy opens for the URL the user gave (e.g. with a driver chosen)."""
@@ -113,6 +125,26 @@ class Dialect(abc.ABC):
     def insert_ignore(self, table: Table) -> Insert:
         """An INSERT into ``table`` that silently skips rows whose key already exists."""
 
+    def finish(self, conn: Connection) -> None:  # noqa: B027 (a hook; most dialects need none)
+        """Called after the transaction of a call on ``conn`` has ended. Default: nothing."""
+
+    def reason(self, error: DBAPIError) -> str:
+        """What the database said, in one line and without SQL text, for messages."""
+        return first_line(error.orig)
+
+    def too_large_reason(self, error: DBAPIError) -> str:
+        """Which limit a request beyond the database's limits hit (:attr:`Failure.TOO_LARGE`)."""
+        return self.reason(error)
+
+    def damaged_message(self, description: str, reason: str) -> str:
+        """The message for a damaged database (:attr:`Failure.DAMAGED`)."""
+        return f"{description} is damaged ({reason}); nothing was changed: restore it from a backup"
+
+    def classify_foreign(self, error: Exception) -> Failure | None:
+        """Classify an exception that is not a DBAPI error but comes from the driver (``None``:
+        not the database's; raise it as it is)."""
+        return None
+
     def classify(self, error: DBAPIError) -> Failure:
         """Decide whether a database error is retried, reported as a conflict, or raised."""
         if isinstance(error, IntegrityError):
@@ -144,3 +176,9 @@ class Dialect(abc.ABC):
         """Check, before the migration transaction commits, what was not enforced while the
         schema changed; raise to roll the migration back. The default checks nothing."""
         return None
+
+
+def first_line(error: object) -> str:
+    """The first line of ``str(error)`` (the type's name when it is empty)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -11,6 +11,11 @@
   recursion limit of recursive queries lifted (lineage walks have no hidden depth cap).
   Deadlocks (1213) and lock wait timeouts (1205) are retried; a unique key taken by a
   concurrent call (1062) makes the runner run the call again, which then sees that row.
+* Sessions have a statement timeout (the store's option, 30 s by default): MariaDB's
+  ``max_statement_time`` (every statement; error 1969), MySQL's ``max_execution_time`` (read-only
+  SELECTs only; error 3024). The server stops the statement. Migrations lift it.
+* A statement larger than the server's ``max_allowed_packet`` makes the server drop the
+  connection; mltrail reports it as a value too large for the server, not as a lost server.
 * New ids come from ``INSERT ... RETURNING`` where the server has it (MariaDB 10.5 and later),
   otherwise from the insert's auto-increment id, row by row.
 * Schema changes are not transactional: each CREATE/ALTER commits at once. The whole
@@ -40,7 +45,12 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.sql.dml import Insert
 
-from mltrail.backends.sql.dialects._server import POOL_OPTIONS, ServerDialect, boolean_option
+from mltrail.backends.sql.dialects._server import (
+    POOL_OPTIONS,
+    ServerDialect,
+    boolean_option,
+    check_files,
+)
 from mltrail.backends.sql.dialects.base import Failure
 from mltrail.backends.sql.fast import FastStatement
 from mltrail.errors import AbortedError, InvalidArgumentError
@@ -70,6 +80,11 @@ _UNAVAILABLE = {
     4031,  # disconnected by the server (idle timeout)
 }
 _DENIED = {1142, 1143, 1227}  # command, column, privilege denied
+_DEADLINE = {1969, 3024}  # MariaDB's max_statement_time, MySQL's max_execution_time
+_TOO_LARGE = {1116, 1436, 1153, 1390}  # too many tables, thread stack, packet, placeholders
+_PACKET = 1153  # the server got a packet bigger than max_allowed_packet
+_LOST = {2006, 2013}  # gone away, lost: what a too-large packet looks like to the client
+_MAX_PACKET = "mltrail_max_allowed_packet"  # key of a connection's info
 _PYMYSQL_BOOLEANS = ("ssl_verify_cert", "ssl_verify_identity", "ssl_disabled")
 
 
@@ -111,11 +126,19 @@ class MySQLDialect(ServerDialect):
             for name in _PYMYSQL_BOOLEANS:
                 if name in args:
                     args[name] = boolean_option(args[name], name)
+        check_files(args, ("ssl_ca", "ssl_cert", "ssl_key"), self.title)
+        ssl = args.get("ssl")
+        if isinstance(ssl, dict):
+            check_files(
+                {f"ssl['{k}']": v for k, v in ssl.items()},
+                tuple(f"ssl['{k}']" for k in ("ca", "cert", "key")),
+                self.title,
+            )
         return args
 
     def configure(self, engine: Engine) -> None:
         @event.listens_for(engine, "connect")
-        def _session(dbapi_conn: Any, _record: object) -> None:
+        def _session(dbapi_conn: Any, record: Any) -> None:
             # Runs after SQLAlchemy has looked at the server, so is_mariadb is known.
             mariadb = getattr(engine.dialect, "is_mariadb", False)
             limit = "max_recursive_iterations" if mariadb else "cte_max_recursion_depth"
@@ -124,10 +147,24 @@ class MySQLDialect(ServerDialect):
                 cursor.execute(
                     "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), "
                     f"'STRICT_ALL_TABLES', 'NO_ENGINE_SUBSTITUTION'), SESSION {limit} = "
-                    f"{MAX_RECURSION}"
+                    f"{MAX_RECURSION}, {self.timeout_setting(engine.dialect)}"
                 )
+                cursor.execute("SELECT @@max_allowed_packet")
+                record.info[_MAX_PACKET] = int(cursor.fetchone()[0])
+                self.max_allowed_packet = record.info[_MAX_PACKET]
             finally:
                 cursor.close()
+
+    #: The server's max_allowed_packet (bytes), read when a connection opens.
+    max_allowed_packet: int | None = None
+
+    def timeout_setting(self, dialect: SADialect, timeout: float | None = -1.0) -> str:
+        """The session setting of the statement timeout (``timeout``; default: the store's)."""
+        seconds = self.statement_timeout if timeout == -1.0 else timeout
+        if getattr(dialect, "is_mariadb", False):
+            return f"SESSION max_statement_time = {seconds or 0:.3f}"
+        # MySQL: in ms, SELECT statements only (at least 1; 0 means no limit).
+        return f"SESSION max_execution_time = {max(1, round(seconds * 1000)) if seconds else 0}"
 
     def begin(self, conn: Connection, *, write: bool, serial: bool = False) -> None:
         # Both apply to the next transaction only; the driver starts it with the first statement.
@@ -161,6 +198,17 @@ class MySQLDialect(ServerDialect):
         # DDL commits at once, so the migration transaction cannot serialize migrators: a named
         # lock, held by the session from before the check until after the final commit, does.
         name = migration_lock_name(conn.engine.url.database or "")
+        # Neither the wait for the lock nor a migration may be cut short by the timeout.
+        _execute(conn, f"SET {self.timeout_setting(conn.dialect, None)}")
+        try:
+            with self._migration_locked(conn, name):
+                yield
+        finally:
+            with contextlib.suppress(DBAPIError):
+                _execute(conn, f"SET {self.timeout_setting(conn.dialect)}")
+
+    @contextlib.contextmanager
+    def _migration_locked(self, conn: Connection, name: str) -> Iterator[None]:
         got = _execute(conn, f"SELECT GET_LOCK('{name}', {MIGRATION_LOCK_TIMEOUT})")
         if got != 1:
             raise AbortedError(
@@ -188,6 +236,10 @@ class MySQLDialect(ServerDialect):
             return Failure.RETRY
         if code in _DENIED:
             return Failure.DENIED
+        if code in _DEADLINE:
+            return Failure.DEADLINE
+        if code in _TOO_LARGE or (code in _LOST and self._beyond_packet(error)):
+            return Failure.TOO_LARGE
         if isinstance(error, IntegrityError):
             return Failure.CONFLICT
         if isinstance(error, DataError):
@@ -197,6 +249,33 @@ class MySQLDialect(ServerDialect):
         if code is None and isinstance(error, (OperationalError, InterfaceError)):
             return Failure.UNAVAILABLE  # the driver lost (or never had) the connection
         return Failure.OTHER
+
+    def _beyond_packet(self, error: DBAPIError) -> bool:
+        """Whether the statement that lost the connection was bigger than max_allowed_packet
+        (the server closes the connection on such a packet)."""
+        limit = self.max_allowed_packet
+        return limit is not None and _request_size(error.statement, error.params) >= limit
+
+    def reason(self, error: DBAPIError) -> str:
+        code = error_code(error)
+        args: tuple[Any, ...] = tuple(getattr(error.orig, "args", ()))
+        message = str(args[1]) if code is not None and len(args) > 1 else super().reason(error)
+        # A syntax error quotes the statement ("... near 'SELECT ...'"): keep the SQL out.
+        head, near, _ = message.partition(" near '")
+        return head + (" (the statement is not shown)" if near else "")
+
+    def too_large_reason(self, error: DBAPIError) -> str:
+        if error_code(error) == _PACKET or error_code(error) in _LOST:
+            limit = self.max_allowed_packet
+            size = f" ({limit} bytes)" if limit else ""
+            return (
+                f"a value of this call is larger than the server's max_allowed_packet{size}; "
+                "store large data in a file and record its URI, or raise max_allowed_packet "
+                "on the server"
+            )
+        if error_code(error) == 1116:
+            return "the query joins more tables than the server allows (61)"
+        return self.reason(error)
 
     def connect_hint(self, error: DBAPIError) -> str:
         code = error_code(error)
@@ -247,6 +326,22 @@ def binary_collation(dialect: SADialect) -> str:
 def migration_lock_name(database: str) -> str:
     """The GET_LOCK name guarding migrations of ``database`` (names are server-wide, <= 64)."""
     return "mltrail-schema-" + hashlib.sha256(database.encode()).hexdigest()[:40]
+
+
+def _request_size(statement: str | None, params: Any) -> int:
+    """About how many bytes a statement with ``params`` sends (the largest of many rows)."""
+
+    def size(value: Any) -> int:
+        if isinstance(value, (bytes, bytearray, str)):
+            return len(value)
+        if isinstance(value, dict):
+            return sum(size(v) for v in value.values())
+        if isinstance(value, (list, tuple)):
+            return sum(size(v) for v in value)
+        return 8
+
+    rows = params if isinstance(params, list) else [params]
+    return len(statement or "") + max((size(row) for row in rows), default=0)
 
 
 def error_code(error: DBAPIError) -> int | None:

@@ -11,6 +11,14 @@
   find the database up to date; a failed migration rolls back completely.
 * Sessions plan for storage where random reads are cheap (``random_page_cost`` 1.1, as usual for
   SSDs and cached data), so that lineage walks look events up by index.
+* Sessions have a ``statement_timeout`` (the store's option, 30 s by default): the server
+  cancels a statement that runs longer (SQLSTATE 57014). The migration transaction lifts it
+  (``SET LOCAL statement_timeout = 0``): a migration, and the wait for another migrator's
+  lock, must not stop halfway.
+* psycopg runs ``executemany`` in pipeline mode; a failing row (a unique key a concurrent call
+  took, a deadlock: errors the runner handles) then left psycopg's own pipeline aborted when it
+  closed, and psycopg logged "error ignored terminating <psycopg.Pipeline [INERROR]>" on stderr.
+  mltrail opens that pipeline itself, keeps the first error and drops the abort that follows.
 * Strings compare by code point (every text column is created with ``COLLATE "C"``), so equality,
   ordering and ``LIKE`` agree with SQLite and MySQL whatever the database's locale.
 """
@@ -22,7 +30,7 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, Table, text
+from sqlalchemy import Connection, Engine, Table, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import (
     DataError,
@@ -33,7 +41,12 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.sql.dml import Insert
 
-from mltrail.backends.sql.dialects._server import POOL_OPTIONS, ServerDialect, convert
+from mltrail.backends.sql.dialects._server import (
+    POOL_OPTIONS,
+    ServerDialect,
+    check_files,
+    convert,
+)
 from mltrail.backends.sql.dialects.base import Failure
 from mltrail.errors import InvalidArgumentError
 
@@ -53,6 +66,11 @@ _MODE, _MIGRATING = "mltrail_mode", "mltrail_migrating"  # keys of the connectio
 _RETRY = {"40001", "40P01", "55P03", "53300"}  # serialization, deadlock, lock, too many clients
 _UNAVAILABLE_CLASSES = ("08", "28", "3D", "57P")  # connection, authorization, database, shutdown
 _DENIED = {"42501"}  # insufficient privilege
+_CANCELED = "57014"  # query_canceled: the statement timeout (or a cancel request) stopped it
+_TOO_LARGE_CLASS = "54"  # program limit exceeded: statement too complex, too many columns...
+#: psycopg refuses a statement with more bind parameters than the protocol can carry (65535)
+#: before sending it, as an OperationalError without SQLSTATE.
+_TOO_MANY_PARAMETERS = "number of parameters must be"
 
 
 class PostgreSQLDialect(ServerDialect):
@@ -106,13 +124,23 @@ class PostgreSQLDialect(ServerDialect):
     def connect_args(self, options: dict[str, Any]) -> dict[str, Any]:
         args = dict(options)
         cost = args.pop("random_page_cost", DEFAULT_RANDOM_PAGE_COST)
+        settings = []
         if str(cost).strip().lower() != "server":
-            setting = f"-c random_page_cost={convert(cost, 'float', 'random_page_cost')}"
+            settings.append(f"-c random_page_cost={convert(cost, 'float', 'random_page_cost')}")
+        if self.statement_timeout is not None:
+            # In ms, at least 1 (0 would mean no timeout).
+            settings.append(f"-c statement_timeout={max(1, round(self.statement_timeout * 1000))}")
+        if settings:
             given = str(args.get("options") or "").strip()
-            args["options"] = f"{given} {setting}".strip()
+            args["options"] = " ".join([given, *settings]).strip()
+        check_files(args, ("sslrootcert", "sslcert", "sslkey", "sslcrl"), self.title)
         if self._driver == "psycopg":
             _check_libpq_options(args)
         return args
+
+    def configure(self, engine: Engine) -> None:
+        if self._driver == "psycopg":
+            event.listen(engine, "do_executemany", _executemany_in_own_pipeline)
 
     def text_index(self, columns: list[str]) -> tuple[list[str], dict[str, Any]]:
         # A b-tree entry holds at most ~2.7 kB: long text would make inserts fail. A hash index
@@ -124,6 +152,9 @@ class PostgreSQLDialect(ServerDialect):
 
     @contextlib.contextmanager
     def migration_lock(self, conn: Connection) -> Iterator[None]:
+        # Neither the wait for another migrator nor the migration may be cut short by the
+        # statement timeout; SET LOCAL lasts until this transaction ends.
+        conn.execute(text("SET LOCAL statement_timeout = 0"))
         # Released when the migration transaction commits or rolls back.
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         yield
@@ -134,6 +165,12 @@ class PostgreSQLDialect(ServerDialect):
             return Failure.RETRY
         if state in _DENIED:
             return Failure.DENIED
+        if state == _CANCELED:
+            return Failure.DEADLINE
+        if (state or "").startswith(_TOO_LARGE_CLASS) or (
+            state is None and _TOO_MANY_PARAMETERS in str(error.orig)
+        ):
+            return Failure.TOO_LARGE
         if isinstance(error, IntegrityError):
             return Failure.CONFLICT
         if isinstance(error, DataError):
@@ -143,6 +180,11 @@ class PostgreSQLDialect(ServerDialect):
         if error.connection_invalidated or _connection_lost(error):
             return Failure.UNAVAILABLE
         return Failure.OTHER
+
+    def too_large_reason(self, error: DBAPIError) -> str:
+        if _TOO_MANY_PARAMETERS in str(error.orig):
+            return "the statement would need more than 65535 bind parameters"
+        return self.reason(error)
 
     def connect_hint(self, error: DBAPIError) -> str:
         state = _sqlstate(error) or ""
@@ -163,6 +205,29 @@ class PostgreSQLDialect(ServerDialect):
         )
 
 
+def _executemany_in_own_pipeline(cursor: Any, statement: str, rows: Any, context: Any) -> bool:
+    """psycopg's ``executemany`` in a pipeline that mltrail opens: the error of a failing row
+    is raised as it is, without psycopg logging the aborted pipeline on the way out."""
+    from psycopg import Error, Pipeline
+
+    connection = cursor.connection
+    if not Pipeline.is_supported() or connection.pgconn.pipeline_status:
+        return False  # psycopg would not open a pipeline of its own; nothing to guard
+    first: Error | None = None
+    try:
+        with connection.pipeline():
+            try:
+                cursor.executemany(statement, rows)
+            except Error as exc:
+                first = exc  # the pipeline is aborted now; closing it raises again
+    except Error:
+        if first is None:
+            raise
+    if first is not None:
+        raise first.with_traceback(None)
+    return True
+
+
 def _check_libpq_options(options: dict[str, Any]) -> None:
     from psycopg import Error
     from psycopg.conninfo import make_conninfo
@@ -172,7 +237,8 @@ def _check_libpq_options(options: dict[str, Any]) -> None:
     except Error as exc:
         raise InvalidArgumentError(
             f"{str(exc).strip()} in the URL or keywords; mltrail's own options are "
-            f"{', '.join(POOL_OPTIONS)}, connect_timeout and random_page_cost; every other one "
+            f"{', '.join(POOL_OPTIONS)}, connect_timeout, random_page_cost, statement_timeout and "
+            "read_only; every other one "
             "must be a libpq connection "
             "parameter (sslmode, sslrootcert, application_name, options...)"
         ) from None

@@ -4,18 +4,31 @@ File stores run in WAL mode with a busy timeout, so several processes can log to
 readers never block, writers queue. Write calls start with ``BEGIN IMMEDIATE`` so that two writers
 never both hold a read snapshot and then deadlock when upgrading to a write lock. ``LIKE`` is made
 case-sensitive (``PRAGMA case_sensitive_like``), as on the other backends.
+
+SQLite has no server that could stop a runaway statement: a progress handler checks the clock
+every few thousand virtual-machine steps and interrupts the call once its statements have run
+past the statement timeout (the time spent waiting for the write lock does not count).
+
+A read-only store (``read_only=True`` or ``mode=ro``) opens the file with SQLite's ``mode=ro``
+(``immutable=1`` when its directory is not writable, where SQLite could not create the WAL
+index), changes no setting of the file and writes nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import sqlite3
+import time
+import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.dml import Insert
 
@@ -25,13 +38,49 @@ from mltrail.errors import FailedPreconditionError, InvalidArgumentError
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 DEFAULT_BUSY_TIMEOUT_MS = 60_000
+#: Virtual-machine steps between two looks at the clock of the statement timeout.
+PROGRESS_STEPS = 10_000
+
+_DEADLINE, _MIGRATING = "mltrail_deadline", "mltrail_migrating"  # keys of a connection's info
+#: SQLite's messages for requests beyond its limits (the depth of an expression, the number of
+#: bound variables, the parser's stack, the terms of a compound SELECT).
+_TOO_LARGE = (
+    "too many sql variables",
+    "expression tree is too large",
+    "parser stack overflow",
+    "too many terms in compound select",
+    "too many columns",
+    "string or blob too big",
+)
+_DAMAGED = ("malformed", "file is not a database", "not a database")
+
+
+class _Deadline:
+    """The progress handler of one connection: interrupts the statement running past ``at``
+    (a :func:`time.monotonic` value; infinity between calls)."""
+
+    __slots__ = ("at",)
+
+    def __init__(self) -> None:
+        self.at = math.inf
+
+    def __call__(self) -> int:
+        return 1 if time.monotonic() > self.at else 0
 
 
 class SQLiteDialect(Dialect):
     name = "sqlite"
+    timeout_scope = "this call (the time its statements ran in SQLite)"
 
     def create_engine(self, url: URL, options: dict[str, Any]) -> Engine:
         options = dict(options)
+        mode = options.pop("mode", None)
+        if mode is not None and str(mode).lower() != "ro":
+            raise InvalidArgumentError(
+                f"mode={mode!r} is not a mode mltrail opens SQLite files in; use mode=ro "
+                "(read-only) or leave it out"
+            )
+        self.read_only = self.read_only or mode is not None
         busy_timeout = _int_option(
             options.pop("busy_timeout", DEFAULT_BUSY_TIMEOUT_MS), "busy_timeout"
         )
@@ -43,12 +92,28 @@ class SQLiteDialect(Dialect):
             )
         if options:
             raise InvalidArgumentError(
-                f"unknown SQLite option(s) {sorted(options)}; known: busy_timeout (ms), synchronous"
+                f"unknown SQLite option(s) {sorted(options)}; known: busy_timeout (ms), "
+                "synchronous, statement_timeout (s), read_only (or mode=ro)"
             )
         memory = url.database in (None, "", ":memory:")
-        connect_args = {"check_same_thread": False, "timeout": busy_timeout / 1000}
+        connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": busy_timeout / 1000}
+        read_only = self.read_only
+        timeout = self.statement_timeout
         engine: Engine
-        if memory:
+        if memory and read_only:
+            raise InvalidArgumentError(
+                "an in-memory store cannot be read-only (it starts empty); open a SQLite file "
+                "with read_only=True, or leave read_only out"
+            )
+        if read_only:
+            assert url.database is not None
+            uri = read_only_uri(Path(url.database))
+            engine = create_engine(
+                "sqlite://",
+                creator=lambda: sqlite3.connect(uri, uri=True, **connect_args),
+                pool_reset_on_return=None,
+            )
+        elif memory:
             # One connection holds the whole database; the store serializes threads on it.
             self.single_connection = True
             engine = create_engine(
@@ -72,10 +137,16 @@ class SQLiteDialect(Dialect):
             cursor.execute("PRAGMA foreign_keys = ON")
             # LIKE is case-sensitive on every backend; SQLite's folds ASCII case by default.
             cursor.execute("PRAGMA case_sensitive_like = ON")
-            if not memory:
+            if not memory and not read_only and _empty_or_mltrail(cursor):
+                # Not in another application's file: switching to WAL rewrites its header,
+                # and such a file is refused without a byte changed.
                 cursor.execute("PRAGMA journal_mode = WAL")
                 cursor.execute(f"PRAGMA synchronous = {synchronous}")
             cursor.close()
+            if timeout is not None:
+                deadline = _Deadline()
+                dbapi_conn.set_progress_handler(deadline, PROGRESS_STEPS)
+                _record.info[_DEADLINE] = deadline  # type: ignore[attr-defined]
 
         return engine
 
@@ -90,6 +161,15 @@ class SQLiteDialect(Dialect):
         # A writer waits here for the write lock (up to the busy timeout); "database is locked"
         # must reach the runner as a DBAPIError so that it is retried, then reported as aborted.
         _execute(conn, "BEGIN IMMEDIATE" if write else "BEGIN")
+        info = conn.connection.info
+        deadline = info.get(_DEADLINE)
+        if deadline is not None and self.statement_timeout and not info.get(_MIGRATING):
+            deadline.at = time.monotonic() + self.statement_timeout
+
+    def finish(self, conn: Connection) -> None:
+        deadline = conn.connection.info.get(_DEADLINE)
+        if deadline is not None:
+            deadline.at = math.inf
 
     @contextlib.contextmanager
     def schema_change(self, conn: Connection) -> Iterator[None]:
@@ -98,10 +178,14 @@ class SQLiteDialect(Dialect):
         # dropping the original fails, and the pragma is ignored inside a transaction, so it is
         # switched off around the whole migration transaction; check_schema_change verifies all
         # references before the commit.
+        # A migration is not bounded by the statement timeout: it must not stop halfway.
         _execute(conn, "PRAGMA foreign_keys = OFF")
+        info = conn.connection.info
+        info[_MIGRATING] = True
         try:
             yield
         finally:
+            info.pop(_MIGRATING, None)
             _execute(conn, "PRAGMA foreign_keys = ON")
 
     def check_schema_change(self, conn: Connection) -> None:
@@ -129,13 +213,40 @@ class SQLiteDialect(Dialect):
         return insert(table).prefix_with("OR IGNORE")
 
     def classify(self, error: DBAPIError) -> Failure:
-        if isinstance(error, OperationalError):
+        if isinstance(error.orig, sqlite3.Error):
             text = str(error.orig).lower()
             if "locked" in text or "busy" in text:
                 return Failure.RETRY
+            if text == "interrupted":
+                return Failure.DEADLINE  # only the statement timeout interrupts statements
+            if any(limit in text for limit in _TOO_LARGE):
+                return Failure.TOO_LARGE
+            if "database or disk is full" in text:
+                return Failure.FULL
+            if any(damage in text for damage in _DAMAGED):
+                return Failure.DAMAGED
             if "unable to open" in text or "disk i/o" in text:
                 return Failure.UNAVAILABLE
         return super().classify(error)
+
+    def classify_foreign(self, error: Exception) -> Failure | None:
+        # mltrail writes only UTF-8; text that does not decode is a damaged page (sqlite3
+        # raises the codec's error, e.g. when a table name in the schema page is garbled).
+        return Failure.DAMAGED if isinstance(error, UnicodeDecodeError) else None
+
+    def damaged_message(self, description: str, reason: str) -> str:
+        return (
+            f"{description} is damaged or is not a SQLite database ({reason}); nothing was "
+            "changed: restore it from a backup, or try to rescue what is left with "
+            "`sqlite3 FILE .recover | sqlite3 NEW.db` and open the new file"
+        )
+
+    def connect_hint(self, error: DBAPIError) -> str:
+        return (
+            "check the path in the URL: that its directory exists, and that this user may read "
+            "and write the file and create files in its directory (SQLite adds -wal and -shm "
+            "files beside it); open it with read_only=True to only read it"
+        )
 
 
 def _execute(conn: Connection, sql: str) -> None:
@@ -147,6 +258,30 @@ def _execute(conn: Connection, sql: str) -> None:
         raw.execute(sql)
     except sqlite3.Error as exc:
         raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+
+
+def _empty_or_mltrail(cursor: sqlite3.Cursor) -> bool:
+    """Whether the file has no tables, or mltrail's schema table."""
+    cursor.execute(
+        "SELECT count(*), count(CASE WHEN name = 'mlt_schema' THEN 1 END) FROM sqlite_master "
+        "WHERE type = 'table'"
+    )
+    tables, ours = cursor.fetchone()
+    return bool(tables == 0 or ours)
+
+
+def read_only_uri(path: Path) -> str:
+    """The ``file:`` URI that opens ``path`` read-only: ``mode=ro``, plus ``immutable=1`` when
+    its directory is not writable (SQLite could not create the WAL index there)."""
+    if not path.is_file():
+        raise FailedPreconditionError(
+            f"there is no SQLite file {path} to open read-only; check the path (a read-only "
+            "store must exist already)"
+        )
+    query = "mode=ro"
+    if not os.access(path.parent, os.W_OK):
+        query += "&immutable=1"
+    return f"file:{urllib.parse.quote(str(path.absolute()))}?{query}"
 
 
 def _int_option(value: Any, name: str) -> int:

@@ -82,13 +82,50 @@ def read_schema_version(conn: Connection) -> int:
 
 def _read_state(conn: Connection) -> tuple[int, int | None]:
     """The schema version, and the version a failed non-transactional migration was heading
-    for (``None`` when no migration was interrupted)."""
-    if not inspect(conn).has_table(schema.schema_version.name):
+    for (``None`` when no migration was interrupted).
+
+    A database without mltrail's tables but with others is not mltrail's: refused with
+    :class:`~mltrail.errors.FailedPreconditionError`, so that nothing is ever added to it.
+    """
+    inspector = inspect(conn)
+    if not inspector.has_table(schema.schema_version.name):
+        foreign = sorted(t for t in inspector.get_table_names() if not t.startswith("mlt_"))
+        if foreign:
+            raise _ForeignDatabase(foreign)
         return 0, None
     rows = [int(v) for v in conn.execute(select(schema.schema_version.c.version)).scalars()]
     version = max((v for v in rows if v >= 0), default=0)
     interrupted = max((-v for v in rows if v < 0), default=None)
     return version, interrupted
+
+
+#: Tables that mark an ML Metadata (MLMD) database; MLMDEnv alone, or the three node tables.
+MLMD_MARKERS = ({"mlmdenv"}, {"type", "artifact", "execution"})
+
+
+class _ForeignDatabase(Exception):
+    """The database holds tables, none of them mltrail's; carries their names."""
+
+    def __init__(self, tables: list[str]) -> None:
+        super().__init__(", ".join(tables))
+        self.tables = tables
+
+
+def _foreign_message(where: str, tables: list[str]) -> str:
+    names = {t.lower() for t in tables}
+    shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+    if any(marker <= names for marker in MLMD_MARKERS):
+        return (
+            f"{where} is an ML Metadata (MLMD) database (tables {shown}), not an mltrail store; "
+            "mltrail cannot open it directly, and importing MLMD databases is not available in "
+            "this version. Nothing was changed: open a new store (a new file or an empty "
+            "database) for mltrail"
+        )
+    return (
+        f"{where} holds tables that are not mltrail's ({shown}); mltrail does not add its "
+        "tables to another application's database. Nothing was changed: use a new file or an "
+        "empty database for the store"
+    )
 
 
 class _MigrationFailed(Exception):
@@ -161,16 +198,48 @@ def prepare_schema(
 
     # Opening a database that is up to date must not wait for (or block) writers: look first in
     # a read transaction; every other case is decided again, and acted on, in the write one.
-    if db.run(_read_state, write=False) == (target, None):
-        return target
     try:
+        state = db.run(_read_state, write=False)
+        if state == (target, None):
+            return target
+        if db.dialect.read_only:
+            _refuse_read_only(db, *state, target)
         return db.run(apply, write=True, schema_change=True)
+    except _ForeignDatabase as foreign:
+        raise FailedPreconditionError(_foreign_message(db.description, foreign.tables)) from None
     except _MigrationFailed as failed:
         outcome = _outcome(db, failed.current, target)
         raise FailedPreconditionError(
             f"migrating {db.description} from schema version {failed.current} to {target} "
             f"failed {failed.where}: {_describe(failed.cause)}. {outcome}"
         ) from failed.cause
+
+
+def _refuse_read_only(db: Database, current: int, interrupted: int | None, target: int) -> None:
+    """A read-only store is never migrated: say why a database that is not up to date cannot
+    be opened read-only."""
+    if interrupted is not None:
+        raise FailedPreconditionError(_interrupted_message(db, current, interrupted))
+    if current == 0:
+        raise FailedPreconditionError(
+            f"{db.description} holds no mltrail store (it is empty), and it was opened "
+            "read-only; open it without read_only to create the store, or check the URL"
+        )
+    newer = current > target
+    raise SchemaVersionError(
+        f"{db.description} has schema version {current}, "
+        + (
+            f"newer than version {target} that this mltrail library supports; upgrade mltrail "
+            "(pip install -U mltrail)"
+            if newer
+            else f"older than this library's version {target}, and it was opened read-only, "
+            "so it cannot be migrated: open it once without read_only to upgrade it (back it "
+            "up first)"
+        )
+        + ". The database was not changed.",
+        database_version=current,
+        library_version=target,
+    )
 
 
 def _outcome(db: Database, current: int, target: int) -> str:
