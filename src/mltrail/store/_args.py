@@ -71,7 +71,12 @@ def optional_id(value: Any, what: str) -> int | None:
 def ids_arg(values: Any, what: str) -> list[int]:
     if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
         raise InvalidArgumentError(f"{what} must be a list of ids, got {short(values)}")
-    return [id_arg(value, f"each of {what}") for value in values]
+    out = []
+    for value in values:
+        if isinstance(value, (bool, enum.Enum)) or not isinstance(value, numbers.Integral):
+            raise InvalidArgumentError(f"{what} must hold int ids only, got {short(value)}")
+        out.append(int(value))
+    return out
 
 
 def optional_ids(values: Sequence[int] | None, what: str) -> tuple[int, ...] | None:

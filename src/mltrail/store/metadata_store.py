@@ -268,7 +268,7 @@ class MetadataStore(Questions):
         return self._by_ids(CONTEXTS, context_ids)
 
     def _by_ids(self, spec: NodeSpec, ids: Sequence[int]) -> list[Any]:
-        wanted = ids_arg(ids, "ids")
+        wanted = ids_arg(ids, f"{spec.label}_ids")
         if not wanted:
             return []
         return self._read(lambda conn: read_by_ids(conn, spec, wanted))
