@@ -99,6 +99,40 @@ def test_bad_fingerprint_parts() -> None:
         Fingerprint.of("Trainer", parameters={"nan": float("nan")})
 
 
+@pytest.mark.parametrize(
+    ("parts", "match"),
+    [
+        ({"parameters": [1]}, "parameters must be a dict"),
+        ({"parameters": "lr=1"}, "parameters must be a dict"),
+        ({"parameters": {1: "x"}}, "the name 1 must be a string"),
+        ({"parameters": {"p": b"x"}}, r"b'x' at p is not JSON-like"),
+        ({"parameters": {"p": {"q": {3}}}}, r"at p\.q is not JSON-like"),
+        ({"parameters": {"p": 2**64}}, "does not fit in a 64-bit integer"),
+        ({"parameters": {"p": "\ud800"}}, "surrogate"),
+        ({"inputs": [("x", "sha")]}, "inputs must be a dict"),
+        ({"inputs": {"x": None}}, r"inputs\['x'\] must be a string"),
+        ({"inputs": {"x": 5}}, r"inputs\['x'\] must be a string"),
+        ({"inputs": {"x": "a\x00"}}, "NUL"),
+        ({"code_version": 5}, "code_version must be a string or None"),
+        ({"type_version": ["v"]}, "type_version must be a string or None"),
+    ],
+)
+def test_fingerprint_parts_of_the_wrong_type_are_refused(parts: dict[str, Any], match: str) -> None:
+    """``parameters=[1]`` used to raise a raw ValueError; ``inputs={"x": None}`` was taken as
+    the string "None"."""
+    with pytest.raises(InvalidArgumentError, match=match):
+        Fingerprint.of("Trainer", **parts)
+    constructor = {"parameters": {}, "code_version": None, "inputs": {}, **parts}
+    with pytest.raises(InvalidArgumentError, match=match):
+        Fingerprint("Trainer", **constructor)
+
+
+def test_fingerprint_values_are_taken_as_plain_json() -> None:
+    nested = fp(parameters={"layers": (64, 32), "opt": {"name": "adam"}})
+    assert nested.digest == fp(parameters={"layers": [64, 32], "opt": {"name": "adam"}}).digest
+    assert nested.parameters == {"layers": [64, 32], "opt": {"name": "adam"}}
+
+
 def test_apply_records_the_fingerprint() -> None:
     f = fp()
     execution = m.Execution(type="Trainer", custom_properties={"mine": 1})

@@ -833,18 +833,78 @@ def test_an_update_without_a_type_keeps_the_type(store: m.MetadataStore, kind: N
     assert (got.type_id, got.type, got.properties) == (type_id, "Kept", {"rows": 2})
 
 
-def test_the_same_id_twice_in_one_batch_is_refused(store: m.MetadataStore, kind: NodeKind) -> None:
-    type_id = kind.put_type(store, "Twice")
+def test_the_same_id_twice_in_one_batch_is_one_update_by_the_last(
+    store: m.MetadataStore, kind: NodeKind
+) -> None:
+    """MLMD's result: one id per input, the stored fields those of the last occurrence."""
+    type_id = kind.put_type(store, "Twice", properties={"rows": P.INT})
     [node_id] = kind.put(store, [kind.new(type_id=type_id, name="n", external_id="e")])
-    with pytest.raises(InvalidArgumentError):
+    ids = kind.put(
+        store,
+        [
+            kind.new(id=node_id, name="n", external_id="e1", properties={"rows": 1}),
+            kind.new(type_id=type_id, name="other"),
+            kind.new(id=node_id, name="n", external_id="e2", custom_properties={"k": "v"}),
+        ],
+    )
+    assert ids[0] == ids[2] == node_id and ids[1] != node_id
+    got = kind.one(store, node_id)
+    assert (got.external_id, got.properties, got.custom_properties) == ("e2", {}, {"k": "v"})
+    assert len(kind.all(store)) == 2
+
+
+def test_the_same_id_twice_under_a_mask_applies_the_last(
+    store: m.MetadataStore, kind: NodeKind
+) -> None:
+    type_id = kind.put_type(store, "TwiceMasked")
+    [node_id] = kind.put(
+        store, [kind.new(type_id=type_id, name="n", custom_properties={"a": 1, "b": 1})]
+    )
+    ids = kind.put(
+        store,
+        [
+            kind.new(id=node_id, custom_properties={"a": 2, "b": 2}),
+            kind.new(id=node_id, custom_properties={"a": 3}),
+        ],
+        mask=["custom_properties.a", "custom_properties.b"],
+    )
+    assert ids == [node_id, node_id]
+    got = kind.one(store, node_id)
+    assert (got.name, got.custom_properties) == ("n", {"a": 3})
+
+
+def test_every_occurrence_of_a_repeated_id_is_checked(
+    store: m.MetadataStore, kind: NodeKind, snapshot: Callable[[m.MetadataStore], Any]
+) -> None:
+    type_id = kind.put_type(store, "TwiceChecked", properties={"rows": P.INT})
+    [node_id] = kind.put(store, [kind.new(type_id=type_id, name="n")])
+    before = snapshot(store)
+    with pytest.raises(InvalidArgumentError, match="rows"):
         kind.put(
             store,
             [
-                kind.new(id=node_id, name="n", external_id="e1"),
-                kind.new(id=node_id, name="n", external_id="e2"),
+                kind.new(id=node_id, name="n", properties={"rows": "many"}),
+                kind.new(id=node_id, name="n", properties={"rows": 1}),
             ],
         )
-    assert kind.one(store, node_id).external_id == "e"
+    assert snapshot(store) == before
+
+
+def test_two_new_nodes_with_one_external_id_are_refused_as_in_mlmd(
+    store: m.MetadataStore, kind: NodeKind, snapshot: Callable[[m.MetadataStore], Any]
+) -> None:
+    """Only put_execution / put_lineage_subgraph with reuse by external id merge them."""
+    type_id = kind.put_type(store, "SameExternal")
+    before = snapshot(store)
+    with pytest.raises(AlreadyExistsError, match="twice"):
+        kind.put(
+            store,
+            [
+                kind.new(type_id=type_id, external_id="twice"),
+                kind.new(type_id=type_id, external_id="twice"),
+            ],
+        )
+    assert snapshot(store) == before
 
 
 def test_a_batch_may_mix_creates_and_updates(store: m.MetadataStore, kind: NodeKind) -> None:

@@ -198,6 +198,134 @@ def test_an_existing_artifact_given_twice_by_id_is_linked_twice(
     ]
 
 
+def test_one_artifact_id_given_twice_stores_the_last_occurrence(
+    store: m.MetadataStore, types: Types
+) -> None:
+    """MLMD's result: the second occurrence's fields win."""
+    [artifact_id] = store.put_artifacts([m.Artifact(type_id=types.artifact, uri="/0")])
+    _, artifact_ids, _ = store.put_execution(
+        m.Execution(type_id=types.execution),
+        [
+            (m.Artifact(id=artifact_id, type_id=types.artifact, uri="/1"), m.Event(type=T.INPUT)),
+            (m.Artifact(id=artifact_id, type_id=types.artifact, uri="/2"), m.Event(type=T.OUTPUT)),
+        ],
+        [],
+    )
+    assert artifact_ids == [artifact_id, artifact_id]
+    assert [a.uri for a in store.get_artifacts()] == ["/2"]
+
+
+def test_new_artifacts_sharing_an_external_id_are_one_when_reusing_by_external_id(
+    store: m.MetadataStore, types: Types
+) -> None:
+    """Two identical files logged in one step: MLMD creates one artifact, returns its id twice
+    and keeps the last one's fields."""
+    execution_id, artifact_ids, _ = store.put_execution(
+        m.Execution(type_id=types.execution),
+        [
+            (
+                m.Artifact(type_id=types.artifact, external_id="sha:1", uri="/a"),
+                m.Event(type=T.INPUT),
+            ),
+            (
+                m.Artifact(type_id=types.artifact, external_id="sha:1", uri="/b"),
+                m.Event(type=T.OUTPUT),
+            ),
+            (
+                m.Artifact(type_id=types.artifact, external_id="sha:2", uri="/c"),
+                m.Event(type=T.OUTPUT),
+            ),
+        ],
+        [m.Context(type_id=types.context, name="run")],
+        reuse_artifact_if_already_exist_by_external_id=True,
+    )
+    assert artifact_ids[0] == artifact_ids[1] != artifact_ids[2]
+    assert [(a.external_id, a.uri) for a in store.get_artifacts()] == [
+        ("sha:1", "/b"),
+        ("sha:2", "/c"),
+    ]
+    assert event_keys(store.get_events_by_execution_ids([execution_id])) == [
+        (artifact_ids[0], execution_id, T.INPUT),
+        (artifact_ids[0], execution_id, T.OUTPUT),
+        (artifact_ids[2], execution_id, T.OUTPUT),
+    ]
+
+
+def test_a_stored_external_id_given_twice_updates_that_artifact_once(
+    store: m.MetadataStore, types: Types
+) -> None:
+    [stored] = store.put_artifacts([m.Artifact(type_id=types.artifact, external_id="sha:1")])
+    _, artifact_ids, _ = store.put_execution(
+        m.Execution(type_id=types.execution),
+        [
+            (
+                m.Artifact(type_id=types.artifact, external_id="sha:1", uri="/a"),
+                m.Event(type=T.INPUT),
+            ),
+            (
+                m.Artifact(type_id=types.artifact, external_id="sha:1", uri="/b"),
+                m.Event(type=T.OUTPUT),
+            ),
+        ],
+        [],
+        reuse_artifact_if_already_exist_by_external_id=True,
+    )
+    assert artifact_ids == [stored, stored]
+    assert [(a.id, a.uri) for a in store.get_artifacts()] == [(stored, "/b")]
+
+
+def test_new_artifacts_sharing_an_external_id_without_reuse_are_a_duplicate(
+    store: m.MetadataStore, types: Types, snapshot: Callable[[m.MetadataStore], Snapshot]
+) -> None:
+    before = snapshot(store)
+    with pytest.raises(AlreadyExistsError, match="sha:1"):
+        store.put_execution(
+            m.Execution(type_id=types.execution),
+            [
+                (m.Artifact(type_id=types.artifact, external_id="sha:1"), m.Event(type=T.INPUT)),
+                (m.Artifact(type_id=types.artifact, external_id="sha:1"), m.Event(type=T.OUTPUT)),
+            ],
+            [],
+        )
+    assert snapshot(store) == before
+
+
+def test_merged_artifacts_with_the_same_event_type_are_a_duplicate_event(
+    store: m.MetadataStore, types: Types, snapshot: Callable[[m.MetadataStore], Snapshot]
+) -> None:
+    """As in MLMD: one artifact, so two OUTPUT events to it are one event twice."""
+    before = snapshot(store)
+    with pytest.raises(AlreadyExistsError, match="OUTPUT"):
+        store.put_execution(
+            m.Execution(type_id=types.execution),
+            [
+                (m.Artifact(type_id=types.artifact, external_id="sha:1"), m.Event(type=T.OUTPUT)),
+                (m.Artifact(type_id=types.artifact, external_id="sha:1"), m.Event(type=T.OUTPUT)),
+            ],
+            [],
+            reuse_artifact_if_already_exist_by_external_id=True,
+        )
+    assert snapshot(store) == before
+
+
+def test_merged_artifacts_must_share_their_type(
+    store: m.MetadataStore, types: Types, snapshot: Callable[[m.MetadataStore], Snapshot]
+) -> None:
+    other = store.put_artifact_type(m.ArtifactType(name="Other"))
+    before = snapshot(store)
+    with pytest.raises(InvalidArgumentError, match="two types"):
+        store.put_execution(
+            m.Execution(type_id=types.execution),
+            [
+                (m.Artifact(type_id=types.artifact, external_id="sha:1"), m.Event(type=T.INPUT)),
+                (m.Artifact(type_id=other, external_id="sha:1"), m.Event(type=T.OUTPUT)),
+            ],
+            [],
+            reuse_artifact_if_already_exist_by_external_id=True,
+        )
+    assert snapshot(store) == before
+
+
 def test_the_same_event_type_twice_for_one_artifact_is_refused(
     store: m.MetadataStore, types: Types, snapshot: Callable[[m.MetadataStore], Snapshot]
 ) -> None:
@@ -384,6 +512,25 @@ def test_a_second_context_with_the_same_name_is_a_duplicate_without_reuse(
             [m.Context(type_id=types.context, name="run")],
         )
     assert snapshot(store) == before
+
+
+def test_one_context_id_given_twice_stores_the_last_occurrence(
+    store: m.MetadataStore, types: Types
+) -> None:
+    """MLMD's result: the context's id twice, the second occurrence's fields."""
+    [context_id] = store.put_contexts([m.Context(type_id=types.context, name="c0")])
+    execution_id, _, context_ids = store.put_execution(
+        m.Execution(type_id=types.execution),
+        [],
+        [
+            m.Context(id=context_id, type_id=types.context, name="c1", properties={"owner": "a"}),
+            m.Context(id=context_id, type_id=types.context, name="c2", custom_properties={"y": 2}),
+        ],
+    )
+    assert context_ids == [context_id, context_id]
+    [context] = store.get_contexts_by_id([context_id])
+    assert (context.name, context.properties, context.custom_properties) == ("c2", {}, {"y": 2})
+    assert [c.id for c in store.get_contexts_by_execution(execution_id)] == [context_id]
 
 
 def test_one_new_context_given_twice_without_reuse_is_a_duplicate(

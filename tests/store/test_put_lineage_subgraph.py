@@ -279,3 +279,44 @@ def test_a_duplicate_event_is_refused(
             ],
         )
     assert snapshot(store) == before
+
+
+# --------------------------------------------------------------------------------------- repeats
+
+
+def test_new_artifacts_sharing_an_external_id_are_one_when_reusing_by_external_id(
+    store: m.MetadataStore, world: World
+) -> None:
+    """Like put_execution (MLMD's put_lineage_subgraph refuses this one: AlreadyExists)."""
+    at, et = world.artifact_type, world.execution_type
+    execution_ids, artifact_ids, _ = store.put_lineage_subgraph(
+        [m.Execution(type_id=et)],
+        [
+            m.Artifact(type_id=at, external_id="sha:1", uri="/a"),
+            m.Artifact(type_id=at, external_id="sha:1", uri="/b"),
+        ],
+        [],
+        [(0, 0, m.Event(type=T.INPUT)), (0, 1, m.Event(type=T.OUTPUT))],
+        reuse_artifact_if_already_exist_by_external_id=True,
+    )
+    assert artifact_ids[0] == artifact_ids[1]
+    [artifact] = store.get_artifacts_by_external_ids(["sha:1"])
+    assert (artifact.id, artifact.uri) == (artifact_ids[0], "/b")
+    assert [e.type for e in store.get_events_by_execution_ids(execution_ids)] == [T.INPUT, T.OUTPUT]
+
+
+def test_one_execution_id_given_twice_stores_the_last_occurrence(
+    store: m.MetadataStore, world: World
+) -> None:
+    execution_ids, _, _ = store.put_lineage_subgraph(
+        [
+            m.Execution(id=world.execution, name="first"),
+            m.Execution(id=world.execution, name="second"),
+        ],
+        [],
+        [],
+        [],
+    )
+    assert execution_ids == [world.execution, world.execution]
+    [execution] = store.get_executions_by_id([world.execution])
+    assert execution.name == "second"

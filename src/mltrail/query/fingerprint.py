@@ -16,6 +16,8 @@ from typing import Any
 
 from mltrail.errors import InvalidArgumentError
 from mltrail.model import Artifact, Execution
+from mltrail.store._args import short
+from mltrail.store._values import ValueProblem, plain_json
 
 DIGEST_PROPERTY = "mltrail.fingerprint"
 PARTS_PROPERTY = "mltrail.fingerprint_parts"
@@ -34,13 +36,12 @@ class Fingerprint:
     digest: str = field(init=False)
 
     def __post_init__(self) -> None:
-        try:
-            text = json.dumps(self.parts(), sort_keys=True, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InvalidArgumentError(
-                f"fingerprint parameters must be JSON-like (str, int, float, bool, None, dict, "
-                f"list): {exc}"
-            ) from None
+        _text(self.execution_type, "execution_type", required=True)
+        _text(self.code_version, "code_version")
+        _text(self.type_version, "type_version")
+        object.__setattr__(self, "parameters", parameter_mapping(self.parameters, "parameters"))
+        object.__setattr__(self, "inputs", input_mapping(self.inputs, "inputs"))
+        text = json.dumps(self.parts(), sort_keys=True, separators=(",", ":"), allow_nan=False)
         object.__setattr__(self, "digest", "sha256:" + hashlib.sha256(text.encode()).hexdigest())
 
     @classmethod
@@ -55,14 +56,12 @@ class Fingerprint:
     ) -> Fingerprint:
         """A fingerprint from explicit parts; ``inputs`` maps an input's name to its identity
         (typically its content digest)."""
-        if not isinstance(execution_type, str) or not execution_type:
-            raise InvalidArgumentError("execution_type must be a non-empty string")
         return cls(
             execution_type=execution_type,
-            parameters=dict(parameters or {}),
-            code_version=code_version or None,
-            inputs={str(k): str(v) for k, v in (inputs or {}).items()},
-            type_version=type_version or None,
+            parameters=parameter_mapping(parameters, "parameters"),
+            code_version=_text(code_version, "code_version") or None,
+            inputs=input_mapping(inputs, "inputs"),
+            type_version=_text(type_version, "type_version") or None,
         )
 
     def parts(self) -> dict[str, Any]:
@@ -89,6 +88,62 @@ class Fingerprint:
             inputs=parts.get("inputs") or {},
             type_version=parts.get("type_version"),
         )
+
+
+def _text(value: Any, what: str, *, required: bool = False) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value):
+        need = "a non-empty string" if required else "a string or None"
+        raise InvalidArgumentError(f"{what} must be {need}, got {short(value)}")
+    try:
+        return _clean(value, what)
+    except ValueProblem as problem:
+        raise InvalidArgumentError(f"{what}: {problem}") from None
+
+
+def _clean(value: str, what: str) -> str:
+    plain_json(value, what)  # no lone surrogates
+    if "\x00" in value:
+        raise ValueProblem("it contains a NUL character (\\x00); remove it")
+    return value
+
+
+def _mapping(value: Any, what: str) -> Mapping[Any, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(
+            f"{what} must be a dict of names to values, got {type(value).__name__}"
+        )
+    for key in value:
+        if not isinstance(key, str):
+            raise InvalidArgumentError(f"{what}: the name {short(key)} must be a string")
+        _text(key, f"{what}: a name")
+    return value
+
+
+def parameter_mapping(value: Any, what: str) -> dict[str, Any]:
+    """Checked fingerprint parameters: names to JSON-like values (as STRUCT values allow)."""
+    try:
+        plain = plain_json(dict(_mapping(value, what)))
+    except ValueProblem as problem:
+        raise InvalidArgumentError(f"fingerprint {what} must be JSON-like: {problem}") from None
+    assert isinstance(plain, dict)
+    return plain
+
+
+def input_mapping(value: Any, what: str) -> dict[str, str]:
+    """Checked fingerprint inputs: names to identities (content digests), both strings."""
+    out: dict[str, str] = {}
+    for key, identity in _mapping(value, what).items():
+        if not isinstance(identity, str):
+            raise InvalidArgumentError(
+                f"{what}[{key!r}] must be a string (the input's identity, e.g. its content "
+                f"digest), got {short(identity)}"
+            )
+        out[key] = str(_text(identity, f"{what}[{key!r}]"))
+    return out
 
 
 @dataclass(frozen=True)

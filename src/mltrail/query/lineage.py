@@ -40,6 +40,7 @@ from mltrail.query._subgraph import GRAPH_FIELDS, load_subgraph
 
 __all__ = ["GRAPH_FIELDS", "LineageQuery", "load_subgraph", "run_lineage"]
 from mltrail.query.filters import CompiledFilter, analyze
+from mltrail.store._args import short
 from mltrail.store._edges import get_events
 
 E = schema.event
@@ -75,7 +76,7 @@ def direction_of(value: Any) -> LineageDirection:
         found = next((d for d in LineageDirection if d.value == value), None)
     if found is None:
         raise InvalidArgumentError(
-            f"direction {value!r} is not valid; use 'upstream', 'downstream' or 'both' "
+            f"direction {short(value)} is not valid; use 'upstream', 'downstream' or 'both' "
             "(LineageDirection.UPSTREAM, DOWNSTREAM, BIDIRECTIONAL)"
         )
     if found == LineageDirection.DIRECTION_UNSPECIFIED:

@@ -1,7 +1,17 @@
-"""Checks of the arguments of public calls: a wrong one is an InvalidArgumentError saying so."""
+"""Checks of the arguments of public calls: a wrong one is an InvalidArgumentError saying so.
+
+Ids are ints (not bools, floats or strings). The store hands out ids from 1 to ``ID_MAX``; an id
+outside that range names nothing, so lookups skip it like any unknown id and writes refuse it as
+missing (:func:`storable_ids` keeps such ids away from the database, which could not bind them).
+Every string that is stored or looked up passes :func:`clean_text`: no NUL character (PostgreSQL
+cannot store one) and no lone surrogate (not encodable as UTF-8).
+"""
 
 from __future__ import annotations
 
+import enum
+import numbers
+import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -9,6 +19,23 @@ from mltrail.backends.sql.schema import NAME_LENGTH
 from mltrail.errors import InvalidArgumentError
 
 NUL = "\x00"
+ID_MAX = 2**63 - 1
+#: The largest count a caller may give (``limit``, ``max_hops``, ``max_nodes``...).
+COUNT_MAX = 1_000_000_000
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict = 3, 50, 50, 5, 4
+
+
+def short(value: Any) -> str:
+    """``repr(value)`` cut to a readable length, for messages: safe on deeply nested or huge
+    values and on objects whose ``__repr__`` fails."""
+    try:
+        text = _REPR.repr(value)
+    except Exception:
+        text = f"<{type(value).__name__} object>"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def batch(values: Any, what: str) -> list[Any]:
@@ -20,54 +47,126 @@ def batch(values: Any, what: str) -> list[Any]:
     return list(values)
 
 
+# ---------------------------------------------------------------------------------------------- ids
+
+
 def id_arg(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgumentError(f"{what} must be an int id, got {value!r}")
-    return value
+    """``value`` as an id: an int (numpy ints too); bools, enums, floats and strings are refused
+    rather than converted."""
+    if isinstance(value, (bool, enum.Enum)) or not isinstance(value, numbers.Integral):
+        raise InvalidArgumentError(f"{what} must be an int id, got {short(value)}")
+    return int(value)
 
 
-def ids_arg(values: Sequence[int], what: str) -> list[int]:
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise InvalidArgumentError(f"{what} must be a list of ids, got {values!r}")
+def required_id(value: Any, what: str) -> int:
+    if value is None:
+        raise InvalidArgumentError(f"{what} is missing")
+    return id_arg(value, what)
+
+
+def optional_id(value: Any, what: str) -> int | None:
+    return None if value is None else id_arg(value, what)
+
+
+def ids_arg(values: Any, what: str) -> list[int]:
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise InvalidArgumentError(f"{what} must be a list of ids, got {short(values)}")
+    out = []
     for value in values:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidArgumentError(f"{what} must hold int ids, got {value!r}")
-    return list(values)
+        if isinstance(value, (bool, enum.Enum)) or not isinstance(value, numbers.Integral):
+            raise InvalidArgumentError(f"{what} must hold int ids only, got {short(value)}")
+        out.append(int(value))
+    return out
 
 
 def optional_ids(values: Sequence[int] | None, what: str) -> tuple[int, ...] | None:
     return None if values is None else tuple(ids_arg(values, what))
 
 
+def is_storable_id(value: int) -> bool:
+    """Whether ``value`` can be the id of something stored (1 ... 2**63 - 1)."""
+    return 1 <= value <= ID_MAX
+
+
+def storable_ids(values: Iterable[int]) -> list[int]:
+    """The distinct ids among ``values`` that can name something stored, sorted."""
+    return sorted({v for v in values if 1 <= v <= ID_MAX})
+
+
+# ------------------------------------------------------------------------------------------ numbers
+
+
+def count_arg(value: Any, what: str, *, maximum: int = COUNT_MAX) -> int | None:
+    """A non-negative int of at most ``maximum``, or None."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, enum.Enum)) or not isinstance(value, numbers.Integral):
+        raise InvalidArgumentError(f"{what} must be a non-negative int or None, got {short(value)}")
+    number = int(value)
+    if not 0 <= number <= maximum:
+        raise InvalidArgumentError(f"{what} must be between 0 and {maximum:,}, got {number}")
+    return number
+
+
+def flag_arg(value: Any, what: str) -> bool:
+    """A bool; anything else (a string such as "no" is truthy) is refused."""
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(f"{what} must be True or False, got {short(value)}")
+    return value
+
+
+# -------------------------------------------------------------------------------------------- text
+
+
+def clean_text(value: str, what: str) -> str:
+    """``value`` unless it holds a NUL character or a lone surrogate, which cannot be stored."""
+    if NUL in value:
+        raise InvalidArgumentError(
+            f"{what} contains a NUL character (\\x00), which not every database can store; "
+            "remove it or encode the value"
+        )
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidArgumentError(
+                f"{what} contains a lone surrogate ({short(value[exc.start : exc.end])} at "
+                f"position {exc.start}), which is not valid Unicode text; decode the bytes it "
+                "came from with errors='replace', or fix the string"
+            ) from None
+    return value
+
+
 def text_arg(value: Any, what: str) -> str:
     if not isinstance(value, str):
-        raise InvalidArgumentError(f"{what} must be a string, got {value!r}")
-    return value
+        raise InvalidArgumentError(f"{what} must be a string, got {short(value)}")
+    return clean_text(value, what)
+
+
+def optional_text(value: Any, what: str) -> str | None:
+    return None if value is None else text_arg(value, what)
+
+
+def texts_arg(values: Any, what: str) -> list[str]:
+    """A list of strings (a single string is refused: it would be taken letter by letter)."""
+    return [text_arg(value, f"each of {what}") for value in batch(values, what)]
 
 
 def external_ids_arg(values: Sequence[str]) -> list[str]:
     out = []
     for value in batch(values, "external ids"):
         if not isinstance(value, str) or not value:
-            raise InvalidArgumentError(f"external ids must be non-empty strings, got {value!r}")
-        out.append(value)
+            raise InvalidArgumentError(
+                f"external ids must be non-empty strings, got {short(value)}"
+            )
+        out.append(clean_text(value, "an external id"))
     return out
-
-
-def no_nul(value: str, what: str) -> str:
-    """``value`` unless it holds a NUL character, which PostgreSQL cannot store."""
-    if NUL in value:
-        raise InvalidArgumentError(
-            f"{what} contains a NUL character (\\x00), which not every database can store; "
-            "remove it or encode the value"
-        )
-    return value
 
 
 def name_arg(value: Any, what: str, *, required: bool = False) -> str | None:
     """A name, version or external id: a string of at most NAME_LENGTH characters, or None
     (an empty string counts as none)."""
-    if value is None or value == "":
+    if value is None or (isinstance(value, str) and not value):
         if required:
             raise InvalidArgumentError(f"{what} is missing; give a non-empty string")
         return None
@@ -75,4 +174,9 @@ def name_arg(value: Any, what: str, *, required: bool = False) -> str | None:
         raise InvalidArgumentError(f"{what} must be a string, got {type(value).__name__}")
     if len(value) > NAME_LENGTH:
         raise InvalidArgumentError(f"{what} is longer than {NAME_LENGTH} characters")
-    return no_nul(value, what)
+    return clean_text(value, what)
+
+
+def version_arg(value: Any, what: str = "type_version") -> str:
+    """A type version given to a lookup: None or a string ("" and None are the same)."""
+    return name_arg(value, what) or ""

@@ -12,6 +12,7 @@ from mltrail.backends.sql import schema
 from mltrail.backends.sql.dialects import Dialect
 from mltrail.errors import InvalidArgumentError, NotFoundError
 from mltrail.model import Artifact, Context, Event, Execution
+from mltrail.store._args import id_arg, name_arg, short
 from mltrail.store._edges import check_event, event_time, insert_events, insert_memberships
 from mltrail.store._nodes import (
     ARTIFACTS,
@@ -19,7 +20,6 @@ from mltrail.store._nodes import (
     EXECUTIONS,
     chunks,
     existing_ids,
-    int_id,
     now_ms,
     put_nodes,
     resolve_type,
@@ -47,16 +47,17 @@ def upsert_contexts(
                 f"context #{position}: expected a Context, got {type(ctx).__name__}"
             )
         if ctx.id is not None and force_reuse:
-            ids[position] = int_id(ctx.id, f"context #{position}: id")
+            ids[position] = id_arg(ctx.id, f"context #{position}: id")
             continue
         if ctx.id is None and reuse_if_exists:
             where = f"context #{position}"
             info = resolve_type(conn, types, CONTEXTS, ctx, where)
             if info is None:
                 raise InvalidArgumentError(f"{where}: type_id is missing; give type_id or type")
-            if not ctx.name:
+            name = name_arg(ctx.name, f"{where}: name")
+            if name is None:
                 raise InvalidArgumentError(f"{where}: a context needs a non-empty name")
-            lookups.setdefault((info.id, ctx.name), []).append(position)
+            lookups.setdefault((info.id, name), []).append(position)
             continue
         to_put.append((position, ctx))
     if force_reuse:
@@ -86,9 +87,15 @@ def upsert_contexts(
 
 def _reuse_by_external_id(conn: Connection, artifacts: list[Any]) -> list[Any]:
     """Artifacts without id whose external_id exists get that artifact's id (and update it)."""
-    wanted = sorted({a.external_id for a in artifacts if a.id is None and a.external_id})
-    if not wanted:
+    given: set[str] = set()
+    for position, artifact in enumerate(artifacts):
+        if artifact.id is None:
+            external_id = name_arg(artifact.external_id, f"artifact #{position}: external_id")
+            if external_id is not None:
+                given.add(external_id)
+    if not given:
         return artifacts
+    wanted = sorted(given)
     a = schema.artifact
     found: dict[str, int] = {}
     for part in chunks(wanted):
@@ -119,23 +126,26 @@ def put_execution(
         raise InvalidArgumentError(
             f"put_execution expects an Execution, got {type(execution).__name__}"
         )
-    # Artifacts of the call, each once (by id, or by object for new ones).
+    # Artifacts of the call, each object once. Different objects with the same id (or, when
+    # reusing by external id, the same external id) are one artifact, stored as the last one.
     artifacts: list[Any] = []
-    slot_of: dict[tuple[str, int], int] = {}  # ("id", id) or ("obj", id(object)) -> index
+    slot_of: dict[int, int] = {}  # id(object) -> index in artifacts
     pairs: list[tuple[int | None, Any]] = []  # (index in artifacts, event)
     for position, pair in enumerate(artifact_and_events or ()):
         artifact, event = _split_pair(pair, position)
         index = None
         if artifact is not None:
-            key = ("id", artifact.id) if artifact.id is not None else ("obj", id(artifact))
-            index = slot_of.get(key)
+            index = slot_of.get(id(artifact))
             if index is None:
-                index = slot_of[key] = len(artifacts)
+                index = slot_of[id(artifact)] = len(artifacts)
                 artifacts.append(artifact)
         pairs.append((index, event))
-    if reuse_artifact_if_already_exist_by_external_id:
+    reuse = reuse_artifact_if_already_exist_by_external_id
+    if reuse:
         artifacts = _reuse_by_external_id(conn, artifacts)
-    artifact_ids = put_nodes(conn, dialect, types, ARTIFACTS, artifacts)
+    artifact_ids = put_nodes(
+        conn, dialect, types, ARTIFACTS, artifacts, same_external_id_is_same_node=reuse
+    )
     [execution_id] = put_nodes(conn, dialect, types, EXECUTIONS, [execution])
     if force_update_time and execution.id is not None:
         node_statements(EXECUTIONS.kind).touch.execute(
@@ -150,31 +160,31 @@ def put_execution(
         artifact_id = artifact_ids[index] if index is not None else None
         if event is not None:
             where = f"artifact_and_events #{position}"
-            kind, path = check_event(event, where, need_ids=False)
-            if event.execution_id is not None and event.execution_id != execution_id:
+            checked = check_event(event, where, need_ids=False)
+            if checked.execution_id is not None and checked.execution_id != execution_id:
                 raise InvalidArgumentError(
-                    f"{where}: the event's execution_id {event.execution_id} is not the execution "
-                    f"being put ({execution_id}); leave it unset"
+                    f"{where}: the event's execution_id {checked.execution_id} is not the "
+                    f"execution being put ({execution_id}); leave it unset"
                 )
             if artifact_id is None:
-                if event.artifact_id is None:
+                if checked.artifact_id is None:
                     raise InvalidArgumentError(
                         f"{where}: give an artifact or the event's artifact_id"
                     )
-                artifact_id = int(event.artifact_id)
+                artifact_id = checked.artifact_id
                 loose.append(artifact_id)
-            elif event.artifact_id is not None and event.artifact_id != artifact_id:
+            elif checked.artifact_id is not None and checked.artifact_id != artifact_id:
                 raise InvalidArgumentError(
-                    f"{where}: the event's artifact_id {event.artifact_id} is not the artifact's "
-                    f"id {artifact_id}"
+                    f"{where}: the event's artifact_id {checked.artifact_id} is not the "
+                    f"artifact's id {artifact_id}"
                 )
             event_rows.append(
                 {
                     "artifact_id": artifact_id,
                     "execution_id": execution_id,
-                    "type": kind,
-                    "path": path,
-                    "milliseconds_since_epoch": event_time(event, stamp),
+                    "type": checked.type,
+                    "path": checked.path,
+                    "milliseconds_since_epoch": event_time(event, stamp, where),
                 }
             )
         result_ids.append(artifact_id if artifact_id is not None else -1)
@@ -210,7 +220,7 @@ def _split_pair(pair: Any, position: int) -> tuple[Any, Any]:
     where = f"artifact_and_events #{position}"
     if not isinstance(pair, (tuple, list)) or len(pair) > 2:
         raise InvalidArgumentError(
-            f"{where}: expected (artifact,), (artifact, event) or (None, event), got {pair!r}"
+            f"{where}: expected (artifact,), (artifact, event) or (None, event), got {short(pair)}"
         )
     artifact = pair[0] if len(pair) > 0 else None
     event = pair[1] if len(pair) > 1 else None
@@ -233,30 +243,31 @@ def put_lineage_subgraph(
     reuse_context_if_already_exist: bool,
     reuse_artifact_if_already_exist_by_external_id: bool,
 ) -> tuple[list[int], list[int], list[int]]:
-    executions, artifacts, contexts = (
-        list(executions or ()),
-        list(artifacts or ()),
-        list(contexts or ()),
-    )
+    executions = _of_class(executions, Execution, "executions")
+    artifacts = _of_class(artifacts, Artifact, "artifacts")
+    contexts = _of_class(contexts, Context, "contexts")
     edges = []
     for position, edge in enumerate(event_edges or ()):
         where = f"event edge #{position}"
         if not isinstance(edge, (tuple, list)) or len(edge) != 3:
             raise InvalidArgumentError(
-                f"{where}: expected (execution_index, artifact_index, Event), got {edge!r}"
+                f"{where}: expected (execution_index, artifact_index, Event), got {short(edge)}"
             )
         exec_index, art_index, event = edge
-        kind, path = check_event(event, where, need_ids=False)
-        _check_edge_end(where, "execution", exec_index, executions, event.execution_id)
-        _check_edge_end(where, "artifact", art_index, artifacts, event.artifact_id)
-        edges.append((exec_index, art_index, event, kind, path))
+        checked = check_event(event, where, need_ids=False)
+        _check_edge_end(where, "execution", exec_index, executions, checked.execution_id)
+        _check_edge_end(where, "artifact", art_index, artifacts, checked.artifact_id)
+        edges.append((exec_index, art_index, event, checked))
 
     context_ids = upsert_contexts(
         conn, dialect, types, contexts, reuse_if_exists=reuse_context_if_already_exist
     )
-    if reuse_artifact_if_already_exist_by_external_id:
+    reuse = reuse_artifact_if_already_exist_by_external_id
+    if reuse:
         artifacts = _reuse_by_external_id(conn, artifacts)
-    artifact_ids = put_nodes(conn, dialect, types, ARTIFACTS, artifacts)
+    artifact_ids = put_nodes(
+        conn, dialect, types, ARTIFACTS, artifacts, same_external_id_is_same_node=reuse
+    )
     execution_ids = put_nodes(conn, dialect, types, EXECUTIONS, executions)
     insert_memberships(
         conn,
@@ -274,18 +285,16 @@ def put_lineage_subgraph(
     )
     stamp = now_ms()
     rows: list[dict[str, Any]] = []
-    for exec_index, art_index, event, kind, path in edges:
-        execution_id = (
-            execution_ids[exec_index] if exec_index is not None else int(event.execution_id)
-        )
-        artifact_id = artifact_ids[art_index] if art_index is not None else int(event.artifact_id)
+    for position, (exec_index, art_index, event, checked) in enumerate(edges):
+        execution_id = execution_ids[exec_index] if exec_index is not None else checked.execution_id
+        artifact_id = artifact_ids[art_index] if art_index is not None else checked.artifact_id
         rows.append(
             {
                 "artifact_id": artifact_id,
                 "execution_id": execution_id,
-                "type": kind,
-                "path": path,
-                "milliseconds_since_epoch": event_time(event, stamp),
+                "type": checked.type,
+                "path": checked.path,
+                "milliseconds_since_epoch": event_time(event, stamp, f"event edge #{position}"),
             }
         )
     outside_a = [r["artifact_id"] for r, e in zip(rows, edges) if e[1] is None]
@@ -300,6 +309,17 @@ def put_lineage_subgraph(
     return execution_ids, artifact_ids, context_ids
 
 
+def _of_class(items: Sequence[Any], cls: type[Any], what: str) -> list[Any]:
+    out = list(items or ())
+    for position, item in enumerate(out):
+        if not isinstance(item, cls):
+            raise InvalidArgumentError(
+                f"{what} #{position}: expected {'an' if cls is Execution else 'a'} {cls.__name__}, "
+                f"got {type(item).__name__}"
+            )
+    return out
+
+
 def _check_edge_end(where: str, label: str, index: Any, nodes: list[Any], event_id: Any) -> None:
     if index is None:
         if event_id is None:
@@ -309,7 +329,7 @@ def _check_edge_end(where: str, label: str, index: Any, nodes: list[Any], event_
         return
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(nodes):
         raise InvalidArgumentError(
-            f"{where}: {label} index {index!r} is out of range (the request has {len(nodes)} "
+            f"{where}: {label} index {short(index)} is out of range (the request has {len(nodes)} "
             f"{label}s)"
         )
     node_id = nodes[index].id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Table, bindparam, insert, select
 
@@ -12,6 +12,7 @@ from mltrail.backends.sql import schema
 from mltrail.backends.sql.dialects import Dialect
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError
 from mltrail.model import Association, Attribution, Event, EventType, ParentContext
+from mltrail.store._args import clean_text, optional_id, required_id, short, storable_ids
 from mltrail.store._nodes import (
     ARTIFACTS,
     CONTEXTS,
@@ -27,7 +28,7 @@ from mltrail.store._statements import (
     insert_event,
     membership_insert,
 )
-from mltrail.store._values import enum_value
+from mltrail.store._values import INT64_MAX, INT64_MIN, enum_value
 
 E = schema.event
 
@@ -35,38 +36,53 @@ E = schema.event
 # ------------------------------------------------------------------------------------------ events
 
 
-def check_event(event: Any, where: str, *, need_ids: bool = True) -> tuple[int, str | None]:
-    """Validate an event's own fields; returns (event type number, path as JSON or None)."""
+class CheckedEvent(NamedTuple):
+    """An event's fields, checked: ids (None when not given), type number, path as JSON."""
+
+    artifact_id: int | None
+    execution_id: int | None
+    type: int
+    path: str | None
+
+
+def check_event(event: Any, where: str, *, need_ids: bool = True) -> CheckedEvent:
+    """Validate an event's own fields (its ids must be given when ``need_ids``)."""
     if not isinstance(event, Event):
         raise InvalidArgumentError(f"{where}: expected an Event, got {type(event).__name__}")
-    if need_ids:
-        if event.artifact_id is None:
-            raise InvalidArgumentError(f"{where}: artifact_id is missing")
-        if event.execution_id is None:
-            raise InvalidArgumentError(f"{where}: execution_id is missing")
+    id_of = required_id if need_ids else optional_id
+    artifact_id = id_of(event.artifact_id, f"{where}: artifact_id")
+    execution_id = id_of(event.execution_id, f"{where}: execution_id")
     kind = enum_value(EventType, event.type, f"{where}: type")
     if kind == EventType.UNKNOWN:
         raise InvalidArgumentError(
             f"{where}: the event type is missing (UNKNOWN); use e.g. Event.Type.INPUT or OUTPUT"
         )
-    return int(kind), encode_path(event.path, where)
+    return CheckedEvent(artifact_id, execution_id, int(kind), encode_path(event.path, where))
 
 
 def encode_path(path: Any, where: str) -> str | None:
-    if not path:
+    if path is None:
         return None
     if not isinstance(path, (list, tuple)):
-        raise InvalidArgumentError(f"{where}: path must be a list of int indexes and str keys")
+        raise InvalidArgumentError(
+            f"{where}: path must be a list of int indexes and str keys, got {short(path)}"
+        )
+    if not path:
+        return None
     for step in path:
-        if isinstance(step, bool) or not isinstance(step, (int, str)):
+        if isinstance(step, str):
+            clean_text(step, f"{where}: path key {short(step)}")
+        elif isinstance(step, bool) or not isinstance(step, int):
             raise InvalidArgumentError(
-                f"{where}: path step {step!r} must be an int (index) or a str (key)"
+                f"{where}: path step {short(step)} must be an int (index) or a str (key)"
             )
+        elif not INT64_MIN <= step <= INT64_MAX:
+            raise InvalidArgumentError(f"{where}: path index {step} does not fit in 64 bits")
     return json.dumps(list(path), separators=(",", ":"), ensure_ascii=False)
 
 
 def require_nodes(conn: Connection, spec: NodeSpec, ids: Iterable[int], where: str) -> None:
-    wanted = {int(i) for i in ids}
+    wanted = set(ids)
     missing = sorted(wanted - existing_ids(conn, spec, sorted(wanted)))
     if missing:
         raise InvalidArgumentError(
@@ -108,14 +124,15 @@ def put_events(conn: Connection, events: Sequence[Any]) -> None:
     stamp = now_ms()
     rows: list[dict[str, Any]] = []
     for position, event in enumerate(events):
-        kind, path = check_event(event, f"event #{position}")
+        where = f"event #{position}"
+        checked = check_event(event, where)
         rows.append(
             {
-                "artifact_id": int(event.artifact_id),
-                "execution_id": int(event.execution_id),
-                "type": kind,
-                "path": path,
-                "milliseconds_since_epoch": event_time(event, stamp),
+                "artifact_id": checked.artifact_id,
+                "execution_id": checked.execution_id,
+                "type": checked.type,
+                "path": checked.path,
+                "milliseconds_since_epoch": event_time(event, stamp, where),
             }
         )
     require_nodes(conn, ARTIFACTS, (r["artifact_id"] for r in rows), "put_events")
@@ -123,19 +140,26 @@ def put_events(conn: Connection, events: Sequence[Any]) -> None:
     insert_events(conn, rows)
 
 
-def event_time(event: Event, stamp: int) -> int:
+def event_time(event: Event, stamp: int, where: str) -> int:
     """The event's own time if it has one (checked), else ``stamp``."""
     value = event.milliseconds_since_epoch
     if value is None:
         return stamp
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgumentError("milliseconds_since_epoch must be an int (ms since the epoch)")
+        raise InvalidArgumentError(
+            f"{where}: milliseconds_since_epoch must be an int (ms since the epoch), got "
+            f"{short(value)}"
+        )
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise InvalidArgumentError(
+            f"{where}: milliseconds_since_epoch {value} does not fit in 64 bits"
+        )
     return value
 
 
 def get_events(conn: Connection, column: str, ids: Sequence[int]) -> list[Event]:
     """Events whose ``column`` (artifact_id or execution_id) is one of ``ids``, by id."""
-    wanted = sorted({int(i) for i in ids})
+    wanted = storable_ids(ids)
     if not wanted:
         return []
     rows = events_by[column].all(conn, wanted)
@@ -184,8 +208,8 @@ def put_attributions_and_associations(
             )
         attr_pairs.append(
             (
-                _id(item.context_id, f"attribution #{position}: context_id"),
-                _id(item.artifact_id, f"attribution #{position}: artifact_id"),
+                required_id(item.context_id, f"attribution #{position}: context_id"),
+                required_id(item.artifact_id, f"attribution #{position}: artifact_id"),
             )
         )
     assoc_pairs = []
@@ -196,8 +220,8 @@ def put_attributions_and_associations(
             )
         assoc_pairs.append(
             (
-                _id(item.context_id, f"association #{position}: context_id"),
-                _id(item.execution_id, f"association #{position}: execution_id"),
+                required_id(item.context_id, f"association #{position}: context_id"),
+                required_id(item.execution_id, f"association #{position}: execution_id"),
             )
         )
     where = "put_attributions_and_associations"
@@ -206,14 +230,6 @@ def put_attributions_and_associations(
     require_nodes(conn, EXECUTIONS, [e for _, e in assoc_pairs], where)
     insert_memberships(conn, dialect, schema.attribution, "artifact_id", attr_pairs)
     insert_memberships(conn, dialect, schema.association, "execution_id", assoc_pairs)
-
-
-def _id(value: Any, what: str) -> int:
-    if value is None:
-        raise InvalidArgumentError(f"{what} is missing")
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgumentError(f"{what} must be an int id, got {value!r}")
-    return value
 
 
 def linked_contexts(relation: str) -> Any:
@@ -242,8 +258,8 @@ def put_parent_contexts(conn: Connection, links: Sequence[Any]) -> None:
             raise InvalidArgumentError(
                 f"{where}: expected a ParentContext, got {type(link).__name__}"
             )
-        child = _id(link.child_id, f"{where}: child_id")
-        parent = _id(link.parent_id, f"{where}: parent_id")
+        child = required_id(link.child_id, f"{where}: child_id")
+        parent = required_id(link.parent_id, f"{where}: parent_id")
         if child == parent:
             raise InvalidArgumentError(f"{where}: context {child} cannot be its own parent")
         pairs.append((child, parent))

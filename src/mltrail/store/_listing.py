@@ -23,6 +23,7 @@ from mltrail.backends.sql.schema import TypeKind
 from mltrail.errors import InvalidArgumentError
 from mltrail.model import ListOptions, ResultPage
 from mltrail.query.filters import CompiledFilter, analyze
+from mltrail.store._args import count_arg, flag_arg, optional_text
 from mltrail.store._nodes import NodeSpec, hydrate, hydrate_with, node_select
 from mltrail.store._ordering import Order, PropertyOrder, SortKeys, parse_order
 from mltrail.store._statements import node_statements
@@ -111,14 +112,10 @@ def list_nodes(
     and the limit are its parameters.
     """
     order = parse_order(options.order_by)
-    limit = options.limit
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
-        raise InvalidArgumentError(f"limit must be an integer, got {limit!r}")
-    if limit is not None and limit < 0:
-        raise InvalidArgumentError(f"limit must be positive (or None/0 for all rows), got {limit}")
-    limit = limit or None
-    ascending = bool(options.is_asc)
-    filter_text = (options.filter_query or "").strip()
+    limit = count_arg(options.limit, "limit (None or 0 for all rows)") or None
+    ascending = flag_arg(options.is_asc, "ascending")
+    filter_text = (optional_text(options.filter_query, "filter_query") or "").strip()
+    optional_text(options.page_token, "page_token")
     compiled = analyze(spec.kind, filter_text) if filter_text else None
     digest = _digest(spec.label, scope.label, filter_text)
     params: dict[str, Any] = scope.params()
@@ -225,6 +222,15 @@ def _properties(spec: NodeSpec, keys: SortKeys, where: ColumnElement[bool] | Non
     return select(*node_statements(spec.kind).prop_columns).where(spec.props.c.node_id.in_(ids))
 
 
+def _token_scalar(value: Any) -> bool:
+    """Whether ``value`` could be a sort key this store put in a token (and can bind)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -(2**63) <= value < 2**63
+    if isinstance(value, str):
+        return value.isascii() or not any("\ud800" <= c <= "\udfff" for c in value)
+    return value is None or isinstance(value, bool) or (isinstance(value, float) and value == value)
+
+
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
 
@@ -235,17 +241,26 @@ def _make_token(order: Order, ascending: bool, digest: str, value: Any, last_id:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+_BAD_TOKEN = (
+    "page_token is not a token this store issued; pass the next_page_token of the previous "
+    "page unchanged"
+)
+
+
 def _read_token(token: str, order: Order, ascending: bool, digest: str) -> tuple[Any, int]:
     try:
         padded = token + "=" * (-len(token) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        value, last_id = payload["v"], int(payload["i"])
+        value, last_id = payload["v"], payload["i"]
         same = payload["o"] == order.value and payload["a"] == ascending and payload["q"] == digest
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise InvalidArgumentError(
-            "page_token is not a token this store issued; pass the next_page_token of the previous "
-            "page unchanged"
-        ) from None
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeError, RecursionError):
+        raise InvalidArgumentError(_BAD_TOKEN) from None
+    # The order checks the shape of its own key (read_key); every scalar in it must bind.
+    scalars = value if isinstance(value, list) else [value]
+    if not all(_token_scalar(v) for v in scalars):
+        raise InvalidArgumentError(_BAD_TOKEN)
+    if type(last_id) is not int or not _token_scalar(last_id):
+        raise InvalidArgumentError(_BAD_TOKEN)
     if not same:
         raise InvalidArgumentError(
             "page_token was issued for a different listing (order, direction, filter or scope); "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,14 @@ from mltrail.backends.sql.fast import InStatement, MultiInStatement, StatementCa
 from mltrail.backends.sql.schema import NAME_LENGTH, TypeKind
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from mltrail.model import Artifact, ArtifactState, Context, Execution, ExecutionState
-from mltrail.store._args import name_arg, no_nul
+from mltrail.store._args import (
+    clean_text,
+    name_arg,
+    optional_id,
+    short,
+    storable_ids,
+    text_arg,
+)
 from mltrail.store._statements import SLOTS, node_statements
 from mltrail.store._types import TypeCache, TypeInfo
 from mltrail.store._values import ValueProblem, decode, encode, enum_value
@@ -107,7 +114,7 @@ def _describe(spec: NodeSpec, node: Any, position: int) -> str:
     if node.id is not None:
         return f"{spec.label} id {node.id}"
     if node.name:
-        return f"{spec.label} {node.name!r}"
+        return f"{spec.label} {short(node.name)}"
     return f"{spec.label} #{position} of the request"
 
 
@@ -116,35 +123,30 @@ def resolve_type(
 ) -> TypeInfo | None:
     """The node's type from ``type_id`` or ``type`` (its name); None when it names neither."""
     info = None
-    if node.type_id is not None:
-        info = types.by_id(conn, int_id(node.type_id, f"{where}: type_id"))
+    type_id = optional_id(node.type_id, f"{where}: type_id")
+    type_name = None if node.type is None else text_arg(node.type, f"{where}: type")
+    if type_id is not None:
+        info = types.by_id(conn, type_id)
         if info is None or info.kind != spec.kind:
             raise NotFoundError(
                 f"{where}: no {spec.label} type with type_id {node.type_id}; create the type with "
                 f"put_{spec.label}_type first"
             )
-    if node.type is not None:
+    if type_name is not None:
         if info is not None:
-            if node.type != info.name:
+            if type_name != info.name:
                 raise InvalidArgumentError(
                     f"{where}: type {node.type!r} and type_id {node.type_id} (type {info.name!r}) "
                     "disagree; give one of them"
                 )
         else:
-            info = types.by_name(conn, spec.kind, node.type)
+            info = types.by_name(conn, spec.kind, type_name)
             if info is None:
                 raise NotFoundError(
                     f"{where}: no {spec.label} type named {node.type!r}; create it with "
                     f"put_{spec.label}_type first"
                 )
     return info
-
-
-def int_id(value: Any, what: str) -> int:
-    """``value`` as an id; bools and strings are refused rather than converted."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgumentError(f"{what} must be an int id, got {value!r}")
-    return value
 
 
 def prepare(
@@ -162,12 +164,11 @@ def prepare(
             row[column] = None
         elif enum_cls is not None:
             row[column] = int(enum_value(enum_cls, value, f"{where}: {column}"))
-        elif not isinstance(value, str):
-            raise InvalidArgumentError(
-                f"{where}: {column} must be a string, got {type(value).__name__}"
-            )
         else:
-            row[column] = no_nul(value, f"{where}: {column}")
+            row[column] = text_arg(value, f"{where}: {column}")
+    for column in ("create_time_since_epoch", "last_update_time_since_epoch"):
+        # Set by the store; a value read back is accepted (and ignored), junk is not.
+        _time(getattr(node, column), f"{where}: {column}")
     props: PropMap = {}
     for key, value in _items(node.properties, where, "properties"):
         declared = info.properties.get(key)
@@ -187,19 +188,26 @@ def prepare(
     return Prepared(position, info, row, props)
 
 
+def _time(value: Any, what: str) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise InvalidArgumentError(
+            f"{what} must be an int (ms since the epoch), got {short(value)}"
+        )
+
+
 def _items(mapping: Any, where: str, what: str) -> Iterator[tuple[str, Any]]:
-    if not mapping:
+    if mapping is None:
         return
-    if not isinstance(mapping, dict):
+    if not isinstance(mapping, Mapping):
         raise InvalidArgumentError(f"{where}: {what} must be a dict, got {type(mapping).__name__}")
     for key, value in mapping.items():
         if not isinstance(key, str) or not key:
             raise InvalidArgumentError(
-                f"{where}: {what} keys must be non-empty strings, got {key!r}"
+                f"{where}: {what} keys must be non-empty strings, got {short(key)}"
             )
         if len(key) > NAME_LENGTH:
             raise InvalidArgumentError(f"{where}: {what} key {key[:40]!r}... is too long")
-        yield key, value
+        yield clean_text(key, f"{where}: {what} key {short(key)}"), value
 
 
 def _encode(value: Any, declared: Any, where: str, what: str, key: str) -> tuple[str, Any]:
@@ -214,24 +222,25 @@ def _encode(value: Any, declared: Any, where: str, what: str, key: str) -> tuple
 
 def parse_mask(spec: NodeSpec, paths: Sequence[str] | None) -> list[str] | None:
     """Validated field mask paths, or None for "replace every field"."""
-    if not paths:
+    if paths is None:
         return None
-    if isinstance(paths, str):
-        raise InvalidArgumentError("field_mask_paths must be a list of paths, not a string")
+    if isinstance(paths, (str, bytes, Mapping)) or not isinstance(paths, Iterable):
+        raise InvalidArgumentError(f"field_mask_paths must be a list of paths, got {short(paths)}")
     valid = [*sorted(spec.mask_fields), "properties", "custom_properties"]
     out = []
     for path in paths:
-        head, _, key = str(path).partition(".")
+        path = text_arg(path, "a field mask path")
+        head, _, key = path.partition(".")
         if (head in spec.mask_fields and not key) or (
             head in ("properties", "custom_properties") and (key or path == head)
         ):
-            out.append(str(path))
+            out.append(path)
             continue
         raise InvalidArgumentError(
             f"field mask path {path!r} is not valid for {spec.label}s; use one of {valid}, "
             "'properties.<name>' or 'custom_properties.<name>'"
         )
-    return out
+    return out or None
 
 
 def _apply_mask(
@@ -269,28 +278,36 @@ def put_nodes(
     spec: NodeSpec,
     nodes: Sequence[Any],
     field_mask_paths: Sequence[str] | None = None,
+    *,
+    same_external_id_is_same_node: bool = False,
 ) -> list[int]:
-    """Insert nodes without id, update nodes with id; returns ids in request order."""
+    """Insert nodes without id, update nodes with id; returns ids in request order.
+
+    A node given twice (the same id) is one node: every occurrence is checked, the last one's
+    fields are stored and its id is returned for each. With ``same_external_id_is_same_node``,
+    new nodes sharing an external id are one node in the same way.
+    """
     for position, node in enumerate(nodes):
         if not isinstance(node, spec.cls):
             raise InvalidArgumentError(
                 f"put_{spec.label}s expects {spec.cls.__name__} objects; item #{position} is "
                 f"{type(node).__name__}"
             )
-    mask = parse_mask(spec, field_mask_paths)
-    update_ids = [
-        int_id(n.id, f"{spec.label} #{position} of the request: id")
+    given_ids = [
+        optional_id(n.id, f"{spec.label} #{position} of the request: id")
         for position, n in enumerate(nodes)
-        if n.id is not None
     ]
-    existing = _load_for_update(conn, spec, update_ids)
+    mask = parse_mask(spec, field_mask_paths)
+    existing = _load_for_update(conn, spec, [i for i in given_ids if i is not None])
     inserts: list[Prepared] = []
-    updates: list[Update] = []
-    seen: set[int] = set()
-    for position, node in enumerate(nodes):
+    insert_positions: list[list[int]] = []
+    by_external_id: dict[str, int] = {}  # external id -> index in inserts
+    updates: dict[int, Update] = {}  # by node id: the last occurrence wins
+    update_positions: list[tuple[int, int]] = []
+    for position, (node, node_id) in enumerate(zip(nodes, given_ids)):
         where = _describe(spec, node, position)
         info = resolve_type(conn, types, spec, node, where)
-        if node.id is None:
+        if node_id is None:
             if info is None:
                 raise InvalidArgumentError(
                     f"{where}: type_id is missing; give type_id or type (the type's name)"
@@ -298,12 +315,23 @@ def put_nodes(
             prepared = prepare(conn, types, spec, node, position, info)
             if spec.name_required and prepared.row["name"] is None:
                 raise InvalidArgumentError(f"{where}: a {spec.label} needs a non-empty name")
-            inserts.append(prepared)
+            external_id = prepared.row["external_id"]
+            index = by_external_id.get(external_id) if same_external_id_is_same_node else None
+            if index is None:
+                if external_id is not None:
+                    by_external_id[external_id] = len(inserts)
+                inserts.append(prepared)
+                insert_positions.append([position])
+                continue
+            first = inserts[index]
+            if first.info.id != info.id:
+                raise InvalidArgumentError(
+                    f"{where}: external_id {external_id!r} is also given to a new {spec.label} "
+                    f"of type {first.info.label()}; one node cannot have two types"
+                )
+            inserts[index] = Prepared(first.position, info, prepared.row, prepared.props)
+            insert_positions[index].append(position)
             continue
-        node_id = int(node.id)
-        if node_id in seen:
-            raise InvalidArgumentError(f"{spec.label} id {node_id} appears twice in the request")
-        seen.add(node_id)
         old = existing.get(node_id)
         if old is None:
             raise InvalidArgumentError(
@@ -323,18 +351,22 @@ def put_nodes(
         new_row, new_props = _apply_mask(mask, old_row, old_props, prepared)
         if spec.name_required and new_row["name"] is None:
             raise InvalidArgumentError(f"{where}: a {spec.label} needs a non-empty name")
-        updates.append(
-            Update(Prepared(position, info, new_row, new_props), old_row, old_props, node_id)
+        updates[node_id] = Update(
+            Prepared(position, info, new_row, new_props), old_row, old_props, node_id
         )
+        update_positions.append((position, node_id))
 
-    _check_unique(conn, spec, inserts, updates)
+    changes = list(updates.values())
+    _check_unique(conn, spec, inserts, changes)
     ids: list[int] = [0] * len(nodes)
     stamp = now_ms()
-    for change in updates:
-        ids[change.new.position] = change.node_id
-    _write_updates(conn, spec, updates, stamp)
-    for prepared, new_id in zip(inserts, _insert_rows(conn, dialect, spec, inserts, stamp)):
-        ids[prepared.position] = new_id
+    for position, node_id in update_positions:
+        ids[position] = node_id
+    _write_updates(conn, spec, changes, stamp)
+    new_ids = _insert_rows(conn, dialect, spec, inserts, stamp)
+    for positions, new_id in zip(insert_positions, new_ids):
+        for position in positions:
+            ids[position] = new_id
     return ids
 
 
@@ -349,10 +381,10 @@ class Update:
 def _load_for_update(
     conn: Connection, spec: NodeSpec, ids: list[int]
 ) -> dict[int, tuple[dict[str, Any], PropMap, int]]:
-    if not ids:
+    wanted = storable_ids(ids)
+    if not wanted:
         return {}
     st = node_statements(spec.kind)
-    wanted = sorted(set(ids))
     out: dict[int, tuple[dict[str, Any], PropMap, int]] = {}
     for node_id, type_id, *values in st.rows_by_id.all(conn, wanted):
         out[node_id] = (dict(zip(st.row_columns, values)), {}, type_id)
@@ -569,7 +601,7 @@ def read_in(conn: Connection, spec: NodeSpec, column: str, values: Sequence[Any]
 
 def read_by_ids(conn: Connection, spec: NodeSpec, ids: Sequence[int]) -> list[Any]:
     """The nodes with these ids (unknown ids skipped), ordered by id."""
-    wanted = sorted({int(i) for i in ids})
+    wanted = storable_ids(ids)
     if not wanted:
         return []
     # One query: node columns, then one property per row (NULLs for a node without any).
@@ -638,6 +670,8 @@ def read_artifacts_and_executions(
 
 
 def existing_ids(conn: Connection, spec: NodeSpec, ids: Sequence[int]) -> set[int]:
-    if not ids:
+    """Those of ``ids`` that name stored nodes."""
+    wanted = storable_ids(ids)
+    if not wanted:
         return set()
-    return {row[0] for row in node_statements(spec.kind).ids.all(conn, sorted(set(ids)))}
+    return {row[0] for row in node_statements(spec.kind).ids.all(conn, wanted)}

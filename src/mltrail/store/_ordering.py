@@ -25,6 +25,7 @@ from sqlalchemy.sql.selectable import FromClause
 from mltrail.backends.sql.schema import NAME_LENGTH
 from mltrail.errors import InvalidArgumentError
 from mltrail.model import OrderByField
+from mltrail.store._args import short
 from mltrail.store._nodes import NodeSpec
 
 _COLUMNS = {
@@ -226,7 +227,7 @@ def parse_order(value: Any) -> Order:
             if text in (member.value, member.name.lower(), member.value + "_since_epoch"):
                 return ColumnOrder(member)
     raise InvalidArgumentError(
-        f"order_by {value!r} is not valid; use OrderByField.ID, CREATE_TIME or UPDATE_TIME "
+        f"order_by {short(value)} is not valid; use OrderByField.ID, CREATE_TIME or UPDATE_TIME "
         "('id', 'create_time', 'update_time'), or a property: 'properties.<name>' or "
         "'custom_properties.<name>'"
     )

@@ -15,11 +15,13 @@ from mltrail.model import (
     INPUT_EVENT_TYPES,
     OUTPUT_EVENT_TYPES,
     Artifact,
+    EndingNodes,
     Execution,
     ExecutionState,
     LineageDirection,
     LineageGraph,
     LineageSubgraphQueryOptions,
+    StartingNodes,
 )
 from mltrail.query import lineage as _lineage
 from mltrail.query.compare import ArtifactComparison, compare
@@ -31,8 +33,19 @@ from mltrail.query.fingerprint import (
     CacheExplanation,
     Fingerprint,
     differences,
+    input_mapping,
 )
-from mltrail.store._args import id_arg, optional_ids
+from mltrail.store._args import (
+    count_arg,
+    flag_arg,
+    id_arg,
+    is_storable_id,
+    optional_ids,
+    optional_text,
+    short,
+    storable_ids,
+    texts_arg,
+)
 from mltrail.store._edges import get_events
 from mltrail.store._nodes import (
     ARTIFACTS,
@@ -78,18 +91,19 @@ class Questions:
         with ``include_stop_nodes``. ``max_nodes`` returns at most that many artifacts and
         executions, nearest first, and sets ``truncated``.
         """
+        include_stop = flag_arg(include_stop_nodes, "include_stop_nodes")
         query = _lineage.LineageQuery(
-            artifact_ids=optional_ids(artifact_ids, "artifact_ids"),
-            execution_ids=optional_ids(execution_ids, "execution_ids"),
-            artifact_filter=artifacts_filter or None,
-            execution_filter=executions_filter or None,
+            artifact_ids=_starting_ids(artifact_ids, "artifact_ids"),
+            execution_ids=_starting_ids(execution_ids, "execution_ids"),
+            artifact_filter=_filter(artifacts_filter, "artifacts_filter"),
+            execution_filter=_filter(executions_filter, "executions_filter"),
             direction=_lineage.direction_of(direction),
-            max_hops=_count(max_hops, "max_hops"),
-            stop_artifacts=stop_at_artifacts or None,
-            stop_executions=stop_at_executions or None,
-            include_stop_artifacts=bool(include_stop_nodes),
-            include_stop_executions=bool(include_stop_nodes),
-            max_nodes=_count(max_nodes, "max_nodes"),
+            max_hops=count_arg(max_hops, "max_hops"),
+            stop_artifacts=_filter(stop_at_artifacts, "stop_at_artifacts"),
+            stop_executions=_filter(stop_at_executions, "stop_at_executions"),
+            include_stop_artifacts=include_stop,
+            include_stop_executions=include_stop,
+            max_nodes=count_arg(max_nodes, "max_nodes"),
         )
         if not (
             query.artifact_ids
@@ -122,26 +136,22 @@ class Questions:
             raise InvalidArgumentError(
                 "set exactly one of starting_artifacts and starting_executions"
             )
-        start = o.starting_artifacts or o.starting_executions
-        assert start is not None
-        if not (start.filter_query or "").strip():
-            raise InvalidArgumentError("the starting nodes need a non-empty filter_query")
+        start_artifacts = _starting_filter(o.starting_artifacts, "starting_artifacts")
+        start_executions = _starting_filter(o.starting_executions, "starting_executions")
+        stop_artifacts, include_artifacts = _ending(o.ending_artifacts, "ending_artifacts")
+        stop_executions, include_executions = _ending(o.ending_executions, "ending_executions")
         fields = _read_mask(field_mask_paths)
         query = _lineage.LineageQuery(
-            artifact_filter=o.starting_artifacts.filter_query if o.starting_artifacts else None,
-            execution_filter=o.starting_executions.filter_query if o.starting_executions else None,
+            artifact_filter=start_artifacts,
+            execution_filter=start_executions,
             direction=_lineage.direction_of(o.direction),
-            max_hops=_count(o.max_num_hops, "max_num_hops"),
-            stop_artifacts=o.ending_artifacts.filter_query if o.ending_artifacts else None,
-            stop_executions=o.ending_executions.filter_query if o.ending_executions else None,
+            max_hops=count_arg(o.max_num_hops, "max_num_hops"),
+            stop_artifacts=stop_artifacts,
+            stop_executions=stop_executions,
             # Each EndingNodes says whether its own matches are part of the answer.
-            include_stop_artifacts=bool(
-                o.ending_artifacts and o.ending_artifacts.include_ending_nodes
-            ),
-            include_stop_executions=bool(
-                o.ending_executions and o.ending_executions.include_ending_nodes
-            ),
-            max_nodes=_count(o.max_node_size, "max_node_size"),
+            include_stop_artifacts=include_artifacts,
+            include_stop_executions=include_executions,
+            max_nodes=count_arg(o.max_node_size, "max_node_size"),
             fields=fields,
         )
         return self._read(lambda conn: _lineage.run_lineage(conn, query))
@@ -163,7 +173,9 @@ class Questions:
         return self._neighbour_executions(artifact_id, "consumers", INPUT_EVENT_TYPES)
 
     def _neighbour_executions(self, artifact_id: int, key: str, types: Any) -> list[Execution]:
-        id_arg(artifact_id, "artifact_id")
+        artifact_id = id_arg(artifact_id, "artifact_id")
+        if not is_storable_id(artifact_id):
+            return []  # no artifact has this id
 
         def where() -> Any:
             kinds = [literal(int(t)) for t in sorted(types)]
@@ -179,10 +191,15 @@ class Questions:
         """The DAG of a context (a run, a pipeline): its executions, the artifacts they read and
         wrote and those attributed to it, with the events between them. With
         ``include_child_contexts`` the members of every descendant context count too."""
-        return self._read(lambda conn: _context_dag(conn, context_id, include_child_contexts))
+        context_id = id_arg(context_id, "context_id")
+        children = flag_arg(include_child_contexts, "include_child_contexts")
+        if not is_storable_id(context_id):
+            return LineageGraph()  # no context has this id
+        return self._read(lambda conn: _context_dag(conn, context_id, children))
 
     def compare_artifacts(self, left_id: int, right_id: int) -> ArtifactComparison:
         """Two artifacts side by side, fields and properties aligned, differences marked."""
+        left_id, right_id = id_arg(left_id, "left_id"), id_arg(right_id, "right_id")
         found = {
             a.id: a for a in self._read(lambda c: read_by_ids(c, ARTIFACTS, [left_id, right_id]))
         }
@@ -210,7 +227,7 @@ class Questions:
         digests recorded by tracking), else its uri, else its id; its name is the artifact's name,
         else its uri, else ``artifact <id>``.
         """
-        named = dict(inputs or {})
+        named = dict(input_mapping(inputs, "inputs"))
         ids = optional_ids(input_artifact_ids, "input_artifact_ids") or ()
         if ids:
             artifacts = self._read(lambda conn: read_by_ids(conn, ARTIFACTS, list(ids)))
@@ -229,6 +246,7 @@ class Questions:
 
     def find_cached_execution(self, fingerprint: Fingerprint) -> CachedExecution | None:
         """The latest COMPLETE execution recorded with this fingerprint and its outputs, or None."""
+        _fingerprint_arg(fingerprint)
         return self._read(lambda conn: _cached(conn, fingerprint))
 
     def explain_cache_miss(
@@ -236,18 +254,58 @@ class Questions:
     ) -> CacheExplanation:
         """Why ``fingerprint`` has no cached execution: what differs from the nearest earlier
         execution of the same type (among the latest ``candidates`` ones)."""
-        return self._read(lambda conn: _explain(conn, fingerprint, candidates))
+        _fingerprint_arg(fingerprint)
+        limit = count_arg(candidates, "candidates")
+        if limit is None:
+            raise InvalidArgumentError("candidates must be a non-negative int, got None")
+        return self._read(lambda conn: _explain(conn, fingerprint, limit))
 
 
-def _count(value: Any, what: str) -> int | None:
-    if value is None:
+def _starting_ids(values: Sequence[int] | None, what: str) -> tuple[int, ...] | None:
+    """Checked starting ids; those no node can have are left out (they find nothing)."""
+    ids = optional_ids(values, what)
+    return None if ids is None else tuple(storable_ids(ids))
+
+
+def _filter(value: Any, what: str) -> str | None:
+    return (optional_text(value, what) or "").strip() or None
+
+
+def _starting_filter(nodes: Any, what: str) -> str | None:
+    if nodes is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidArgumentError(f"{what} must be a non-negative integer or None, got {value!r}")
-    return value
+    if not isinstance(nodes, StartingNodes):
+        raise InvalidArgumentError(
+            f"{what} must be a StartingNodes (or None), got {type(nodes).__name__}"
+        )
+    text = _filter(nodes.filter_query, f"{what}.filter_query")
+    if text is None:
+        raise InvalidArgumentError("the starting nodes need a non-empty filter_query")
+    return text
+
+
+def _ending(nodes: Any, what: str) -> tuple[str | None, bool]:
+    if nodes is None:
+        return None, False
+    if not isinstance(nodes, EndingNodes):
+        raise InvalidArgumentError(
+            f"{what} must be an EndingNodes (or None), got {type(nodes).__name__}"
+        )
+    include = flag_arg(nodes.include_ending_nodes, f"{what}.include_ending_nodes")
+    return _filter(nodes.filter_query, f"{what}.filter_query"), include
+
+
+def _fingerprint_arg(value: Any) -> None:
+    if not isinstance(value, Fingerprint):
+        raise InvalidArgumentError(
+            f"expected a Fingerprint (from store.fingerprint or Fingerprint.of), got {short(value)}"
+        )
 
 
 def _read_mask(paths: Sequence[str] | None) -> frozenset[str]:
+    if paths is None:
+        return frozenset(_lineage.GRAPH_FIELDS)
+    paths = texts_arg(paths, "field_mask_paths")
     if not paths:
         return frozenset(_lineage.GRAPH_FIELDS)
     unknown = sorted(set(paths) - set(_lineage.GRAPH_FIELDS))

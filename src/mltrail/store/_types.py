@@ -26,7 +26,7 @@ from mltrail.model import (
     ExecutionType,
     PropertyType,
 )
-from mltrail.store._args import name_arg
+from mltrail.store._args import name_arg, optional_id, storable_ids, text_arg
 from mltrail.store._values import enum_value
 
 AnyType = ArtifactType | ExecutionType | ContextType
@@ -115,7 +115,7 @@ _types_with_properties_by_id = InStatement(
 
 def load_types_by_id(conn: Connection, ids: Iterable[int]) -> list[TypeInfo]:
     """Types with these ids, ordered by id, in one query (the hot path of lookups by id)."""
-    wanted = sorted(set(ids))
+    wanted = storable_ids(ids)
     if not wanted:
         return []
     rows: dict[int, tuple[Any, dict[str, PropertyType]]] = {}
@@ -234,10 +234,10 @@ def put_type(
     assert name is not None
     version = name_arg(given.version, "the type version") or ""
     external_id = name_arg(given.external_id, "the type external_id")
-    if given.description is not None and not isinstance(given.description, str):
-        raise InvalidArgumentError(
-            f"the type description must be a string, got {type(given.description).__name__}"
-        )
+    given_id = optional_id(given.id, "the type id")
+    description = None
+    if given.description is not None:
+        description = text_arg(given.description, "the type description")
     properties = _declared_properties(kind, given.properties)
     base_enum = BASE_TYPES[kind]
     base_type = getattr(given, "base_type", None)
@@ -246,9 +246,9 @@ def put_type(
         base_value = int(enum_value(base_enum, base_type, "base_type"))
 
     found = load_types(conn, (T.c.kind == kind) & (T.c.name == name) & (T.c.version == version))
-    if given.id is not None and (not found or found[0].id != given.id):
+    if given_id is not None and (not found or found[0].id != given_id):
         raise InvalidArgumentError(
-            f"{KIND_NAME[kind]} type id {given.id} does not belong to type {name!r}"
+            f"{KIND_NAME[kind]} type id {given_id} does not belong to type {name!r}"
             + (f" version {version!r}" if version else "")
             + "; types are identified by name and version, leave id unset"
         )
@@ -260,7 +260,7 @@ def put_type(
                 kind=kind,
                 name=name,
                 version=version,
-                description=given.description,
+                description=description,
                 external_id=external_id,
                 base_type=base_value,
             )
@@ -278,8 +278,8 @@ def put_type(
     changes: dict[str, Any] = {}
     if external_id is not None and external_id != stored.external_id:
         changes["external_id"] = external_id
-    if given.description is not None and given.description != stored.description:
-        changes["description"] = given.description
+    if description is not None and description != stored.description:
+        changes["description"] = description
     if base_value is not None and stored.base_type is None:
         changes["base_type"] = base_value
     if changes:

@@ -2,6 +2,9 @@
 
 A value is stored in exactly one typed column ("slot") of a property row: ``int_value``,
 ``double_value``, ``string_value``, ``bool_value`` or ``struct_value`` (JSON text).
+
+A STRUCT value is JSON-like: dicts with str keys, lists (and tuples), str, int within 64 bits,
+finite float, bool and None, nested at most :data:`STRUCT_DEPTH` levels deep.
 """
 
 from __future__ import annotations
@@ -10,14 +13,17 @@ import enum
 import json
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from mltrail.errors import InvalidArgumentError
 from mltrail.model import PropertyType
+from mltrail.store._args import short as _short
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+#: How deeply dicts and lists may nest in a STRUCT value.
+STRUCT_DEPTH = 64
 
 SLOT_OF_TYPE = {
     PropertyType.INT: "int_value",
@@ -87,7 +93,7 @@ def _classify(value: Any) -> tuple[PropertyType, Any]:
     if isinstance(value, numbers.Integral):
         return PropertyType.INT, _int64(int(value))
     if isinstance(value, numbers.Real):
-        return PropertyType.DOUBLE, _finite(float(value))
+        return PropertyType.DOUBLE, _finite(value)
     if isinstance(value, (Mapping, list, tuple)):
         return PropertyType.STRUCT, _json(value)
     raise ValueProblem(
@@ -96,13 +102,13 @@ def _classify(value: Any) -> tuple[PropertyType, Any]:
     )
 
 
-def _text(value: str) -> str:
+def _text(value: str, where: str = "") -> str:
     if "\x00" in value:
         raise ValueProblem(
-            "the string contains a NUL character (\\x00), which not every database can store; "
-            "remove it or encode the value"
+            f"the string{_at(where)} contains a NUL character (\\x00), which not every database "
+            "can store; remove it or encode the value"
         )
-    return value
+    return _surrogate_free(value, where)
 
 
 def _int64(value: int) -> int:
@@ -111,51 +117,81 @@ def _int64(value: int) -> int:
     return value
 
 
-def _finite(value: float) -> float:
-    if not math.isfinite(value):
+def _finite(value: Any, where: str = "") -> float:
+    """A real number as a finite float."""
+    try:
+        number = float(value)
+    except (OverflowError, ValueError, TypeError):
+        number = math.inf
+    if not math.isfinite(number):
         raise ValueProblem(
-            f"{value} is not a finite number and cannot be stored portably; store it as a string "
-            "or leave the property out"
+            f"{_short(value)}{_at(where)} is not a finite 64-bit float and cannot be stored "
+            "portably; store it as a string or leave the property out"
         )
-    return value
+    return number
 
 
 def _json(value: Any) -> str:
-    _check_json(value, "")
     # NUL characters inside strings are escaped by JSON, so struct values store them safely.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return json.dumps(plain_json(value), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def _check_json(value: Any, where: str) -> None:
-    if value is None or isinstance(value, (str, bool)):
-        return
+def plain_json(value: Any, where: str = "", depth: int = 0) -> Any:
+    """``value`` as plain JSON data (dict, list, str, int, float, bool, None), checked.
+
+    Tuples become lists, other mappings dicts and numpy-like numbers Python ones; anything else
+    is a :class:`ValueProblem` saying where it is.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        # NUL is escaped in JSON text; surrogates could not be encoded.
+        return str(_surrogate_free(value, where))
+    if isinstance(value, enum.Enum):
+        raise ValueProblem(f"{_short(value)}{_at(where)} is an enum; store its .name or .value")
     if isinstance(value, numbers.Integral):
-        return
+        try:
+            return _int64(int(value))
+        except ValueProblem:
+            raise ValueProblem(
+                f"{value}{_at(where)} does not fit in a 64-bit integer; store it as a string"
+            ) from None
     if isinstance(value, numbers.Real):
-        _finite(float(value))
-        return
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValueProblem(f"struct key {key!r}{_at(where)} must be a string")
-            _check_json(item, f"{where}.{key}")
-        return
-    if isinstance(value, Sequence):
-        for i, item in enumerate(value):
-            _check_json(item, f"{where}[{i}]")
-        return
+        return _finite(value, where)
+    if isinstance(value, (Mapping, list, tuple)):
+        if depth >= STRUCT_DEPTH:
+            raise ValueProblem(
+                f"the value is nested more than {STRUCT_DEPTH} levels deep{_at(where)}; "
+                "flatten it or store it as a string"
+            )
+        if isinstance(value, Mapping):
+            out: dict[str, Any] = {}
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise ValueProblem(f"struct key {_short(key)}{_at(where)} must be a string")
+                _surrogate_free(key, where)
+                out[str(key)] = plain_json(item, f"{where}.{key}", depth + 1)
+            return out
+        return [plain_json(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)]
     raise ValueProblem(
         f"{_short(value)}{_at(where)} is not JSON-like (dict, list, str, number, bool, None)"
     )
 
 
+def _surrogate_free(value: str, where: str) -> str:
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueProblem(
+                f"the string {_short(value)}{_at(where)} contains a lone surrogate, which is "
+                "not valid Unicode text; fix the string or decode its bytes with errors='replace'"
+            ) from None
+    return value
+
+
 def _at(where: str) -> str:
     return f" at {where.lstrip('.')}" if where else ""
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 E = TypeVar("E", bound=enum.IntEnum)
@@ -169,8 +205,8 @@ def enum_value(enum_cls: type[E], value: Any, what: str) -> E:
         # An IntEnum of another class is an int, but ExecutionState.COMPLETE is not the artifact
         # state with the same number: it is a mix-up.
         raise InvalidArgumentError(
-            f"{what} {value!r} is a {type(value).__name__}, not a {enum_cls.__name__}; use one of "
-            + ", ".join(f"{enum_cls.__name__}.{m.name}" for m in enum_cls)
+            f"{what} {_short(value)} is a {type(value).__name__}, not a {enum_cls.__name__}; "
+            "use one of " + ", ".join(f"{enum_cls.__name__}.{m.name}" for m in enum_cls)
         )
     try:
         if isinstance(value, str):
@@ -180,4 +216,4 @@ def enum_value(enum_cls: type[E], value: Any, what: str) -> E:
     except (KeyError, ValueError):
         pass
     names = ", ".join(m.name for m in enum_cls)
-    raise InvalidArgumentError(f"{what} {value!r} is not valid; use one of {names}")
+    raise InvalidArgumentError(f"{what} {_short(value)} is not valid; use one of {names}")

@@ -25,7 +25,16 @@ from mltrail.model import (
     ResultPage,
 )
 from mltrail.store import _composite, _edges, _types
-from mltrail.store._args import batch, external_ids_arg, id_arg, ids_arg, text_arg
+from mltrail.store._args import (
+    batch,
+    external_ids_arg,
+    flag_arg,
+    id_arg,
+    ids_arg,
+    is_storable_id,
+    text_arg,
+    version_arg,
+)
 from mltrail.store._listing import ALL, Scope, count_nodes, list_nodes, merge_options
 from mltrail.store._nodes import (
     ARTIFACTS,
@@ -160,6 +169,7 @@ class MetadataStore(Questions):
         return self._put_type(TypeKind.CONTEXT, context_type, can_add_fields, can_omit_fields)
 
     def _put_type(self, kind: TypeKind, given: Any, add: bool, omit: bool) -> int:
+        add, omit = flag_arg(add, "can_add_fields"), flag_arg(omit, "can_omit_fields")
         return self._write(
             lambda conn: _types.put_type(
                 conn, kind, given, can_add_fields=add, can_omit_fields=omit
@@ -168,15 +178,19 @@ class MetadataStore(Questions):
 
     def get_artifact_type(self, type_name: str, type_version: str | None = None) -> ArtifactType:
         """The artifact type with this name (and version); raises NotFoundError if absent."""
-        return self._read(lambda c: _types.get_type(c, TypeKind.ARTIFACT, type_name, type_version))
+        return self._get_type(TypeKind.ARTIFACT, type_name, type_version)
 
     def get_execution_type(self, type_name: str, type_version: str | None = None) -> ExecutionType:
         """The execution type with this name (and version); raises NotFoundError if absent."""
-        return self._read(lambda c: _types.get_type(c, TypeKind.EXECUTION, type_name, type_version))
+        return self._get_type(TypeKind.EXECUTION, type_name, type_version)
 
     def get_context_type(self, type_name: str, type_version: str | None = None) -> ContextType:
         """The context type with this name (and version); raises NotFoundError if absent."""
-        return self._read(lambda c: _types.get_type(c, TypeKind.CONTEXT, type_name, type_version))
+        return self._get_type(TypeKind.CONTEXT, type_name, type_version)
+
+    def _get_type(self, kind: TypeKind, name: str, version: str | None) -> Any:
+        name, version = text_arg(name, "type_name"), version_arg(version)
+        return self._read(lambda c: _types.get_type(c, kind, name, version))
 
     def get_artifact_types(self) -> list[ArtifactType]:
         """Every artifact type, by id."""
@@ -339,7 +353,7 @@ class MetadataStore(Questions):
         return self._by_ids(CONTEXTS, context_ids)
 
     def _by_ids(self, spec: NodeSpec, ids: Sequence[int]) -> list[Any]:
-        wanted = ids_arg(ids, "ids")
+        wanted = ids_arg(ids, f"{spec.label}_ids")
         if not wanted:
             return []
         return self._read(lambda conn: read_by_ids(conn, spec, wanted))
@@ -382,7 +396,9 @@ class MetadataStore(Questions):
         list_options: ListOptions | None,
         options: dict[str, Any],
     ) -> ResultPage[Any]:
-        scope = Scope("type", type_name=text_arg(name, "type_name"), type_version=version or "")
+        scope = Scope(
+            "type", type_name=text_arg(name, "type_name"), type_version=version_arg(version)
+        )
         return self._list(spec, list_options, options, scope)
 
     def get_artifact_by_type_and_name(
@@ -408,7 +424,7 @@ class MetadataStore(Questions):
     ) -> Any:
         params = {
             "type_name": text_arg(type_name, "type_name"),
-            "type_version": version or "",
+            "type_version": version_arg(version),
             "name": text_arg(name, "name"),
         }
 
@@ -517,6 +533,8 @@ class MetadataStore(Questions):
         return self._contexts_linked("of_execution", id_arg(execution_id, "execution_id"))
 
     def _contexts_linked(self, relation: str, node_id: int) -> list[Context]:
+        if not is_storable_id(node_id):
+            return []  # no node has this id
         params = {"node_id": node_id}
         where = lambda: CONTEXTS.table.c.id.in_(_edges.linked_contexts(relation))  # noqa: E731
         return self._read(lambda conn: read_where(conn, CONTEXTS, relation, where, params))
@@ -525,15 +543,13 @@ class MetadataStore(Questions):
         self, context_id: int, list_options: ListOptions | None = None, **options: Any
     ) -> ResultPage[Artifact]:
         """Artifacts attributed to a context; list options as in :meth:`get_artifacts`."""
-        scope = Scope("context", context_id=id_arg(context_id, "context_id"))
-        return self._list(ARTIFACTS, list_options, options, scope)
+        return self._list(ARTIFACTS, list_options, options, _context_scope(context_id))
 
     def get_executions_by_context(
         self, context_id: int, list_options: ListOptions | None = None, **options: Any
     ) -> ResultPage[Execution]:
         """Executions associated with a context; list options as in :meth:`get_artifacts`."""
-        scope = Scope("context", context_id=id_arg(context_id, "context_id"))
-        return self._list(EXECUTIONS, list_options, options, scope)
+        return self._list(EXECUTIONS, list_options, options, _context_scope(context_id))
 
     # ------------------------------------------------------------------------------ composite
 
@@ -560,6 +576,15 @@ class MetadataStore(Questions):
         """
         items = batch(artifact_and_events or (), "artifact_and_events")
         ctxs = batch(contexts or (), "contexts")
+        flags = (
+            flag_arg(reuse_context_if_already_exist, "reuse_context_if_already_exist"),
+            flag_arg(
+                reuse_artifact_if_already_exist_by_external_id,
+                "reuse_artifact_if_already_exist_by_external_id",
+            ),
+            flag_arg(force_reuse_context, "force_reuse_context"),
+            flag_arg(force_update_time, "force_update_time"),
+        )
         dialect = self._db.dialect
         return self._write(
             lambda conn: _composite.put_execution(
@@ -569,10 +594,10 @@ class MetadataStore(Questions):
                 execution,
                 items,
                 ctxs,
-                reuse_context_if_already_exist=reuse_context_if_already_exist,
-                reuse_artifact_if_already_exist_by_external_id=reuse_artifact_if_already_exist_by_external_id,
-                force_reuse_context=force_reuse_context,
-                force_update_time=force_update_time,
+                reuse_context_if_already_exist=flags[0],
+                reuse_artifact_if_already_exist_by_external_id=flags[1],
+                force_reuse_context=flags[2],
+                force_update_time=flags[3],
             )
         )
 
@@ -598,6 +623,13 @@ class MetadataStore(Questions):
             batch(contexts or (), "contexts"),
             batch(event_edges or (), "event_edges"),
         )
+        flags = (
+            flag_arg(reuse_context_if_already_exist, "reuse_context_if_already_exist"),
+            flag_arg(
+                reuse_artifact_if_already_exist_by_external_id,
+                "reuse_artifact_if_already_exist_by_external_id",
+            ),
+        )
         dialect = self._db.dialect
         return self._write(
             lambda conn: _composite.put_lineage_subgraph(
@@ -605,10 +637,16 @@ class MetadataStore(Questions):
                 dialect,
                 self._types,
                 *lists,
-                reuse_context_if_already_exist=reuse_context_if_already_exist,
-                reuse_artifact_if_already_exist_by_external_id=reuse_artifact_if_already_exist_by_external_id,
+                reuse_context_if_already_exist=flags[0],
+                reuse_artifact_if_already_exist_by_external_id=flags[1],
             )
         )
+
+
+def _context_scope(context_id: Any) -> Scope:
+    checked = id_arg(context_id, "context_id")
+    # An id no context can have finds nothing, like any unknown id (0 is never an id).
+    return Scope("context", context_id=checked if is_storable_id(checked) else 0)
 
 
 __all__ = ["MetadataStore", "OrderByField"]
