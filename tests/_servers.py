@@ -7,14 +7,17 @@ it at the end. Between tests every mltrail table is emptied and its ids restart 
 on a server starts exactly as empty as a new SQLite store.
 
 A server that cannot be reached skips the tests that need it, unless the environment variable
-``MLTRAIL_REQUIRE_BACKENDS`` is set (to anything but ``0``): then those tests fail.
+``MLTRAIL_REQUIRE_BACKENDS`` is set (to anything but ``0``): then those tests fail. The same holds
+for optional test dependencies (:func:`need_module`).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import secrets
 import socket
+from types import ModuleType
 
 import pytest
 import sqlalchemy as sa
@@ -206,6 +209,18 @@ def need(server: Server) -> None:
     if required():
         pytest.fail(f"{message} (MLTRAIL_REQUIRE_BACKENDS is set, so this is a failure)")
     pytest.skip(f"{message}; set {ENV[server.kind]} to test against another server")
+
+
+def need_module(name: str) -> ModuleType:
+    """The optional test dependency ``name`` (e.g. ML Metadata): the calling test is skipped
+    without it, or fails when ``MLTRAIL_REQUIRE_BACKENDS`` is set (CI installs them all)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        message = f"the optional test dependency {name} is not installed ({exc})"
+        if required():
+            pytest.fail(f"{message} (MLTRAIL_REQUIRE_BACKENDS is set, so this is a failure)")
+        pytest.skip(f"{message}; make test EXTRAS=dev,postgres,mysql,mlmd installs it")
 
 
 def _alive(pid: int) -> bool:
