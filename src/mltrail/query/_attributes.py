@@ -17,6 +17,7 @@ from mltrail.backends.sql import schema
 from mltrail.backends.sql.schema import TypeKind
 from mltrail.errors import QuerySyntaxError
 from mltrail.model import ArtifactState, EventType, ExecutionState
+from mltrail.query._limits import DEFAULT_LIMITS, FilterLimits
 from mltrail.query._parse import Literal
 
 # ---------------------------------------------------------------------------------------- operands
@@ -152,7 +153,7 @@ KINDS: dict[TypeKind, NodeKind] = {
     ),
 }
 
-_NEIGHBOUR = re.compile(
+NEIGHBOUR = re.compile(
     r"^(parent_contexts|child_contexts|contexts|artifacts|executions|events)_(\w+)$"
 )
 _SLOTS = {
@@ -171,11 +172,21 @@ class Scope:
     database start from the selective side (find the context by name, then its artifacts).
     """
 
-    def __init__(self, kind: NodeKind, text: str, base: Any, prefix: str) -> None:
+    def __init__(
+        self,
+        kind: NodeKind,
+        text: str,
+        base: Any,
+        prefix: str,
+        limits: FilterLimits = DEFAULT_LIMITS,
+    ) -> None:
         self.kind = kind
         self.text = text
         self.base = base
         self.prefix = prefix
+        self.limits = limits
+        self.conditions = 0
+        self.where: Any = None  # the position of the attribute being resolved
         self.params: dict[str, Any] = {}
         self.neighbours: dict[str, tuple[Any, NodeKind | None]] = {}
         self.props: dict[tuple[str, str, bool], Any] = {}
@@ -209,6 +220,16 @@ class Scope:
         return table.alias(f"j{self._count}")
 
     def _join(self, table: Table, on: Callable[[Any], ColumnElement[bool]]) -> Any:
+        limit = self.limits.max_joins
+        if len(self._joins) >= limit:
+            raise query_error(
+                self,
+                f"the query needs more than {limit} joins here (the join limit); each "
+                "neighbour alias takes two, each distinct property one",
+                self.where,
+                "use fewer neighbour aliases or properties, or reuse an alias for conditions on "
+                "the same related node",
+            )
         alias = self._alias(table)
         self._joins.append((self._key, alias, on(alias)))
         return alias
@@ -217,6 +238,16 @@ class Scope:
         found = self.neighbours.get(alias_name)
         if found is not None:
             return found
+        limit = self.limits.max_aliases
+        if len(self.neighbours) >= limit:
+            raise query_error(
+                self,
+                f"{alias_name} would be neighbour alias number {limit + 1}; a query may use at "
+                f"most {limit} (the alias limit)",
+                self.where,
+                "conditions on one related node share one alias (contexts_a.name = 'x' AND "
+                "contexts_a.type = 'Run'); split the question into several listings",
+            )
         base, kind = self.base, self.kind.kind
         self._key = alias_name
         result: tuple[Any, NodeKind | None]
@@ -289,10 +320,11 @@ def _part_text(part: Any) -> str:
 
 def resolve(scope: Scope, tree: lark.Tree[Any], short_kind: str | None) -> Operand:
     """The operand an attribute path names. ``short_kind`` is the literal kind for short forms."""
+    scope.where = tree.meta
     operand = _resolve_path(scope, tree, short_kind)
     parts = [_part_text(p) for p in tree.children]
     keys = []
-    if _NEIGHBOUR.match(parts[0]) and parts[0] not in scope.kind.columns:
+    if NEIGHBOUR.match(parts[0]) and parts[0] not in scope.kind.columns:
         keys.append(parts[0])
         parts = parts[1:]
     if parts and parts[0] in ("properties", "custom_properties") and len(parts) > 1:
@@ -305,7 +337,7 @@ def _resolve_path(scope: Scope, tree: lark.Tree[Any], short_kind: str | None) ->
     parts = [_part_text(p) for p in tree.children]
     label = ".".join(str(p) for p in tree.children)
     owner, kind, owner_key, rest = scope.base, scope.kind, "", parts
-    match = _NEIGHBOUR.match(parts[0])
+    match = NEIGHBOUR.match(parts[0])
     if match and parts[0] not in kind.columns:
         prefix = match.group(1)
         if prefix not in kind.neighbours:

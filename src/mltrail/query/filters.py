@@ -1,5 +1,9 @@
 """The filter query language: parse with the grammar in ``filter.lark``, compile to SQL.
 
+Parsing, with the checks against :class:`FilterLimits` that run before it, is in ``_parse``;
+what attribute paths name is in ``_attributes``. This module compiles, and is where the public
+names live.
+
 Semantics (see docs/filter-queries.md):
 
 * Two-valued logic. Every condition is true or false for a node, never "unknown". A comparison
@@ -16,14 +20,15 @@ Semantics (see docs/filter-queries.md):
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from typing import Any
 
 import lark
 from sqlalchemy import and_, case, false, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
+from mltrail._lru import SizedLRU
 from mltrail.backends.sql.schema import TypeKind
 from mltrail.query._attributes import (
     KINDS,
@@ -35,11 +40,15 @@ from mltrail.query._attributes import (
     query_error,
     resolve,
 )
-from mltrail.query._parse import parse, read_literal
+from mltrail.query._limits import DEFAULT_LIMITS, FilterLimits
+from mltrail.query._parse import check_text, parse, read_literal
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "KINDS",
     "CompiledFilter",
+    "FilterLimits",
+    "FilterShape",
     "NodeKind",
     "Operand",
     "ValueKind",
@@ -72,6 +81,7 @@ def _predicate(scope: Scope, tree: Any, negated: bool, top: bool) -> ColumnEleme
     rule = tree.data
     attribute = tree.children[0]
     if rule == "is_null":
+        _count_condition(scope, tree, [])
         operand = resolve(scope, attribute, None)
         return _finish(operand.is_null(), negated != (tree.children[1] is not None), exact=True)
     if rule == "compare":
@@ -85,6 +95,7 @@ def _predicate(scope: Scope, tree: Any, negated: bool, top: bool) -> ColumnEleme
     else:
         op, value_trees = "between", tree.children[2:]
         negated = negated != (tree.children[1] is not None)
+    _count_condition(scope, tree, value_trees)
     literals = [read_literal(v) for v in value_trees]
     kinds = {lit.kind for lit in literals if lit.kind != "bare"}
     if len(kinds) > 1:
@@ -112,6 +123,35 @@ def _predicate(scope: Scope, tree: Any, negated: bool, top: bool) -> ColumnEleme
     return _finish(operand.positive(op, values), negated, exact=False)
 
 
+def _count_condition(scope: Scope, tree: Any, value_trees: list[Any]) -> None:
+    limits = scope.limits
+    scope.conditions += 1
+    if scope.conditions > limits.max_conditions:
+        raise query_error(
+            scope,
+            f"the query has more than {limits.max_conditions} conditions (the condition limit)",
+            tree.meta,
+            "list alternatives with IN (a, b, c) rather than OR, or split the question into "
+            "several listings",
+        )
+    if len(value_trees) > limits.max_in_values:
+        raise query_error(
+            scope,
+            f"the IN list has {len(value_trees):,} values, more than the limit of "
+            f"{limits.max_in_values:,}",
+            value_trees[limits.max_in_values].meta,
+            "select the nodes in batches of values",
+        )
+    if len(scope.params) + len(value_trees) > limits.max_values:
+        crossing = value_trees[limits.max_values - len(scope.params)]
+        raise query_error(
+            scope,
+            f"the query has more than {limits.max_values:,} values (the value limit)",
+            crossing.meta,
+            "select the nodes in batches of values",
+        )
+
+
 def _finish(condition: ColumnElement[bool], negated: bool, *, exact: bool) -> ColumnElement[bool]:
     """The condition, or its two-valued negation (a NULL positive counts as false)."""
     if not negated:
@@ -119,6 +159,18 @@ def _finish(condition: ColumnElement[bool], negated: bool, *, exact: bool) -> Co
     if exact:  # IS NULL tests are never NULL themselves
         return ~condition
     return case((condition, false()), else_=true())
+
+
+@dataclass(frozen=True)
+class FilterShape:
+    """What compiled SQL depends on: a filter's text with its literal values left out.
+
+    Held as a digest, so that caches keyed by shapes stay small; ``weight`` is the length of the
+    text it was made from, about the size of the SQL it compiles to.
+    """
+
+    digest: str
+    weight: int = field(compare=False)
 
 
 @dataclass(frozen=True)
@@ -130,25 +182,51 @@ class CompiledFilter:
     """
 
     condition: ColumnElement[bool]
-    shape: tuple[Any, ...]
+    shape: FilterShape
     params: dict[str, Any]
+    text: str = ""
 
 
-@functools.lru_cache(maxsize=1024)
-def analyze(kind: TypeKind, text: str, prefix: str = "fv") -> CompiledFilter:
+# Compiled filters by (kind, text, prefix, limits), weighed by the text's length. A compiled
+# filter takes about 200 bytes per character: 64k characters in all are about 12 MB.
+_COMPILED: SizedLRU[tuple[TypeKind, str, str, FilterLimits], CompiledFilter] = SizedLRU(
+    max_total=1 << 16, max_entry=4_096, max_count=1024
+)
+
+
+def analyze(
+    kind: TypeKind, text: str, prefix: str = "fv", limits: FilterLimits = DEFAULT_LIMITS
+) -> CompiledFilter:
     """Check and compile a filter query (raises QuerySyntaxError)."""
+    if len(text) > limits.max_length:
+        check_text(text, limits)  # refused before the text is hashed for the cache
+    key = (kind, text, prefix, limits)
+    found = _COMPILED.get(key)
+    if found is None:
+        found = _analyze(kind, text, prefix, limits)
+        _COMPILED.put(key, found, len(text))
+    return found
+
+
+def _analyze(kind: TypeKind, text: str, prefix: str, limits: FilterLimits) -> CompiledFilter:
     node_kind = KINDS[kind]
-    tree = parse(text)
+    tree = parse(text, limits)
     # Filters on the node's own columns apply to its table directly, indexes and all; filters
     # on neighbours or properties need joins, made in a subquery over an alias of the table.
-    scope = Scope(node_kind, text, node_kind.table, prefix)
+    scope = Scope(node_kind, text, node_kind.table, prefix, limits)
     condition = _compile(scope, tree, False)
     if scope.joined:
-        scope = Scope(node_kind, text, node_kind.table.alias("n0"), prefix)
+        scope = Scope(node_kind, text, node_kind.table.alias("n0"), prefix, limits)
         condition = _compile(scope, tree, False)
         matching = select(scope.base.c.id).select_from(scope.from_).where(condition)
         condition = node_kind.table.c.id.in_(matching)
-    return CompiledFilter(condition, (kind, prefix, _shape(tree)), dict(scope.params))
+    digest = hashlib.sha256(repr((kind, prefix, _shape(tree))).encode()).hexdigest()
+    return CompiledFilter(
+        condition,
+        FilterShape(digest, len(text)),
+        dict(scope.params),
+        text,
+    )
 
 
 _VALUE_TOKENS = frozenset({"STRING", "NUMBER", "TRUE", "FALSE"})

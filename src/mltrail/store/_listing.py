@@ -117,7 +117,8 @@ class Scope:
 
 
 ALL = Scope()
-_LISTINGS = StatementCache(512)
+# Weighed by filter length: a statement takes about 100 bytes per character per dialect.
+_LISTINGS = StatementCache(512, max_weight=1 << 17)
 # Position of the sort key in a node row (see NodeStatements.node_columns).
 _ORDER_POSITION = {OrderByField.ID: 0, OrderByField.CREATE_TIME: 5, OrderByField.UPDATE_TIME: 6}
 
