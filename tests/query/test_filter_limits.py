@@ -345,8 +345,13 @@ def test_the_documented_limits_are_the_defaults() -> None:
     ]
 
 
-def test_the_documented_error_is_the_one_raised() -> None:
+def test_the_documented_examples_run() -> None:
     text = DOC.read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "connect(" in b]
+    assert blocks
+    for block in blocks:
+        exec(compile(block, str(DOC), "exec"), {})
+    # The error shown in the Limits section is the one raised.
     shown = text.split("## Limits", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
     query = shown.splitlines()[1].strip()
     with m.connect() as store, pytest.raises(QuerySyntaxError) as caught:

@@ -1,8 +1,8 @@
 """The filter query language: parse with the grammar in ``filter.lark``, compile to SQL.
 
 Parsing, with the checks against :class:`FilterLimits` that run before it, is in ``_parse``;
-what attribute paths name is in ``_attributes``. This module compiles, and is where the public
-names live.
+what attribute paths name is in ``_attributes``; which conditions the store's types show can
+never hold is in ``_hints``. This module compiles, and is where the public names live.
 
 Semantics (see docs/filter-queries.md):
 
@@ -40,6 +40,7 @@ from mltrail.query._attributes import (
     query_error,
     resolve,
 )
+from mltrail.query._hints import Formula, formula
 from mltrail.query._limits import DEFAULT_LIMITS, FilterLimits
 from mltrail.query._parse import check_text, parse, read_literal
 
@@ -179,12 +180,15 @@ class CompiledFilter:
 
     Literal values are parameters named ``<prefix><n>`` by position, held in ``params``; filters
     with the same ``shape`` (the text with its literals left out) compile to the same SQL.
+    ``tests`` are its conditions that the store's types may show can never hold (see
+    :mod:`mltrail.query._hints`), None if it has none.
     """
 
     condition: ColumnElement[bool]
     shape: FilterShape
     params: dict[str, Any]
     text: str = ""
+    tests: Formula = None
 
 
 # Compiled filters by (kind, text, prefix, limits), weighed by the text's length. A compiled
@@ -226,6 +230,7 @@ def _analyze(kind: TypeKind, text: str, prefix: str, limits: FilterLimits) -> Co
         FilterShape(digest, len(text)),
         dict(scope.params),
         text,
+        formula(kind, tree),
     )
 
 

@@ -23,6 +23,7 @@ from mltrail.backends.sql.schema import TypeKind
 from mltrail.errors import InvalidArgumentError
 from mltrail.model import ListOptions, OrderByField, ResultPage
 from mltrail.query.filters import CompiledFilter, analyze
+from mltrail.store._filter_types import check_filter_types
 from mltrail.store._nodes import NodeSpec, hydrate, hydrate_with, node_select
 from mltrail.store._statements import node_statements
 
@@ -141,6 +142,8 @@ def list_nodes(
     ascending = bool(options.is_asc)
     filter_text = (options.filter_query or "").strip()
     compiled = analyze(spec.kind, filter_text) if filter_text else None
+    if compiled is not None:
+        check_filter_types(conn, compiled)
     digest = _digest(spec.label, scope.label, filter_text)
     params: dict[str, Any] = scope.params()
     if compiled is not None:
