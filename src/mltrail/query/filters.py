@@ -42,7 +42,7 @@ from mltrail.query._attributes import (
 )
 from mltrail.query._hints import Formula, formula
 from mltrail.query._limits import DEFAULT_LIMITS, FilterLimits
-from mltrail.query._parse import check_text, parse, read_literal
+from mltrail.query._parse import Literal, check_text, parse, read_literal
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -117,11 +117,25 @@ def _predicate(scope: Scope, tree: Any, negated: bool, top: bool) -> ColumnEleme
         raise query_error(
             scope, f"{operand.label} cannot be ordered; compare it with = or IN", attribute.meta
         )
-    values = [scope.param(convert(scope, operand, lit)) for lit in literals]
+    converted = [convert(scope, operand, lit) for lit in literals]
+    if op == "like":
+        _check_pattern(scope, converted[0], literals[0])
+    values = [scope.param(value) for value in converted]
     if top and not negated:
         # Every match has the related rows this condition reads: inner joins suffice.
         scope.required.update(operand.joins)
     return _finish(operand.positive(op, values), negated, exact=False)
+
+
+def _check_pattern(scope: Scope, pattern: str, literal: Literal) -> None:
+    trailing = len(pattern) - len(pattern.rstrip("\\"))
+    if trailing % 2:  # backends disagree on a pattern ending in its escape character
+        raise query_error(
+            scope,
+            "the LIKE pattern ends with the escape character \\",
+            literal,
+            "escape a backslash as \\\\ in the pattern (written '\\\\\\\\' in the query)",
+        )
 
 
 def _count_condition(scope: Scope, tree: Any, value_trees: list[Any]) -> None:
