@@ -502,3 +502,16 @@ def test_every_filter_entry_point_raises_the_same_error_and_changes_nothing(mlmd
     s.lineage(artifact_ids=[d1], stop_at_executions="last_known_state = COMPLETE")
     with pytest.raises(QuerySyntaxError):
         s.lineage(artifact_ids=[d1], stop_at_artifacts="last_known_state = COMPLETE")
+
+
+def test_a_like_pattern_ending_in_its_escape_character(store: m.MetadataStore) -> None:
+    """Backends disagree on such a pattern (MySQL matches a literal backslash, the others
+    nothing): it is refused; an escaped backslash matches one on every backend."""
+    kind = store.put_artifact_type(m.ArtifactType(name="T"))
+    store.put_artifacts([m.Artifact(type_id=kind, name="abc\\")])
+    query = "name = 'x' OR name LIKE 'abc\\\\'"  # the pattern is abc\
+    error = expect_error(store, "a", query)
+    check_position(error, query, 1, 25, "'abc")
+    assert "ends with the escape character" in error.reason and "SELECT" not in str(error)
+    found = store.get_artifacts(filter_query="name LIKE 'abc\\\\\\\\'")  # the pattern is abc\\
+    assert [a.name for a in found] == ["abc\\"]

@@ -43,8 +43,9 @@ ARTIFACT_TABLE: dict[str, list[str]] = {
     "properties.acc.double_value > 0.95": ["d2"],
     "properties.ok.bool_value = FALSE": ["d2"],
     "custom_properties.`my prop`.string_value = 'x'": ["d1"],
-    "properties.span.string_value = 'x'": [],
-    "properties.nonexistent.int_value = 1": [],
+    # MLMD answers [] to properties.span.string_value = 'x' (span is declared INT) and to
+    # properties.nonexistent.int_value = 1; mltrail says why they can never match
+    # (test_filter_hints.py).
     "contexts_a.name = 'run1'": ["d1", "m1"],
     "contexts_a.name = 'run1' AND contexts_b.name = 'pipe'": ["d1"],
     "contexts_a.name = 'run1' AND contexts_a.name = 'pipe'": [],
@@ -312,11 +313,13 @@ def test_short_form_picks_the_slot_of_the_value(store: m.MetadataStore) -> None:
         "custom_properties.v.double_value > 0.9": ["dbl95"],
         "custom_properties.v.string_value = '0.95'": ["str95"],
         "custom_properties.v.bool_value = TRUE": ["yes"],
-        # A property of another name, or the declared properties: nothing.
+        # A property of another name: nothing.
         "custom_properties.w > 0": [],
-        "properties.v > 0": [],
     }
     assert {q: names(q) for q in queries} == queries
+    # No type declares v: the declared properties can never match, and the error says so.
+    with pytest.raises(QuerySyntaxError, match=r"custom_properties\.v"):
+        names("properties.v > 0")
 
 
 SHORT_FORMS: dict[str, list[str]] = {

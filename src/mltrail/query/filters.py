@@ -1,5 +1,9 @@
 """The filter query language: parse with the grammar in ``filter.lark``, compile to SQL.
 
+Parsing, with the checks against :class:`FilterLimits` that run before it, is in ``_parse``;
+what attribute paths name is in ``_attributes``; which conditions the store's types show can
+never hold is in ``_hints``. This module compiles, and is where the public names live.
+
 Semantics (see docs/filter-queries.md):
 
 * Two-valued logic. Every condition is true or false for a node, never "unknown". A comparison
@@ -16,634 +20,50 @@ Semantics (see docs/filter-queries.md):
 
 from __future__ import annotations
 
-import difflib
-import enum
-import functools
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from importlib import resources
+import hashlib
+from dataclasses import dataclass, field
 from typing import Any
 
 import lark
-from sqlalchemy import Table, and_, bindparam, case, false, or_, select, true
+from sqlalchemy import and_, case, false, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from mltrail.backends.sql import schema
+from mltrail._lru import SizedLRU
 from mltrail.backends.sql.schema import TypeKind
-from mltrail.errors import QuerySyntaxError
-from mltrail.model import ArtifactState, EventType, ExecutionState
-
-# ----------------------------------------------------------------------------------------- parsing
-
-
-@functools.cache
-def _parser() -> lark.Lark:
-    grammar = resources.files("mltrail.query").joinpath("filter.lark").read_text(encoding="utf-8")
-    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
-
-
-@functools.lru_cache(maxsize=512)
-def parse(text: str) -> lark.Tree[Any]:
-    """The syntax tree of a filter query; raises QuerySyntaxError."""
-    try:
-        return _parser().parse(text)
-    except lark.UnexpectedCharacters as exc:
-        pos = exc.pos_in_stream or 0
-        raise QuerySyntaxError(
-            _char_message(text, pos),
-            query=text,
-            line=exc.line,
-            column=exc.column,
-            hint=_char_hint(text, pos),
-        ) from None
-    except lark.UnexpectedEOF:
-        lines = text.splitlines() or [""]
-        raise QuerySyntaxError(
-            "the query ends too early",
-            query=text,
-            line=len(lines),
-            column=len(lines[-1]) + 1,
-            hint="complete the last condition, e.g. name = 'x'",
-        ) from None
-    except lark.UnexpectedToken as exc:
-        token = exc.token
-        if token.type == "$END":
-            lines = text.splitlines() or [""]
-            raise QuerySyntaxError(
-                "the query ends too early",
-                query=text,
-                line=len(lines),
-                column=len(lines[-1]) + 1,
-                hint=_expected_hint(exc.expected),
-            ) from None
-        hint = _expected_hint(exc.expected)
-        message = f"unexpected {str(token)!r}"
-        if str(token) == "=" and token.start_pos and text[token.start_pos - 1] == "=":
-            hint = "use = to compare, not =="
-        elif str(token) == ")" and _EMPTY_IN.search(text[: token.start_pos or 0]):
-            message = "an IN list needs at least one value"
-            hint = "e.g. state IN (LIVE, PENDING); leave the condition out to match everything"
-        raise QuerySyntaxError(
-            message,
-            query=text,
-            line=exc.line,
-            column=exc.column,
-            hint=hint,
-        ) from None
-
-
-_EMPTY_IN = re.compile(r"\bin\s*\(\s*$", re.IGNORECASE)
-
-
-def _char_message(text: str, pos: int) -> str:
-    # A quote the lexer could not take as the start of a string or a quoted name: never closed.
-    rest = text[pos:]
-    if rest[:1] in ("'", '"'):
-        return "unterminated string"
-    if rest.startswith("``"):
-        return "empty quoted name"
-    if rest.startswith("`"):
-        return "unterminated quoted name"
-    return f"unexpected character {rest[:1]!r}"
-
-
-def _char_hint(text: str, pos: int) -> str:
-    rest = text[pos:]
-    if rest[:1] in ("'", '"'):
-        quote = rest[0]
-        return f"close the string with {quote}; write a {quote} inside it as \\{quote}"
-    if rest.startswith("`"):
-        return "put a property name between two backticks: properties.`my name`"
-    if rest.startswith("=="):
-        return "use = to compare, not =="
-    if rest.startswith(("&&", "||")):
-        return "use AND and OR"
-    if rest.startswith("!") and not rest.startswith("!="):
-        return "use NOT, or != to compare"
-    return "strings are quoted with ' or \", property names with odd characters with backticks"
-
-
-_TOKEN_WORDS = {
-    "COMPARATOR": "a comparison (= != < <= > >=)",
-    "STRING": "a quoted string",
-    "NUMBER": "a number",
-    "NAME": "a name",
-    "TRUE": "TRUE",
-    "FALSE": "FALSE",
-    "NOT": "NOT",
-    "_LIKE": "LIKE",
-    "_IN": "IN",
-    "_BETWEEN": "BETWEEN",
-    "_IS": "IS",
-    "_AND": "AND",
-    "_OR": "OR",
-    "LPAR": "(",
-    "RPAR": ")",
-    "COMMA": ",",
-    "DOT": ".",
-    "QUOTED_NAME": "a `quoted name`",
-    "_NULL": "NULL",
-}
-
-
-def _expected_hint(expected: Any) -> str:
-    words = sorted({_TOKEN_WORDS.get(name, name) for name in expected})
-    return "expected " + ", ".join(words) if words else ""
-
-
-# ---------------------------------------------------------------------------------------- operands
-
-
-class ValueKind(enum.Enum):
-    INT = "an integer"
-    NUMBER = "a number"
-    STRING = "a string"
-    BOOL = "TRUE or FALSE"
-    ENUM = "a name"
-    TYPE_NAME = "a type name (string)"
-
-
-@dataclass(frozen=True)
-class Literal:
-    """A value of the query with where it stands."""
-
-    kind: str  # "string", "number", "bool", "bare"
-    value: Any
-    line: int
-    column: int
-
-
-class Operand:
-    """Something a predicate talks about: one or more SQL columns of one value kind."""
-
-    def __init__(
-        self,
-        label: str,
-        kind: ValueKind,
-        columns: list[ColumnElement[Any]],
-        *,
-        enum_cls: type[enum.IntEnum] | None = None,
-        presence: ColumnElement[Any] | None = None,
-    ) -> None:
-        self.label = label
-        self.kind = kind
-        self.columns = columns
-        self.enum_cls = enum_cls
-        self.presence = presence
-        self.joins: tuple[str, ...] = ()  # keys of the joins this operand reads from
-
-    def positive(self, op: str, values: list[Any]) -> ColumnElement[bool]:
-        """The condition where it holds; a missing value makes it false or NULL (never true)."""
-        return or_(*[_apply(column, op, values) for column in self.columns])
-
-    def is_null(self) -> ColumnElement[bool]:
-        if self.presence is not None:
-            return self.presence.is_(None)
-        return and_(*[column.is_(None) for column in self.columns])
-
-
-class TypeNameOperand(Operand):
-    """``type`` of a node: compared through the type table."""
-
-    def __init__(self, label: str, type_id: ColumnElement[Any], kind: TypeKind) -> None:
-        super().__init__(label, ValueKind.TYPE_NAME, [type_id])
-        self.type_kind = kind
-
-    def positive(self, op: str, values: list[Any]) -> ColumnElement[bool]:
-        t = schema.type_.alias("type_filter")
-        names = select(t.c.id).where(t.c.kind == self.type_kind).where(_apply(t.c.name, op, values))
-        return self.columns[0].in_(names)
-
-
-def _apply(column: ColumnElement[Any], op: str, values: list[Any]) -> ColumnElement[bool]:
-    if op == "=":
-        return column == values[0]
-    if op == "<":
-        return column < values[0]
-    if op == "<=":
-        return column <= values[0]
-    if op == ">":
-        return column > values[0]
-    if op == ">=":
-        return column >= values[0]
-    if op == "like":
-        return column.like(values[0], escape="\\")
-    if op == "in":
-        # One bound value per element (not SQLAlchemy's expanding IN) keeps the statement
-        # compilable once and runnable on the DBAPI cursor.
-        return column.in_(values)
-    if op == "between":
-        return column.between(values[0], values[1])
-    raise AssertionError(op)
-
-
-# -------------------------------------------------------------------------------------- attributes
-
-_COMMON: dict[str, ValueKind] = {
-    "id": ValueKind.INT,
-    "type_id": ValueKind.INT,
-    "name": ValueKind.STRING,
-    "external_id": ValueKind.STRING,
-    "create_time_since_epoch": ValueKind.INT,
-    "last_update_time_since_epoch": ValueKind.INT,
-}
-
-
-@dataclass(frozen=True)
-class NodeKind:
-    kind: TypeKind
-    label: str
-    table: Table
-    props: Table
-    columns: dict[str, ValueKind]
-    enums: dict[str, type[enum.IntEnum]]
-    neighbours: tuple[str, ...]
-
-    def attribute_names(self) -> list[str]:
-        names = [*self.columns, "type", "properties.<name>", "custom_properties.<name>"]
-        return names + [f"{n}_<alias>.<attribute>" for n in self.neighbours]
-
-
-KINDS: dict[TypeKind, NodeKind] = {
-    TypeKind.ARTIFACT: NodeKind(
-        TypeKind.ARTIFACT,
-        "artifact",
-        schema.artifact,
-        schema.artifact_property,
-        {**_COMMON, "uri": ValueKind.STRING, "state": ValueKind.ENUM},
-        {"state": ArtifactState},
-        ("contexts", "events"),
-    ),
-    TypeKind.EXECUTION: NodeKind(
-        TypeKind.EXECUTION,
-        "execution",
-        schema.execution,
-        schema.execution_property,
-        {**_COMMON, "last_known_state": ValueKind.ENUM},
-        {"last_known_state": ExecutionState},
-        ("contexts", "events"),
-    ),
-    TypeKind.CONTEXT: NodeKind(
-        TypeKind.CONTEXT,
-        "context",
-        schema.context,
-        schema.context_property,
-        dict(_COMMON),
-        {},
-        ("parent_contexts", "child_contexts", "artifacts", "executions"),
-    ),
-}
-
-_NEIGHBOUR = re.compile(
-    r"^(parent_contexts|child_contexts|contexts|artifacts|executions|events)_(\w+)$"
+from mltrail.query._attributes import (
+    KINDS,
+    NodeKind,
+    Operand,
+    Scope,
+    ValueKind,
+    convert,
+    query_error,
+    resolve,
 )
-_SLOTS = {
-    "int_value": ValueKind.INT,
-    "double_value": ValueKind.NUMBER,
-    "string_value": ValueKind.STRING,
-    "bool_value": ValueKind.BOOL,
-}
+from mltrail.query._hints import Formula, formula
+from mltrail.query._limits import DEFAULT_LIMITS, FilterLimits
+from mltrail.query._parse import Literal, check_text, parse, read_literal
 
-
-class _Scope:
-    """The FROM clause being built: the node table and the joins the query needs.
-
-    Joins are LEFT JOINs (a node without the related row still gets a verdict) except for those
-    a top-level positive condition needs anyway: those become inner joins, which lets the
-    database start from the selective side (find the context by name, then its artifacts).
-    """
-
-    def __init__(self, kind: NodeKind, text: str, base: Any, prefix: str) -> None:
-        self.kind = kind
-        self.text = text
-        self.base = base
-        self.prefix = prefix
-        self.params: dict[str, Any] = {}
-        self.neighbours: dict[str, tuple[Any, NodeKind | None]] = {}
-        self.props: dict[tuple[str, str, bool], Any] = {}
-        self.required: set[str] = set()
-        self._joins: list[tuple[str, Any, ColumnElement[bool]]] = []
-        self._owners: dict[str, str] = {}  # property join key -> neighbour key it hangs on
-        self._count = 0
-        self._key = ""
-
-    @property
-    def joined(self) -> bool:
-        return bool(self._joins)
-
-    @property
-    def from_(self) -> Any:
-        required = set(self.required)
-        required.update(self._owners[k] for k in self.required if self._owners.get(k))
-        chain = self.base
-        for key, alias, on in self._joins:
-            chain = chain.join(alias, on) if key in required else chain.outerjoin(alias, on)
-        return chain
-
-    def param(self, value: Any) -> Any:
-        """A bound parameter named by its position, so that filters of one shape share SQL."""
-        name = f"{self.prefix}{len(self.params)}"
-        self.params[name] = value
-        return bindparam(name, value)
-
-    def _alias(self, table: Table) -> Any:
-        self._count += 1
-        return table.alias(f"j{self._count}")
-
-    def _join(self, table: Table, on: Callable[[Any], ColumnElement[bool]]) -> Any:
-        alias = self._alias(table)
-        self._joins.append((self._key, alias, on(alias)))
-        return alias
-
-    def neighbour(self, prefix: str, alias_name: str) -> tuple[Any, NodeKind | None]:
-        found = self.neighbours.get(alias_name)
-        if found is not None:
-            return found
-        base, kind = self.base, self.kind.kind
-        self._key = alias_name
-        result: tuple[Any, NodeKind | None]
-        if prefix == "events":
-            column = "artifact_id" if kind == TypeKind.ARTIFACT else "execution_id"
-            event = self._join(schema.event, lambda e: e.c[column] == base.c.id)
-            result = (event, None)
-        elif prefix == "contexts":
-            link = schema.attribution if kind == TypeKind.ARTIFACT else schema.association
-            member = "artifact_id" if kind == TypeKind.ARTIFACT else "execution_id"
-            edge = self._join(link, lambda e: e.c[member] == base.c.id)
-            node = self._join(schema.context, lambda c: c.c.id == edge.c.context_id)
-            result = (node, KINDS[TypeKind.CONTEXT])
-        elif prefix in ("parent_contexts", "child_contexts"):
-            near, far = (
-                ("context_id", "parent_context_id")
-                if prefix == "parent_contexts"
-                else ("parent_context_id", "context_id")
-            )
-            edge = self._join(schema.parent_context, lambda e: e.c[near] == base.c.id)
-            node = self._join(schema.context, lambda c: c.c.id == edge.c[far])
-            result = (node, KINDS[TypeKind.CONTEXT])
-        else:
-            target = TypeKind.ARTIFACT if prefix == "artifacts" else TypeKind.EXECUTION
-            link = schema.attribution if prefix == "artifacts" else schema.association
-            member = "artifact_id" if prefix == "artifacts" else "execution_id"
-            edge = self._join(link, lambda e: e.c.context_id == base.c.id)
-            node = self._join(KINDS[target].table, lambda n: n.c.id == edge.c[member])
-            result = (node, KINDS[target])
-        self.neighbours[alias_name] = result
-        return result
-
-    def prop(self, owner_key: str, owner: Any, kind: NodeKind, name: str, custom: bool) -> Any:
-        key = (owner_key, name, custom)
-        alias = self.props.get(key)
-        if alias is None:
-            self._key = prop_key(owner_key, name, custom)
-            self._owners[self._key] = owner_key
-            alias = self.props[key] = self._join(
-                kind.props,
-                lambda p: and_(
-                    p.c.node_id == owner.c.id,
-                    p.c.name == name,
-                    p.c.is_custom == (true() if custom else false()),
-                ),
-            )
-        return alias
-
-
-def prop_key(owner_key: str, name: str, custom: bool) -> str:
-    return f"{owner_key}|{'custom_properties' if custom else 'properties'}|{name}"
-
-
-def _error(scope: _Scope, message: str, meta: Any, hint: str = "") -> QuerySyntaxError:
-    line = getattr(meta, "line", 1) or 1
-    column = getattr(meta, "column", 1) or 1
-    return QuerySyntaxError(message, query=scope.text, line=line, column=column, hint=hint)
-
-
-def _suggest(word: str, options: list[str]) -> str:
-    same = [option for option in options if option.lower() == word.lower()]
-    close = same or difflib.get_close_matches(word, options, n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
-
-
-def _part_text(part: Any) -> str:
-    text = str(part)
-    return text[1:-1] if text.startswith("`") else text
-
-
-def _resolve(scope: _Scope, tree: lark.Tree[Any], short_kind: str | None) -> Operand:
-    """The operand an attribute path names. ``short_kind`` is the literal kind for short forms."""
-    operand = _resolve_path(scope, tree, short_kind)
-    parts = [_part_text(p) for p in tree.children]
-    keys = []
-    if _NEIGHBOUR.match(parts[0]) and parts[0] not in scope.kind.columns:
-        keys.append(parts[0])
-        parts = parts[1:]
-    if parts and parts[0] in ("properties", "custom_properties") and len(parts) > 1:
-        keys.append(prop_key(keys[0] if keys else "", parts[1], parts[0] == "custom_properties"))
-    operand.joins = tuple(keys)
-    return operand
-
-
-def _resolve_path(scope: _Scope, tree: lark.Tree[Any], short_kind: str | None) -> Operand:
-    parts = [_part_text(p) for p in tree.children]
-    label = ".".join(str(p) for p in tree.children)
-    owner, kind, owner_key, rest = scope.base, scope.kind, "", parts
-    match = _NEIGHBOUR.match(parts[0])
-    if match and parts[0] not in kind.columns:
-        prefix = match.group(1)
-        if prefix not in kind.neighbours:
-            allowed = ", ".join(f"{n}_<alias>" for n in kind.neighbours)
-            raise _error(
-                scope,
-                f"{prefix}_<alias> is not a neighbour of {kind.label}s",
-                tree.meta,
-                f"{kind.label} filters can use {allowed}",
-            )
-        if len(parts) < 2:
-            raise _error(
-                scope,
-                f"{parts[0]} needs an attribute",
-                tree.meta,
-                f"e.g. {parts[0]}.name = 'x'"
-                if prefix != "events"
-                else f"e.g. {parts[0]}.type = INPUT",
-            )
-        joined, neighbour_kind = scope.neighbour(prefix, parts[0])
-        owner_key, rest = parts[0], parts[1:]
-        if neighbour_kind is None:
-            return _event_operand(scope, tree, joined, rest, label)
-        owner, kind = joined, neighbour_kind
-    head = rest[0]
-    if head in ("properties", "custom_properties"):
-        return _property_operand(scope, tree, owner, owner_key, kind, rest, label, short_kind)
-    if len(rest) == 1:
-        if head == "type":
-            return TypeNameOperand(label, owner.c.type_id, kind.kind)
-        value_kind = kind.columns.get(head)
-        if value_kind is not None:
-            return Operand(label, value_kind, [owner.c[head]], enum_cls=kind.enums.get(head))
-    options = [*kind.columns, "type", "properties", "custom_properties"]
-    if not owner_key:
-        options += [f"{n}_" for n in kind.neighbours]
-    raise _error(
-        scope,
-        f"unknown attribute {label!r} for {'a neighbour ' if owner_key else ''}{kind.label}s",
-        tree.meta,
-        _suggest(head, options) + "valid: " + ", ".join(kind.attribute_names()),
-    )
-
-
-def _event_operand(
-    scope: _Scope, tree: lark.Tree[Any], event: Any, rest: list[str], label: str
-) -> Operand:
-    other = "execution_id" if scope.kind.kind == TypeKind.ARTIFACT else "artifact_id"
-    fields: dict[str, ValueKind] = {
-        "type": ValueKind.ENUM,
-        "milliseconds_since_epoch": ValueKind.INT,
-        other: ValueKind.INT,
-    }
-    if len(rest) == 1 and rest[0] in fields:
-        column = event.c[rest[0]]
-        enum_cls = EventType if rest[0] == "type" else None
-        return Operand(label, fields[rest[0]], [column], enum_cls=enum_cls)
-    raise _error(
-        scope,
-        f"unknown event attribute {label!r}",
-        tree.meta,
-        _suggest(rest[0], list(fields))
-        + f"events of {'an' if scope.kind.label[0] in 'aeiou' else 'a'} {scope.kind.label} have "
-        + ", ".join(fields),
-    )
-
-
-def _property_operand(
-    scope: _Scope,
-    tree: lark.Tree[Any],
-    owner: Any,
-    owner_key: str,
-    kind: NodeKind,
-    rest: list[str],
-    label: str,
-    short_kind: str | None,
-) -> Operand:
-    custom = rest[0] == "custom_properties"
-    if len(rest) < 2 or len(rest) > 3:
-        raise _error(
-            scope,
-            f"{label!r} must name one property",
-            tree.meta,
-            f"write {rest[0]}.<name> or {rest[0]}.<name>.<int_value|double_value|string_value|"
-            "bool_value>; quote odd names with backticks",
-        )
-    prop = scope.prop(owner_key, owner, kind, rest[1], custom)
-    if len(rest) == 3:
-        slot = rest[2]
-        if slot not in _SLOTS:
-            hint = "struct values cannot be filtered; " if slot == "struct_value" else ""
-            raise _error(
-                scope,
-                f"{slot!r} is not a value slot",
-                tree.meta,
-                hint + _suggest(slot, list(_SLOTS)) + "use " + ", ".join(_SLOTS),
-            )
-        return Operand(label, _SLOTS[slot], [prop.c[slot]], presence=None)
-    if short_kind == "number":
-        columns = [prop.c.int_value, prop.c.double_value]
-        return Operand(label, ValueKind.NUMBER, columns, presence=prop.c.node_id)
-    if short_kind == "bool":
-        return Operand(label, ValueKind.BOOL, [prop.c.bool_value], presence=prop.c.node_id)
-    return Operand(label, ValueKind.STRING, [prop.c.string_value], presence=prop.c.node_id)
-
-
-# ------------------------------------------------------------------------------------------ values
-
-
-def _literal(tree: lark.Tree[Any]) -> Literal:
-    token = tree.children[0] if tree.children else None
-    line: int = getattr(token, "line", None) or getattr(tree.meta, "line", None) or 1
-    column: int = getattr(token, "column", None) or getattr(tree.meta, "column", None) or 1
-    if tree.data == "string":
-        return Literal("string", _unquote(str(token)), line, column)
-    if tree.data == "number":
-        text = str(token)
-        number = float(text) if any(c in text for c in ".eE") else int(text)
-        return Literal("number", number, line, column)
-    if tree.data in ("true", "false"):
-        return Literal("bool", tree.data == "true", line, column)
-    return Literal("bare", str(token), line, column)
-
-
-def _unquote(text: str) -> str:
-    body = text[1:-1]
-    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
-
-
-def _convert(scope: _Scope, operand: Operand, literal: Literal) -> Any:
-    kind = operand.kind
-    where = type("Meta", (), {"line": literal.line, "column": literal.column})
-    if kind == ValueKind.ENUM:
-        assert operand.enum_cls is not None
-        names = [m.name for m in operand.enum_cls]
-        if literal.kind in ("bare", "string"):
-            member = operand.enum_cls.__members__.get(str(literal.value).upper())
-            if member is not None:
-                return int(member)
-        raise _error(
-            scope,
-            f"{literal.value!r} is not a value of {operand.label}",
-            where,
-            _suggest(str(literal.value).upper(), names) + "use one of " + ", ".join(names),
-        )
-    if literal.kind == "bare":
-        raise _error(
-            scope,
-            f"{literal.value!r} is not a value",
-            where,
-            f"quote strings: {operand.label} = '{literal.value}'; attributes can only be compared "
-            "with values",
-        )
-    if kind in (ValueKind.STRING, ValueKind.TYPE_NAME):
-        if literal.kind == "string":
-            return literal.value
-        raise _error(
-            scope,
-            f"{operand.label} holds strings, not {_describe(literal)}",
-            where,
-            f"quote the value: {operand.label} = '{literal.value}'",
-        )
-    if kind == ValueKind.BOOL:
-        if literal.kind == "bool":
-            return literal.value
-        raise _error(scope, f"{operand.label} holds TRUE or FALSE, not {_describe(literal)}", where)
-    if literal.kind != "number":
-        hint = ""
-        if operand.label.endswith(("int_value", "double_value")):
-            hint = (
-                "compare string values with .string_value, or use the short form properties.<name>"
-            )
-        raise _error(scope, f"{operand.label} holds numbers, not {_describe(literal)}", where, hint)
-    if kind == ValueKind.INT and isinstance(literal.value, float):
-        hint = ""
-        if operand.label.endswith(".int_value"):
-            base = operand.label[: -len(".int_value")]
-            hint = f"decimal values are in {base}.double_value (or use the short form {base})"
-        if hint:
-            raise _error(scope, f"{operand.label} holds integers, not {literal.value}", where, hint)
-    return literal.value
-
-
-def _describe(literal: Literal) -> str:
-    return {"string": "a string", "number": "a number", "bool": "TRUE/FALSE"}.get(
-        literal.kind, repr(literal.value)
-    )
-
+__all__ = [
+    "DEFAULT_LIMITS",
+    "KINDS",
+    "CompiledFilter",
+    "FilterLimits",
+    "FilterShape",
+    "NodeKind",
+    "Operand",
+    "ValueKind",
+    "analyze",
+    "compile_filter",
+    "parse",
+]
 
 # ---------------------------------------------------------------------------------------- compiler
 
 _NEGATED_COMPARATOR = {"!=": "=", "<>": "="}
 
 
-def _compile(scope: _Scope, tree: Any, negated: bool, top: bool = False) -> ColumnElement[bool]:
+def _compile(scope: Scope, tree: Any, negated: bool, top: bool = False) -> ColumnElement[bool]:
     """SQL for a subtree. ``top``: the subtree is the query or one of its top-level AND terms,
     so a node can only match if it holds."""
     rule = tree.data
@@ -658,11 +78,12 @@ def _compile(scope: _Scope, tree: Any, negated: bool, top: bool = False) -> Colu
     return _predicate(scope, tree, negated, top)
 
 
-def _predicate(scope: _Scope, tree: Any, negated: bool, top: bool) -> ColumnElement[bool]:
+def _predicate(scope: Scope, tree: Any, negated: bool, top: bool) -> ColumnElement[bool]:
     rule = tree.data
     attribute = tree.children[0]
     if rule == "is_null":
-        operand = _resolve(scope, attribute, None)
+        _count_condition(scope, tree, [])
+        operand = resolve(scope, attribute, None)
         return _finish(operand.is_null(), negated != (tree.children[1] is not None), exact=True)
     if rule == "compare":
         op, value_trees = str(tree.children[1]), [tree.children[2]]
@@ -675,31 +96,75 @@ def _predicate(scope: _Scope, tree: Any, negated: bool, top: bool) -> ColumnElem
     else:
         op, value_trees = "between", tree.children[2:]
         negated = negated != (tree.children[1] is not None)
-    literals = [_literal(v) for v in value_trees]
+    _count_condition(scope, tree, value_trees)
+    literals = [read_literal(v) for v in value_trees]
     kinds = {lit.kind for lit in literals if lit.kind != "bare"}
     if len(kinds) > 1:
-        raise _error(
+        raise query_error(
             scope,
             "the values of one condition must all be of one kind",
             tree.meta,
             "mix neither numbers and strings nor TRUE/FALSE in one IN list",
         )
-    operand = _resolve(scope, attribute, kinds.pop() if kinds else None)
+    operand = resolve(scope, attribute, kinds.pop() if kinds else None)
     if op in _NEGATED_COMPARATOR:
         op, negated = _NEGATED_COMPARATOR[op], not negated
     if op == "like" and operand.kind not in (ValueKind.STRING, ValueKind.TYPE_NAME):
-        raise _error(
+        raise query_error(
             scope, f"LIKE needs a string attribute; {operand.label} is not one", attribute.meta
         )
     if op in ("<", "<=", ">", ">=", "between") and operand.kind in (ValueKind.BOOL, ValueKind.ENUM):
-        raise _error(
+        raise query_error(
             scope, f"{operand.label} cannot be ordered; compare it with = or IN", attribute.meta
         )
-    values = [scope.param(_convert(scope, operand, lit)) for lit in literals]
+    converted = [convert(scope, operand, lit) for lit in literals]
+    if op == "like":
+        _check_pattern(scope, converted[0], literals[0])
+    values = [scope.param(value) for value in converted]
     if top and not negated:
         # Every match has the related rows this condition reads: inner joins suffice.
         scope.required.update(operand.joins)
     return _finish(operand.positive(op, values), negated, exact=False)
+
+
+def _check_pattern(scope: Scope, pattern: str, literal: Literal) -> None:
+    trailing = len(pattern) - len(pattern.rstrip("\\"))
+    if trailing % 2:  # backends disagree on a pattern ending in its escape character
+        raise query_error(
+            scope,
+            "the LIKE pattern ends with the escape character \\",
+            literal,
+            "escape a backslash as \\\\ in the pattern (written '\\\\\\\\' in the query)",
+        )
+
+
+def _count_condition(scope: Scope, tree: Any, value_trees: list[Any]) -> None:
+    limits = scope.limits
+    scope.conditions += 1
+    if scope.conditions > limits.max_conditions:
+        raise query_error(
+            scope,
+            f"the query has more than {limits.max_conditions} conditions (the condition limit)",
+            tree.meta,
+            "list alternatives with IN (a, b, c) rather than OR, or split the question into "
+            "several listings",
+        )
+    if len(value_trees) > limits.max_in_values:
+        raise query_error(
+            scope,
+            f"the IN list has {len(value_trees):,} values, more than the limit of "
+            f"{limits.max_in_values:,}",
+            value_trees[limits.max_in_values].meta,
+            "select the nodes in batches of values",
+        )
+    if len(scope.params) + len(value_trees) > limits.max_values:
+        crossing = value_trees[limits.max_values - len(scope.params)]
+        raise query_error(
+            scope,
+            f"the query has more than {limits.max_values:,} values (the value limit)",
+            crossing.meta,
+            "select the nodes in batches of values",
+        )
 
 
 def _finish(condition: ColumnElement[bool], negated: bool, *, exact: bool) -> ColumnElement[bool]:
@@ -712,33 +177,75 @@ def _finish(condition: ColumnElement[bool], negated: bool, *, exact: bool) -> Co
 
 
 @dataclass(frozen=True)
+class FilterShape:
+    """What compiled SQL depends on: a filter's text with its literal values left out.
+
+    Held as a digest, so that caches keyed by shapes stay small; ``weight`` is the length of the
+    text it was made from, about the size of the SQL it compiles to.
+    """
+
+    digest: str
+    weight: int = field(compare=False)
+
+
+@dataclass(frozen=True)
 class CompiledFilter:
     """A filter as SQL: ``condition`` selects the matching rows of the kind's table.
 
     Literal values are parameters named ``<prefix><n>`` by position, held in ``params``; filters
     with the same ``shape`` (the text with its literals left out) compile to the same SQL.
+    ``tests`` are its conditions that the store's types may show can never hold (see
+    :mod:`mltrail.query._hints`), None if it has none.
     """
 
     condition: ColumnElement[bool]
-    shape: tuple[Any, ...]
+    shape: FilterShape
     params: dict[str, Any]
+    text: str = ""
+    tests: Formula = None
 
 
-@functools.lru_cache(maxsize=1024)
-def analyze(kind: TypeKind, text: str, prefix: str = "fv") -> CompiledFilter:
+# Compiled filters by (kind, text, prefix, limits), weighed by the text's length. A compiled
+# filter takes about 200 bytes per character: 64k characters in all are about 12 MB.
+_COMPILED: SizedLRU[tuple[TypeKind, str, str, FilterLimits], CompiledFilter] = SizedLRU(
+    max_total=1 << 16, max_entry=4_096, max_count=1024
+)
+
+
+def analyze(
+    kind: TypeKind, text: str, prefix: str = "fv", limits: FilterLimits = DEFAULT_LIMITS
+) -> CompiledFilter:
     """Check and compile a filter query (raises QuerySyntaxError)."""
+    if len(text) > limits.max_length:
+        check_text(text, limits)  # refused before the text is hashed for the cache
+    key = (kind, text, prefix, limits)
+    found = _COMPILED.get(key)
+    if found is None:
+        found = _analyze(kind, text, prefix, limits)
+        _COMPILED.put(key, found, len(text))
+    return found
+
+
+def _analyze(kind: TypeKind, text: str, prefix: str, limits: FilterLimits) -> CompiledFilter:
     node_kind = KINDS[kind]
-    tree = parse(text)
+    tree = parse(text, limits)
     # Filters on the node's own columns apply to its table directly, indexes and all; filters
     # on neighbours or properties need joins, made in a subquery over an alias of the table.
-    scope = _Scope(node_kind, text, node_kind.table, prefix)
+    scope = Scope(node_kind, text, node_kind.table, prefix, limits)
     condition = _compile(scope, tree, False)
     if scope.joined:
-        scope = _Scope(node_kind, text, node_kind.table.alias("n0"), prefix)
+        scope = Scope(node_kind, text, node_kind.table.alias("n0"), prefix, limits)
         condition = _compile(scope, tree, False)
         matching = select(scope.base.c.id).select_from(scope.from_).where(condition)
         condition = node_kind.table.c.id.in_(matching)
-    return CompiledFilter(condition, (kind, prefix, _shape(tree)), dict(scope.params))
+    digest = hashlib.sha256(repr((kind, prefix, _shape(tree))).encode()).hexdigest()
+    return CompiledFilter(
+        condition,
+        FilterShape(digest, len(text)),
+        dict(scope.params),
+        text,
+        formula(kind, tree),
+    )
 
 
 _VALUE_TOKENS = frozenset({"STRING", "NUMBER", "TRUE", "FALSE"})

@@ -24,6 +24,7 @@ from mltrail.errors import InvalidArgumentError
 from mltrail.model import ListOptions, ResultPage
 from mltrail.query.filters import CompiledFilter, analyze
 from mltrail.store._args import count_arg, flag_arg, optional_text
+from mltrail.store._filter_types import check_filter_types
 from mltrail.store._nodes import NodeSpec, hydrate, hydrate_with, node_select
 from mltrail.store._ordering import Order, PropertyOrder, SortKeys, parse_order
 from mltrail.store._statements import node_statements
@@ -99,8 +100,9 @@ class Scope:
 
 
 ALL = Scope()
-_LISTINGS = StatementCache(512)
-_COUNTS = StatementCache(128)
+# Weighed by filter length: a statement takes about 100 bytes per character per dialect.
+_LISTINGS = StatementCache(512, max_weight=1 << 17)
+_COUNTS = StatementCache(128, max_weight=1 << 16)
 
 
 def list_nodes(
@@ -117,6 +119,8 @@ def list_nodes(
     filter_text = (optional_text(options.filter_query, "filter_query") or "").strip()
     optional_text(options.page_token, "page_token")
     compiled = analyze(spec.kind, filter_text) if filter_text else None
+    if compiled is not None:
+        check_filter_types(conn, compiled)
     digest = _digest(spec.label, scope.label, filter_text)
     params: dict[str, Any] = scope.params()
     if compiled is not None:
@@ -175,6 +179,7 @@ def count_nodes(conn: Connection, spec: NodeSpec, filter_query: str | None, scop
     compiled = analyze(spec.kind, filter_text) if filter_text else None
     params: dict[str, Any] = scope.params()
     if compiled is not None:
+        check_filter_types(conn, compiled)
         params.update(compiled.params)
     key = (spec.kind, scope.kind, compiled.shape if compiled is not None else None)
 

@@ -8,9 +8,7 @@ number of parameters, so each size class is compiled once as well.
 
 from __future__ import annotations
 
-import collections
 import operator
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -18,6 +16,8 @@ from sqlalchemy import Connection, bindparam
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.elements import BindParameter
+
+from mltrail._lru import SizedLRU
 
 Params = Mapping[str, Any]
 
@@ -145,28 +145,44 @@ class InStatement:
 
 
 class StatementCache:
-    """Fast statements built on demand by key, the least recently used dropped beyond ``size``.
+    """Fast statements built on demand by key, the least recently used dropped beyond ``size``
+    entries or ``max_weight`` in all.
 
     For statements whose shape depends on the request (a filter's text, a direction) but repeat.
+    A key's weight is 1 plus the ``weight`` of its parts that have one (a filter's shape weighs
+    the length of its text, about the size of the SQL made for it); entries heavier than
+    ``max_entry`` are built for the call and not kept.
     """
 
-    def __init__(self, size: int = 256) -> None:
-        self._size = size
-        self._items: collections.OrderedDict[Any, FastStatement] = collections.OrderedDict()
-        self._lock = threading.Lock()
+    def __init__(self, size: int = 256, *, max_weight: int = 1 << 17, max_entry: int = 8_192):
+        self._items: SizedLRU[Any, FastStatement] = SizedLRU(
+            max_total=max_weight, max_entry=max_entry, max_count=size
+        )
+
+    @property
+    def weight(self) -> int:
+        """The summed weight of the statements held."""
+        return self._items.total
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def get(self, key: Any, build: Callable[[], ClauseElement]) -> FastStatement:
-        with self._lock:
-            statement = self._items.get(key)
-            if statement is not None:
-                self._items.move_to_end(key)
-                return statement
-        statement = FastStatement(build())
-        with self._lock:
-            self._items[key] = statement
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+        statement = self._items.get(key)
+        if statement is None:
+            statement = FastStatement(build())
+            self._items.put(key, statement, key_weight(key))
         return statement
+
+
+def key_weight(key: Any) -> int:
+    """1 plus the weights of the key's parts (for a tuple key) that carry an int ``weight``."""
+    total = 1
+    for part in key if isinstance(key, tuple) else (key,):
+        weight = getattr(part, "weight", None)
+        if isinstance(weight, int):
+            total += weight
+    return total
 
 
 def bucket(count: int) -> int:
