@@ -1,10 +1,13 @@
-"""Row counts of the tables a pipeline step writes (for the concurrency tests)."""
+"""Counting helpers of the tests: rows a pipeline step writes, statements a call runs."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 import sqlalchemy as sa
 
-from mltrail.backends.sql import schema
+from mltrail.backends.sql import fast, schema
 
 COUNTED = {
     "executions": schema.execution,
@@ -23,3 +26,16 @@ def counts(conn: sa.Connection) -> dict[str, int]:
         name: int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
         for name, table in COUNTED.items()
     }
+
+
+def count_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """SQL statements run from now on (the store runs its statements through FastStatement)."""
+    calls: list[str] = []
+    original = fast.FastStatement.execute
+
+    def counting(self: fast.FastStatement, conn: Any, params: Any = None) -> Any:
+        calls.append(str(self.statement))
+        return original(self, conn, params)
+
+    monkeypatch.setattr(fast.FastStatement, "execute", counting)
+    return calls

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import mltrail as m
-from mltrail.backends.sql import fast
+from _counting import count_statements
 from mltrail.errors import InvalidArgumentError, QuerySyntaxError
 
 KINDS = ["artifact", "execution", "context"]
@@ -196,16 +196,3 @@ def test_bad_iteration_options_are_refused_at_the_call(nodes: Nodes) -> None:
         nodes.iterate(order_by="properties.")
     with pytest.raises(InvalidArgumentError, match="page_token"):
         nodes.iterate(page_token="garbage")
-
-
-def count_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """SQL statements run from now on (the store runs its statements through FastStatement)."""
-    calls: list[str] = []
-    original = fast.FastStatement.execute
-
-    def counting(self: fast.FastStatement, conn: Any, params: Any = None) -> Any:
-        calls.append(str(self.statement))
-        return original(self, conn, params)
-
-    monkeypatch.setattr(fast.FastStatement, "execute", counting)
-    return calls

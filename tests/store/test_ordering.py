@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import mltrail as m
-from mltrail.backends.sql import fast
+from _counting import count_statements
 from mltrail.errors import InvalidArgumentError, QuerySyntaxError
 
 KINDS = ("artifact", "execution", "context")
@@ -350,19 +350,6 @@ def test_a_property_listing_costs_two_statements_per_page(
     assert len(calls) == 2  # the page, and the properties of its nodes
     store.get_artifacts(order_by="custom_properties.v", limit=25, page_token=page.next_page_token)
     assert len(calls) == 4
-
-
-def count_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """SQL statements run from now on (the store runs its statements through FastStatement)."""
-    calls: list[str] = []
-    original = fast.FastStatement.execute
-
-    def counting(self: fast.FastStatement, conn: Any, params: Any = None) -> Any:
-        calls.append(str(self.statement))
-        return original(self, conn, params)
-
-    monkeypatch.setattr(fast.FastStatement, "execute", counting)
-    return calls
 
 
 # ---------------------------------------------------------------------------------- bad options

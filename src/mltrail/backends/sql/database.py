@@ -14,6 +14,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from mltrail.backends.sql.dialects import Dialect, dialect_for
+from mltrail.backends.sql.dialects._server import boolean_option
 from mltrail.backends.sql.dialects.base import Failure
 from mltrail.errors import (
     AbortedError,
@@ -35,7 +36,6 @@ MAX_ATTEMPTS = 8
 MAX_CONFLICT_ATTEMPTS = 3
 #: Seconds a statement may run before the database stops it, unless ``statement_timeout`` says.
 DEFAULT_STATEMENT_TIMEOUT = 30.0
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 class Database:
@@ -298,11 +298,4 @@ def statement_timeout_option(value: Any) -> float | None:
 
 def read_only_option(value: Any) -> bool:
     """The ``read_only`` option, a bool or its text (``true``, ``0``...)."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise InvalidArgumentError(f"read_only={value!r} must be true or false")
+    return boolean_option(value, "read_only")
