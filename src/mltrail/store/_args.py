@@ -147,6 +147,16 @@ def optional_text(value: Any, what: str) -> str | None:
     return None if value is None else text_arg(value, what)
 
 
+def filter_arg(value: Any, what: str) -> str | None:
+    """A filter query: None or a string, stripped (empty means none). Its content is checked by
+    the filter language, whose errors point at the fault (a NUL, a lone surrogate...)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{what} must be a string, got {short(value)}")
+    return value.strip() or None
+
+
 def texts_arg(values: Any, what: str) -> list[str]:
     """A list of strings (a single string is refused: it would be taken letter by letter)."""
     return [text_arg(value, f"each of {what}") for value in batch(values, what)]

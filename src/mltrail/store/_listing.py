@@ -23,7 +23,7 @@ from mltrail.backends.sql.schema import TypeKind
 from mltrail.errors import InvalidArgumentError
 from mltrail.model import ListOptions, ResultPage
 from mltrail.query.filters import CompiledFilter, analyze
-from mltrail.store._args import count_arg, flag_arg, optional_text
+from mltrail.store._args import count_arg, filter_arg, flag_arg, optional_text
 from mltrail.store._filter_types import check_filter_types
 from mltrail.store._nodes import NodeSpec, hydrate, hydrate_with, node_select
 from mltrail.store._ordering import Order, PropertyOrder, SortKeys, parse_order
@@ -116,7 +116,7 @@ def list_nodes(
     order = parse_order(options.order_by)
     limit = count_arg(options.limit, "limit (None or 0 for all rows)") or None
     ascending = flag_arg(options.is_asc, "ascending")
-    filter_text = (optional_text(options.filter_query, "filter_query") or "").strip()
+    filter_text = filter_arg(options.filter_query, "filter_query") or ""
     optional_text(options.page_token, "page_token")
     compiled = analyze(spec.kind, filter_text) if filter_text else None
     if compiled is not None:
@@ -175,7 +175,7 @@ def list_nodes(
 
 def count_nodes(conn: Connection, spec: NodeSpec, filter_query: str | None, scope: Scope) -> int:
     """How many nodes in ``scope`` match the filter: one COUNT query."""
-    filter_text = (filter_query or "").strip()
+    filter_text = filter_arg(filter_query, "filter_query") or ""
     compiled = analyze(spec.kind, filter_text) if filter_text else None
     params: dict[str, Any] = scope.params()
     if compiled is not None:

@@ -37,11 +37,11 @@ from mltrail.query.fingerprint import (
 )
 from mltrail.store._args import (
     count_arg,
+    filter_arg,
     flag_arg,
     id_arg,
     is_storable_id,
     optional_ids,
-    optional_text,
     short,
     storable_ids,
     texts_arg,
@@ -268,7 +268,7 @@ def _starting_ids(values: Sequence[int] | None, what: str) -> tuple[int, ...] | 
 
 
 def _filter(value: Any, what: str) -> str | None:
-    return (optional_text(value, what) or "").strip() or None
+    return filter_arg(value, what)
 
 
 def _starting_filter(nodes: Any, what: str) -> str | None:

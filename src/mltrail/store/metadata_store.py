@@ -28,6 +28,7 @@ from mltrail.store import _composite, _edges, _types
 from mltrail.store._args import (
     batch,
     external_ids_arg,
+    filter_arg,
     flag_arg,
     id_arg,
     ids_arg,
@@ -133,8 +134,7 @@ class MetadataStore(Questions):
             page = self._read(lambda conn: list_nodes(conn, spec, options, ALL))
 
     def _count(self, spec: NodeSpec, filter_query: str | None) -> int:
-        if filter_query is not None:
-            text_arg(filter_query, "filter_query")
+        filter_query = filter_arg(filter_query, "filter_query")
         return self._read(lambda conn: count_nodes(conn, spec, filter_query, ALL))
 
     # ------------------------------------------------------------------------------ types
