@@ -5,9 +5,9 @@
 >>> rows = {"rows": mltrail.PropertyType.INT}
 >>> dataset = store.put_artifact_type(mltrail.ArtifactType(name="Dataset", properties=rows))
 
-``import mltrail`` is light: the store, the tracking API and the database drivers behind them
-(SQLAlchemy, Alembic, Lark) are imported when first used, so that scripts and command lines that
-only need a part of mltrail start fast.
+``import mltrail`` is light: the store and the tracking API, with the libraries behind them
+(SQLAlchemy, Alembic, Lark), are imported when first used, so that scripts and command lines
+that only need a part of mltrail start fast.
 """
 
 import importlib as _importlib
