@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mltrail.backends.sql.database import Database
-from mltrail.backends.sql.migrations import prepare_schema
 from mltrail.errors import InvalidArgumentError
-from mltrail.store import MetadataStore
+
+if TYPE_CHECKING:
+    from mltrail.store import MetadataStore
 
 
 def database_url(url: str | os.PathLike[str] | None) -> str:
@@ -17,6 +16,8 @@ def database_url(url: str | os.PathLike[str] | None) -> str:
     if url is None or url in ("", ":memory:"):
         return "sqlite://"
     if isinstance(url, os.PathLike) or "://" not in str(url):
+        from pathlib import Path
+
         return f"sqlite:///{Path(url).expanduser()}"
     text = str(url)
     scheme = text.split("://", 1)[0].lower()
@@ -55,6 +56,11 @@ def connect(
     which case :class:`~mltrail.errors.SchemaVersionError` is raised; a database with a newer
     schema is refused the same way and left untouched.
     """
+    # Imported here, not at the top: ``import mltrail`` stays light (see mltrail/__init__.py).
+    from mltrail.backends.sql.database import Database
+    from mltrail.backends.sql.migrations import prepare_schema
+    from mltrail.store import MetadataStore
+
     database = Database(database_url(url), options)
     try:
         version = prepare_schema(database, migrate=migrate)

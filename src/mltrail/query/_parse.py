@@ -6,21 +6,35 @@ import contextlib
 import functools
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import lark
 
 from mltrail._lru import SizedLRU
 from mltrail.errors import QuerySyntaxError
+from mltrail.query import _grammar
 from mltrail.query._limits import DEFAULT_LIMITS, FilterLimits
 
 
 @functools.cache
 def _parser() -> lark.Lark:
-    grammar = resources.files("mltrail.query").joinpath("filter.lark").read_text(encoding="utf-8")
-    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    return _grammar.parser()
+
+
+@functools.cache
+def _lexer() -> lark.lexer.BasicLexer:
+    """The parser's terminals without the parser's context: what ``Lark.lex`` uses, built once
+    (``Lark.lex`` builds it anew, and compiles its expressions again, on every call)."""
+    return lark.lexer.BasicLexer(_parser().lexer_conf)
+
+
+def _tokens(text: str) -> Iterator[lark.Token]:
+    """The tokens of ``text`` as ``_parser().lex(text)`` gives them; raises lark.LexError."""
+    thread = lark.lexer.LexerThread.from_text(_lexer(), text)
+    tokens: Iterator[lark.Token] = thread.lex(None)  # type: ignore[no-untyped-call]
+    return tokens
 
 
 # Parsed trees by query text, weighed by its length. A tree takes 100-200 bytes per character
@@ -242,7 +256,7 @@ def _check_tokens(text: str, limits: FilterLimits) -> None:
     groups: list[int] = [0]  # NOTs in force per open group
     lists: list[bool] = []  # per open "(": is it an IN list?
     previous = ""
-    for token in _parser().lex(text):
+    for token in _tokens(text):
         kind = token.type
         if kind == "LPAR":
             is_list = previous == "_IN"

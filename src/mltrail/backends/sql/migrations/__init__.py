@@ -21,16 +21,20 @@ change: a migration that fails after a schema change leaves the database marked 
 migrated, and every later open refuses it (:class:`~mltrail.errors.FailedPreconditionError`) until
 it is restored from a backup. A migration that fails before its first schema change is rolled
 back completely, mark included.
+
+Alembic is imported only when a migration runs (creating a new store is one): opening an
+up-to-date database reads its version with a plain query and never loads the migration
+machinery. Migration modules are imported on every open, to learn the library's version, so they
+import Alembic for type checking only (``if TYPE_CHECKING:``); their ``upgrade`` receives the
+``Operations`` object and needs nothing else from it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic.migration import MigrationContext
-from alembic.operations import Operations
 from sqlalchemy import Connection, delete, insert, inspect, select
 from sqlalchemy.exc import DBAPIError
 
@@ -39,6 +43,9 @@ from mltrail.backends.sql.database import Database
 from mltrail.backends.sql.dialects import dialect_for
 from mltrail.backends.sql.dialects.base import Failure
 from mltrail.errors import FailedPreconditionError, MltrailError, SchemaVersionError
+
+if TYPE_CHECKING:
+    from alembic.operations import Operations
 
 
 @dataclass(frozen=True)
@@ -177,7 +184,7 @@ def prepare_schema(
                 # first change commits the mark), so that a migration failing halfway leaves a
                 # database that refuses to open instead of one that looks like the old version.
                 conn.execute(insert(schema.schema_version).values(version=-target))
-            ops = Operations(MigrationContext.configure(connection=conn))
+            ops = _operations(conn)
             where = ""
             try:
                 for step in steps:
@@ -213,6 +220,14 @@ def prepare_schema(
             f"migrating {db.description} from schema version {failed.current} to {target} "
             f"failed {failed.where}: {_describe(failed.cause)}. {outcome}"
         ) from failed.cause
+
+
+def _operations(conn: Connection) -> Operations:
+    """Alembic's schema operations on ``conn``; the only place Alembic is imported."""
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    return Operations(MigrationContext.configure(connection=conn))
 
 
 def _refuse_read_only(db: Database, current: int, interrupted: int | None, target: int) -> None:

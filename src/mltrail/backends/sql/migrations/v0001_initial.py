@@ -6,9 +6,8 @@ on; later versions add their own migration modules.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic.operations import Operations
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -25,6 +24,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.mysql import DOUBLE, MEDIUMTEXT
 
 from mltrail.backends.sql.migrations import Migration, table_options, text_index
+
+if TYPE_CHECKING:
+    from alembic.operations import Operations
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
 # Text compared by code point everywhere: COLLATE "C" on PostgreSQL; on MySQL/MariaDB the
