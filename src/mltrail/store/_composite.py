@@ -10,6 +10,7 @@ from sqlalchemy import Connection, select
 
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.dialects import Dialect
+from mltrail.backends.sql.fast import Batch
 from mltrail.errors import InvalidArgumentError, NotFoundError
 from mltrail.model import Artifact, Context, Event, Execution
 from mltrail.store._args import id_arg, name_arg, short
@@ -36,6 +37,7 @@ def upsert_contexts(
     *,
     reuse_if_exists: bool,
     force_reuse: bool = False,
+    batch: Batch | None = None,
 ) -> list[int]:
     """Contexts' ids after creating new ones, updating given ones or reusing same-named ones."""
     ids: list[int | None] = [None] * len(contexts)
@@ -76,7 +78,7 @@ def upsert_contexts(
             # A context new to the store, possibly named twice in the request: create it once.
             to_put.append((positions[0], contexts[positions[0]]))
     if to_put:
-        new_ids = put_nodes(conn, dialect, types, CONTEXTS, [ctx for _, ctx in to_put])
+        new_ids = put_nodes(conn, dialect, types, CONTEXTS, [ctx for _, ctx in to_put], batch=batch)
         for (position, _), new_id in zip(to_put, new_ids):
             ids[position] = new_id
     for positions in lookups.values():
@@ -143,10 +145,18 @@ def put_execution(
     reuse = reuse_artifact_if_already_exist_by_external_id
     if reuse:
         artifacts = _reuse_by_external_id(conn, artifacts)
+    # Property, event and membership rows wait in one batch, sent when the rest is done.
+    batch = Batch()
     artifact_ids = put_nodes(
-        conn, dialect, types, ARTIFACTS, artifacts, same_external_id_is_same_node=reuse
+        conn,
+        dialect,
+        types,
+        ARTIFACTS,
+        artifacts,
+        same_external_id_is_same_node=reuse,
+        batch=batch,
     )
-    [execution_id] = put_nodes(conn, dialect, types, EXECUTIONS, [execution])
+    [execution_id] = put_nodes(conn, dialect, types, EXECUTIONS, [execution], batch=batch)
     if force_update_time and execution.id is not None:
         node_statements(EXECUTIONS.kind).touch.execute(
             conn, {"_id": execution_id, "stamp": now_ms()}
@@ -192,7 +202,7 @@ def put_execution(
         missing = sorted(set(loose) - existing_ids(conn, ARTIFACTS, loose))
         if missing:
             raise InvalidArgumentError(f"put_execution: no artifact with id {missing[0]}")
-    insert_events(conn, event_rows, check_existing=execution.id is not None)
+    insert_events(conn, event_rows, check_existing=execution.id is not None, batch=batch)
 
     context_ids = upsert_contexts(
         conn,
@@ -201,10 +211,16 @@ def put_execution(
         list(contexts or ()),
         reuse_if_exists=reuse_context_if_already_exist,
         force_reuse=force_reuse_context,
+        batch=batch,
     )
     members = set(artifact_ids) | set(loose)
     insert_memberships(
-        conn, dialect, schema.association, "execution_id", [(c, execution_id) for c in context_ids]
+        conn,
+        dialect,
+        schema.association,
+        "execution_id",
+        [(c, execution_id) for c in context_ids],
+        batch,
     )
     insert_memberships(
         conn,
@@ -212,7 +228,9 @@ def put_execution(
         schema.attribution,
         "artifact_id",
         [(c, a) for c in context_ids for a in members],
+        batch,
     )
+    dialect.run_batch(conn, batch)
     return execution_id, result_ids, context_ids
 
 

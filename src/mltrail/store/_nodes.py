@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.dialects import Dialect
-from mltrail.backends.sql.fast import InStatement, MultiInStatement, StatementCache
+from mltrail.backends.sql.fast import Batch, InStatement, MultiInStatement, StatementCache
 from mltrail.backends.sql.schema import NAME_LENGTH, TypeKind
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from mltrail.model import Artifact, ArtifactState, Context, Execution, ExecutionState
@@ -280,12 +280,14 @@ def put_nodes(
     field_mask_paths: Sequence[str] | None = None,
     *,
     same_external_id_is_same_node: bool = False,
+    batch: Batch | None = None,
 ) -> list[int]:
     """Insert nodes without id, update nodes with id; returns ids in request order.
 
     A node given twice (the same id) is one node: every occurrence is checked, the last one's
     fields are stored and its id is returned for each. With ``same_external_id_is_same_node``,
-    new nodes sharing an external id are one node in the same way.
+    new nodes sharing an external id are one node in the same way. The properties of new nodes
+    go to ``batch`` when one is given (the caller runs it), else they are written here.
     """
     for position, node in enumerate(nodes):
         if not isinstance(node, spec.cls):
@@ -363,7 +365,11 @@ def put_nodes(
     for position, node_id in update_positions:
         ids[position] = node_id
     _write_updates(conn, spec, changes, stamp)
-    new_ids = _insert_rows(conn, dialect, spec, inserts, stamp)
+    own = batch is None
+    batch = Batch() if batch is None else batch
+    new_ids = _insert_rows(conn, dialect, spec, inserts, stamp, batch)
+    if own:
+        dialect.run_batch(conn, batch)
     for positions, new_id in zip(insert_positions, new_ids):
         for position in positions:
             ids[position] = new_id
@@ -385,13 +391,19 @@ def _load_for_update(
     if not wanted:
         return {}
     st = node_statements(spec.kind)
+    width = 2 + len(st.row_columns)
     out: dict[int, tuple[dict[str, Any], PropMap, int]] = {}
-    for node_id, type_id, *values in st.rows_by_id.all(conn, wanted):
-        out[node_id] = (dict(zip(st.row_columns, values)), {}, type_id)
-    for node_id, name, is_custom, *slots in st.props_by_node.all(conn, wanted):
-        for slot, value in zip(SLOTS, slots):
+    for row in st.rows_with_props_by_id.all(conn, wanted):
+        node_id = row[0]
+        entry = out.get(node_id)
+        if entry is None:
+            entry = out[node_id] = (dict(zip(st.row_columns, row[2:width])), {}, row[1])
+        name = row[width]
+        if name is None:
+            continue  # a node without properties
+        for slot, value in zip(SLOTS, row[width + 2 :]):
             if value is not None:
-                out[node_id][1][(name, bool(is_custom))] = (slot, value)
+                entry[1][(name, bool(row[width + 1]))] = (slot, value)
                 break
     return out
 
@@ -441,7 +453,12 @@ def _check_unique(
 
 
 def _insert_rows(
-    conn: Connection, dialect: Dialect, spec: NodeSpec, inserts: list[Prepared], stamp: int
+    conn: Connection,
+    dialect: Dialect,
+    spec: NodeSpec,
+    inserts: list[Prepared],
+    stamp: int,
+    batch: Batch,
 ) -> list[int]:
     if not inserts:
         return []
@@ -458,17 +475,17 @@ def _insert_rows(
     ids = dialect.insert_returning_ids(
         conn, st.insert_row, st.insert_row_returning, spec.table, rows
     )
-    _insert_props(conn, spec, [(node_id, p.props) for node_id, p in zip(ids, inserts)])
+    props = _prop_rows(zip(ids, (p.props for p in inserts)))
+    batch.add(node_statements(spec.kind).insert_prop, props)
     return ids
 
 
-def _insert_props(conn: Connection, spec: NodeSpec, items: list[tuple[int, PropMap]]) -> None:
-    rows = [
+def _prop_rows(items: Iterable[tuple[int, PropMap]]) -> list[dict[str, Any]]:
+    return [
         _prop_row(node_id, name, custom, slot, value)
         for node_id, props in items
         for (name, custom), (slot, value) in props.items()
     ]
-    node_statements(spec.kind).insert_prop.execute_many(conn, rows)
 
 
 _EMPTY_SLOTS = dict.fromkeys(SLOTS)
@@ -502,7 +519,7 @@ def _write_updates(conn: Connection, spec: NodeSpec, updates: list[Update], stam
     st = node_statements(spec.kind)
     st.update_row.execute_many(conn, row_changes)
     st.delete_prop.execute_many(conn, drop)
-    _insert_props(conn, spec, add)
+    st.insert_prop.execute_many(conn, _prop_rows(add))
 
 
 # ------------------------------------------------------------------------------------------- reads

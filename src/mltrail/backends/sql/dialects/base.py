@@ -14,7 +14,7 @@ from sqlalchemy.engine import Dialect as SADialect
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.sql.dml import Insert
 
-from mltrail.backends.sql.fast import FastStatement
+from mltrail.backends.sql.fast import Batch, FastStatement
 
 
 class Failure(enum.Enum):
@@ -108,6 +108,13 @@ class Dialect(abc.ABC):
             insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
         )
         return [int(row[0]) for row in result]
+
+    def run_batch(self, conn: Connection, batch: Batch) -> None:
+        """Run the statements of ``batch`` in order. The default runs each on its own; a server
+        dialect sends them in as few round trips as its driver allows."""
+        for statement, rows in batch.items:
+            statement.execute_many(conn, rows)
+        batch.items.clear()
 
     @staticmethod
     def insert_one_by_one(

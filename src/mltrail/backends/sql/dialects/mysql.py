@@ -18,6 +18,11 @@
   connection; mltrail reports it as a value too large for the server, not as a lost server.
 * New ids come from ``INSERT ... RETURNING`` where the server has it (MariaDB 10.5 and later),
   otherwise from the insert's auto-increment id, row by row.
+* With PyMySQL, connections allow several statements per request (``MULTI_STATEMENTS``): the
+  rows a write call inserts last (properties, events, memberships) go to the server as one
+  request, each table's rows in one multi-row INSERT, with values escaped by the driver as for
+  any statement. A connection goes back to the pool without a ROLLBACK when the server says no
+  transaction is open (after every committed call).
 * Schema changes are not transactional: each CREATE/ALTER commits at once. The whole
   check-and-migrate runs under a named lock (``GET_LOCK``), so concurrent openers of an empty or
   old database wait for one migrator; see :mod:`mltrail.backends.sql.migrations` for what a
@@ -35,6 +40,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Engine, Table, event
 from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.pool import PoolResetState
 from sqlalchemy.engine import Dialect as SADialect
 from sqlalchemy.exc import (
     DataError,
@@ -52,7 +58,7 @@ from mltrail.backends.sql.dialects._server import (
     check_files,
 )
 from mltrail.backends.sql.dialects.base import Failure
-from mltrail.backends.sql.fast import FastStatement
+from mltrail.backends.sql.fast import Batch, FastStatement, wrap_error
 from mltrail.errors import AbortedError, InvalidArgumentError
 
 #: How long (seconds) an opener waits for another client's migration before giving up.
@@ -86,6 +92,10 @@ _PACKET = 1153  # the server got a packet bigger than max_allowed_packet
 _LOST = {2006, 2013}  # gone away, lost: what a too-large packet looks like to the client
 _MAX_PACKET = "mltrail_max_allowed_packet"  # key of a connection's info
 _PYMYSQL_BOOLEANS = ("ssl_verify_cert", "ssl_verify_identity", "ssl_disabled")
+#: A batch longer than this (bytes of SQL) is sent statement by statement, as PyMySQL splits
+#: its own multi-row inserts (well under the smallest max_allowed_packet in use, 4 MB).
+MAX_BATCH_TEXT = 1_000_000
+_IN_TRANSACTION = 1  # SERVER_STATUS_IN_TRANS of the server's status flags
 
 
 class MySQLDialect(ServerDialect):
@@ -126,6 +136,11 @@ class MySQLDialect(ServerDialect):
             for name in _PYMYSQL_BOOLEANS:
                 if name in args:
                     args[name] = boolean_option(args[name], name)
+            from pymysql.constants import CLIENT
+
+            # FOUND_ROWS is what SQLAlchemy sets itself (these arguments replace its own).
+            flags = int(args.get("client_flag", 0))
+            args["client_flag"] = flags | CLIENT.FOUND_ROWS | CLIENT.MULTI_STATEMENTS
         check_files(args, ("ssl_ca", "ssl_cert", "ssl_key"), self.title)
         ssl = args.get("ssl")
         if isinstance(ssl, dict):
@@ -136,7 +151,13 @@ class MySQLDialect(ServerDialect):
             )
         return args
 
+    def reset_on_return(self) -> str | None:
+        return None if self._driver == "pymysql" else "rollback"
+
     def configure(self, engine: Engine) -> None:
+        if self._driver == "pymysql":
+            event.listen(engine, "reset", _rollback_open_transaction)
+
         @event.listens_for(engine, "connect")
         def _session(dbapi_conn: Any, record: Any) -> None:
             # Runs after SQLAlchemy has looked at the server, so is_mariadb is known.
@@ -192,6 +213,30 @@ class MySQLDialect(ServerDialect):
         if supports_insert_returning(conn.dialect):
             return super().insert_returning_ids(conn, plain, returning, table, rows)
         return self.insert_one_by_one(conn, plain, rows)
+
+    def run_batch(self, conn: Connection, batch: Batch) -> None:
+        if self._driver != "pymysql" or len(batch.items) < 2:
+            super().run_batch(conn, batch)
+            return
+        cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            parts = []
+            for statement, rows in batch.items:
+                sql, args = statement.prepared(conn, rows)
+                parts.append(_literal_insert(cursor, sql, args))
+            text = ";\n".join(parts)
+            if len(text) > MAX_BATCH_TEXT:
+                super().run_batch(conn, batch)
+                return
+            try:
+                cursor.execute(text)  # no arguments: the text is sent as it is
+                while cursor.nextset():  # each statement's result; an error raises here
+                    pass
+            except conn.dialect.loaded_dbapi.Error as exc:
+                raise wrap_error(conn, text, None, exc) from exc
+        finally:
+            cursor.close()
+        batch.items.clear()
 
     @contextlib.contextmanager
     def schema_change(self, conn: Connection) -> Iterator[None]:
@@ -300,6 +345,27 @@ class MySQLDialect(ServerDialect):
             "check the host and port in the URL, that the server runs there and accepts "
             "connections from this machine (bind-address, firewall)"
         )
+
+
+def _literal_insert(cursor: Any, sql: str, rows: list[Any]) -> str:
+    """One statement inserting ``rows`` (values escaped by the driver), as PyMySQL builds the
+    multi-row INSERT of its ``executemany``; one statement per row for other statements."""
+    from pymysql.cursors import RE_INSERT_VALUES
+
+    match = RE_INSERT_VALUES.match(sql)
+    if match is None:
+        return ";\n".join(cursor.mogrify(sql, row) for row in rows)
+    prefix = match.group(1) % ()
+    values = match.group(2).rstrip()
+    postfix = (match.group(3) or "") % ()
+    return prefix + ",".join(cursor.mogrify(values, row) for row in rows) + postfix
+
+
+def _rollback_open_transaction(dbapi_conn: Any, record: Any, state: PoolResetState) -> None:
+    """The reset of a connection going back to the pool: a ROLLBACK only when the server said
+    a transaction is still open (PyMySQL keeps the status flags of the last reply)."""
+    if not state.transaction_was_reset and dbapi_conn.server_status & _IN_TRANSACTION:
+        dbapi_conn.rollback()
 
 
 def pymysql_connection() -> Any:
