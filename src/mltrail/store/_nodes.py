@@ -281,6 +281,7 @@ def put_nodes(
     *,
     same_external_id_is_same_node: bool = False,
     batch: Batch | None = None,
+    loaded: Loaded | None = None,
 ) -> list[int]:
     """Insert nodes without id, update nodes with id; returns ids in request order.
 
@@ -288,6 +289,7 @@ def put_nodes(
     fields are stored and its id is returned for each. With ``same_external_id_is_same_node``,
     new nodes sharing an external id are one node in the same way. The properties of new nodes
     go to ``batch`` when one is given (the caller runs it), else they are written here.
+    ``loaded`` holds the stored nodes the caller read already (see :func:`load_statement`).
     """
     for position, node in enumerate(nodes):
         if not isinstance(node, spec.cls):
@@ -300,7 +302,11 @@ def put_nodes(
         for position, n in enumerate(nodes)
     ]
     mask = parse_mask(spec, field_mask_paths)
-    existing = _load_for_update(conn, spec, [i for i in given_ids if i is not None])
+    wanted = storable_ids([i for i in given_ids if i is not None])
+    if loaded is not None and loaded.ids == frozenset(wanted):
+        existing = loaded.nodes
+    else:
+        existing = _load_for_update(conn, spec, wanted)
     inserts: list[Prepared] = []
     insert_positions: list[list[int]] = []
     by_external_id: dict[str, int] = {}  # external id -> index in inserts
@@ -384,16 +390,43 @@ class Update:
     node_id: int
 
 
-def _load_for_update(
-    conn: Connection, spec: NodeSpec, ids: list[int]
-) -> dict[int, tuple[dict[str, Any], PropMap, int]]:
-    wanted = storable_ids(ids)
+StoredNodes = dict[int, tuple[dict[str, Any], PropMap, int]]  # id -> (row, props, type id)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Stored nodes read ahead of :func:`put_nodes` (with other reads of the same call)."""
+
+    ids: frozenset[int]
+    nodes: StoredNodes
+
+
+def load_statement(spec: NodeSpec, ids: Sequence[Any]) -> tuple[Any, dict[str, Any]] | None:
+    """The read that loads the nodes with ``ids`` for an update, for :func:`loaded_nodes`
+    (None when there is nothing to read or too much for one statement)."""
+    wanted = storable_ids([i for i in ids if type(i) is int])
+    if not wanted or len(wanted) > InStatement.MAX:
+        return None
+    return node_statements(spec.kind).rows_with_props_by_id.bound(wanted)
+
+
+def loaded_nodes(spec: NodeSpec, ids: Sequence[Any], rows: Sequence[Any]) -> Loaded:
+    """What ``put_nodes(..., loaded=...)`` takes, from the rows of :func:`load_statement`."""
+    wanted = storable_ids([i for i in ids if type(i) is int])
+    return Loaded(frozenset(wanted), _stored_nodes(spec, rows))
+
+
+def _load_for_update(conn: Connection, spec: NodeSpec, wanted: list[int]) -> StoredNodes:
     if not wanted:
         return {}
+    return _stored_nodes(spec, node_statements(spec.kind).rows_with_props_by_id.all(conn, wanted))
+
+
+def _stored_nodes(spec: NodeSpec, rows: Sequence[Any]) -> StoredNodes:
     st = node_statements(spec.kind)
     width = 2 + len(st.row_columns)
-    out: dict[int, tuple[dict[str, Any], PropMap, int]] = {}
-    for row in st.rows_with_props_by_id.all(conn, wanted):
+    out: StoredNodes = {}
+    for row in rows:
         node_id = row[0]
         entry = out.get(node_id)
         if entry is None:

@@ -153,21 +153,27 @@ class InStatement:
     ) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []
         for start in range(0, len(values), self.MAX):
-            part = values[start : start + self.MAX]
-            size = bucket(len(part))
-            entry = self._sizes.get(size)
-            if entry is None:
-                names = [f"in_{i}" for i in range(size)]
-                statement = FastStatement(self._build([bindparam(name) for name in names]))
-                entry = self._sizes[size] = (statement, names)
-            statement, names = entry
-            padded = list(part)
-            padded.extend([padded[-1]] * (size - len(padded)))
-            args = dict(zip(names, padded))
-            if params:
-                args.update(params)
+            statement, args = self.bound(values[start : start + self.MAX], params)
             out.extend(statement.all(conn, args))
         return out
+
+    def bound(
+        self, values: Sequence[Any], params: Params | None = None
+    ) -> tuple[FastStatement, dict[str, Any]]:
+        """The statement and its arguments for 1 to :attr:`MAX` values."""
+        size = bucket(len(values))
+        entry = self._sizes.get(size)
+        if entry is None:
+            names = [f"in_{i}" for i in range(size)]
+            statement = FastStatement(self._build([bindparam(name) for name in names]))
+            entry = self._sizes[size] = (statement, names)
+        statement, names = entry
+        padded = list(values)
+        padded.extend([padded[-1]] * (size - len(padded)))
+        args = dict(zip(names, padded))
+        if params:
+            args.update(params)
+        return statement, args
 
 
 class StatementCache:

@@ -116,6 +116,14 @@ class Dialect(abc.ABC):
             statement.execute_many(conn, rows)
         batch.items.clear()
 
+    def run_reads(
+        self, conn: Connection, reads: list[tuple[FastStatement, dict[str, Any]]]
+    ) -> list[list[tuple[Any, ...]]]:
+        """The rows of each of ``reads`` (statements that change nothing), in order. The
+        default runs each on its own; a server dialect sends them in as few round trips as its
+        driver allows."""
+        return [statement.all(conn, params) for statement, params in reads]
+
     @staticmethod
     def insert_one_by_one(
         conn: Connection, plain: FastStatement, rows: list[dict[str, Any]]

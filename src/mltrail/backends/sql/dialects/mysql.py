@@ -18,11 +18,12 @@
   connection; mltrail reports it as a value too large for the server, not as a lost server.
 * New ids come from ``INSERT ... RETURNING`` where the server has it (MariaDB 10.5 and later),
   otherwise from the insert's auto-increment id, row by row.
-* With PyMySQL, connections allow several statements per request (``MULTI_STATEMENTS``): the
+* Connections allow several statements per request (``MULTI_STATEMENTS``): the
   rows a write call inserts last (properties, events, memberships) go to the server as one
   request, each table's rows in one multi-row INSERT, with values escaped by the driver as for
-  any statement. A connection goes back to the pool without a ROLLBACK when the server says no
-  transaction is open (after every committed call).
+  any statement; the reads a call can make at once go together the same way. With PyMySQL a
+  connection goes back to the pool without a ROLLBACK when the server says no transaction is
+  open (after every committed call).
 * Schema changes are not transactional: each CREATE/ALTER commits at once. The whole
   check-and-migrate runs under a named lock (``GET_LOCK``), so concurrent openers of an empty or
   old database wait for one migrator; see :mod:`mltrail.backends.sql.migrations` for what a
@@ -40,7 +41,6 @@ from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Engine, Table, event
 from sqlalchemy.dialects.mysql import insert as mysql_insert
-from sqlalchemy.pool import PoolResetState
 from sqlalchemy.engine import Dialect as SADialect
 from sqlalchemy.exc import (
     DataError,
@@ -49,6 +49,7 @@ from sqlalchemy.exc import (
     InterfaceError,
     OperationalError,
 )
+from sqlalchemy.pool import PoolResetState
 from sqlalchemy.sql.dml import Insert
 
 from mltrail.backends.sql.dialects._server import (
@@ -56,6 +57,7 @@ from mltrail.backends.sql.dialects._server import (
     ServerDialect,
     boolean_option,
     check_files,
+    convert,
 )
 from mltrail.backends.sql.dialects.base import Failure
 from mltrail.backends.sql.fast import Batch, FastStatement, wrap_error
@@ -96,6 +98,10 @@ _PYMYSQL_BOOLEANS = ("ssl_verify_cert", "ssl_verify_identity", "ssl_disabled")
 #: its own multi-row inserts (well under the smallest max_allowed_packet in use, 4 MB).
 MAX_BATCH_TEXT = 1_000_000
 _IN_TRANSACTION = 1  # SERVER_STATUS_IN_TRANS of the server's status flags
+#: Client capability flags of the MySQL protocol (the same in PyMySQL and mysqlclient).
+_FOUND_ROWS, _MULTI_STATEMENTS = 1 << 1, 1 << 16
+#: The driver module whose cursors build multi-row inserts, by SQLAlchemy driver name.
+_CURSORS = {"pymysql": "pymysql.cursors", "mysqldb": "MySQLdb.cursors"}
 
 
 class MySQLDialect(ServerDialect):
@@ -136,11 +142,9 @@ class MySQLDialect(ServerDialect):
             for name in _PYMYSQL_BOOLEANS:
                 if name in args:
                     args[name] = boolean_option(args[name], name)
-            from pymysql.constants import CLIENT
-
-            # FOUND_ROWS is what SQLAlchemy sets itself (these arguments replace its own).
-            flags = int(args.get("client_flag", 0))
-            args["client_flag"] = flags | CLIENT.FOUND_ROWS | CLIENT.MULTI_STATEMENTS
+        # FOUND_ROWS is what SQLAlchemy sets itself (these arguments replace its own).
+        flags = convert(args.get("client_flag", 0), "int", "client_flag")
+        args["client_flag"] = flags | _FOUND_ROWS | _MULTI_STATEMENTS
         check_files(args, ("ssl_ca", "ssl_cert", "ssl_key"), self.title)
         ssl = args.get("ssl")
         if isinstance(ssl, dict):
@@ -215,7 +219,7 @@ class MySQLDialect(ServerDialect):
         return self.insert_one_by_one(conn, plain, rows)
 
     def run_batch(self, conn: Connection, batch: Batch) -> None:
-        if self._driver != "pymysql" or len(batch.items) < 2:
+        if self._driver not in _CURSORS or len(batch.items) < 2:
             super().run_batch(conn, batch)
             return
         cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -223,7 +227,7 @@ class MySQLDialect(ServerDialect):
             parts = []
             for statement, rows in batch.items:
                 sql, args = statement.prepared(conn, rows)
-                parts.append(_literal_insert(cursor, sql, args))
+                parts.append(_literal_insert(self._driver, cursor, sql, args))
             text = ";\n".join(parts)
             if len(text) > MAX_BATCH_TEXT:
                 super().run_batch(conn, batch)
@@ -237,6 +241,32 @@ class MySQLDialect(ServerDialect):
         finally:
             cursor.close()
         batch.items.clear()
+
+    def run_reads(
+        self, conn: Connection, reads: list[tuple[FastStatement, dict[str, Any]]]
+    ) -> list[list[tuple[Any, ...]]]:
+        if self._driver not in _CURSORS or len(reads) < 2:
+            return super().run_reads(conn, reads)
+        cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            parts = []
+            for statement, params in reads:
+                sql, [args] = statement.prepared(conn, [params])
+                parts.append(cursor.mogrify(sql, args))
+            text = ";\n".join(parts)
+            if len(text) > MAX_BATCH_TEXT:
+                return super().run_reads(conn, reads)
+            out = []
+            try:
+                cursor.execute(text)  # no arguments: the text is sent as it is
+                out.append(list(cursor.fetchall()))
+                while cursor.nextset():
+                    out.append(list(cursor.fetchall()))
+            except conn.dialect.loaded_dbapi.Error as exc:
+                raise wrap_error(conn, text, None, exc) from exc
+            return out
+        finally:
+            cursor.close()
 
     @contextlib.contextmanager
     def schema_change(self, conn: Connection) -> Iterator[None]:
@@ -347,12 +377,11 @@ class MySQLDialect(ServerDialect):
         )
 
 
-def _literal_insert(cursor: Any, sql: str, rows: list[Any]) -> str:
-    """One statement inserting ``rows`` (values escaped by the driver), as PyMySQL builds the
+def _literal_insert(driver: str, cursor: Any, sql: str, rows: list[Any]) -> str:
+    """One statement inserting ``rows`` (values escaped by the driver), as the driver builds the
     multi-row INSERT of its ``executemany``; one statement per row for other statements."""
-    from pymysql.cursors import RE_INSERT_VALUES
-
-    match = RE_INSERT_VALUES.match(sql)
+    cursors: Any = importlib.import_module(_CURSORS[driver])
+    match = cursors.RE_INSERT_VALUES.match(sql)
     if match is None:
         return ";\n".join(cursor.mogrify(sql, row) for row in rows)
     prefix = match.group(1) % ()

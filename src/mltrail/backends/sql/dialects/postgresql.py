@@ -50,7 +50,7 @@ from mltrail.backends.sql.dialects._server import (
     convert,
 )
 from mltrail.backends.sql.dialects.base import Failure
-from mltrail.backends.sql.fast import Batch, wrap_error
+from mltrail.backends.sql.fast import Batch, FastStatement, wrap_error
 from mltrail.errors import InvalidArgumentError
 
 #: The planner's cost of a random page read in mltrail's sessions (PostgreSQL's default is 4,
@@ -172,6 +172,35 @@ class PostgreSQLDialect(ServerDialect):
         batch.items.clear()
         if first is not None:
             raise wrap_error(conn, *first) from first[2].with_traceback(None)
+
+    def run_reads(
+        self, conn: Connection, reads: list[tuple[FastStatement, dict[str, Any]]]
+    ) -> list[list[tuple[Any, ...]]]:
+        # One pipeline: the reads (and the BEGIN of the transaction, when they start it) go
+        # together, their results come back together.
+        if self._driver != "psycopg" or len(reads) < 2:
+            return super().run_reads(conn, reads)
+        from psycopg import Error, Pipeline
+
+        raw: Any = conn.connection.dbapi_connection
+        if not Pipeline.is_supported() or raw.pgconn.pipeline_status:
+            return super().run_reads(conn, reads)
+        cursors: list[Any] = []
+        sql, args = "", None
+        try:
+            try:
+                with raw.pipeline():
+                    for statement, params in reads:
+                        sql, [args] = statement.prepared(conn, [params])
+                        cursor = raw.cursor()
+                        cursors.append(cursor)
+                        cursor.execute(sql, args)
+                return [list(cursor.fetchall()) for cursor in cursors]
+            except Error as exc:
+                raise wrap_error(conn, sql, args, exc) from exc
+        finally:
+            for cursor in cursors:
+                cursor.close()
 
     def text_index(self, columns: list[str]) -> tuple[list[str], dict[str, Any]]:
         # A b-tree entry holds at most ~2.7 kB: long text would make inserts fail. A hash index
