@@ -207,7 +207,10 @@ def _items(mapping: Any, where: str, what: str) -> Iterator[tuple[str, Any]]:
             )
         if len(key) > NAME_LENGTH:
             raise InvalidArgumentError(f"{where}: {what} key {key[:40]!r}... is too long")
-        yield clean_text(key, f"{where}: {what} key {short(key)}"), value
+        if key.isascii() and "\x00" not in key:
+            yield key, value  # what clean_text would pass; its message is not built
+        else:
+            yield clean_text(key, f"{where}: {what} key {short(key)}"), value
 
 
 def _encode(value: Any, declared: Any, where: str, what: str, key: str) -> tuple[str, Any]:

@@ -16,8 +16,8 @@
   SELECTs only; error 3024). The server stops the statement. Migrations lift it.
 * A statement larger than the server's ``max_allowed_packet`` makes the server drop the
   connection; mltrail reports it as a value too large for the server, not as a lost server.
-* New ids come from ``INSERT ... RETURNING`` where the server has it (MariaDB 10.5 and later),
-  otherwise from the insert's auto-increment id, row by row.
+* New ids come from ``INSERT ... RETURNING`` where the server has it (MariaDB 10.5 and later)
+  and several rows are inserted, otherwise from the insert's auto-increment id, row by row.
 * Connections allow several statements per request (``MULTI_STATEMENTS``): the
   rows a write call inserts last (properties, events, memberships) go to the server as one
   request, each table's rows in one multi-row INSERT, with values escaped by the driver as for
@@ -214,7 +214,8 @@ class MySQLDialect(ServerDialect):
         table: Table,
         rows: list[dict[str, Any]],
     ) -> list[int]:
-        if supports_insert_returning(conn.dialect):
+        # One row: its id comes in the server's OK reply (no result set to describe and read).
+        if len(rows) > 1 and supports_insert_returning(conn.dialect):
             return super().insert_returning_ids(conn, plain, returning, table, rows)
         return self.insert_one_by_one(conn, plain, rows)
 
