@@ -24,8 +24,10 @@ from mltrail.store._nodes import (
     load_statement,
     loaded_nodes,
     now_ms,
+    plan_nodes,
     put_nodes,
     resolve_type,
+    write_plans,
 )
 from mltrail.store._statements import node_statements
 from mltrail.store._types import TypeCache
@@ -185,17 +187,14 @@ def put_execution(
         found = {key: (int(rows[0][0]) if rows else None) for key, rows in zip(keys, results)}
     # Property, event and membership rows wait in one batch, sent when the rest is done.
     batch = Batch()
-    artifact_ids = put_nodes(
-        conn,
-        dialect,
-        types,
-        ARTIFACTS,
-        artifacts,
-        same_external_id_is_same_node=reuse,
-        batch=batch,
-        loaded=loaded,
-    )
-    [execution_id] = put_nodes(conn, dialect, types, EXECUTIONS, [execution], batch=batch)
+    # The new artifacts and the new execution are inserted together.
+    planned = [
+        plan_nodes(
+            conn, types, ARTIFACTS, artifacts, same_external_id_is_same_node=reuse, loaded=loaded
+        ),
+        plan_nodes(conn, types, EXECUTIONS, [execution]),
+    ]
+    artifact_ids, [execution_id] = write_plans(conn, dialect, planned, batch)
     if force_update_time and execution.id is not None:
         node_statements(EXECUTIONS.kind).touch.execute(
             conn, {"_id": execution_id, "stamp": now_ms()}

@@ -294,6 +294,34 @@ def put_nodes(
     go to ``batch`` when one is given (the caller runs it), else they are written here.
     ``loaded`` holds the stored nodes the caller read already (see :func:`load_statement`).
     """
+    plan = plan_nodes(
+        conn,
+        types,
+        spec,
+        nodes,
+        field_mask_paths,
+        same_external_id_is_same_node=same_external_id_is_same_node,
+        loaded=loaded,
+    )
+    own = batch is None
+    batch = Batch() if batch is None else batch
+    [ids] = write_plans(conn, dialect, [plan], batch)
+    if own:
+        dialect.run_batch(conn, batch)
+    return ids
+
+
+def plan_nodes(
+    conn: Connection,
+    types: TypeCache,
+    spec: NodeSpec,
+    nodes: Sequence[Any],
+    field_mask_paths: Sequence[str] | None = None,
+    *,
+    same_external_id_is_same_node: bool = False,
+    loaded: Loaded | None = None,
+) -> Plan:
+    """The checks of :func:`put_nodes`, done: what it would write, not written yet."""
     for position, node in enumerate(nodes):
         if not isinstance(node, spec.cls):
             raise InvalidArgumentError(
@@ -369,20 +397,56 @@ def put_nodes(
 
     changes = list(updates.values())
     _check_unique(conn, spec, inserts, changes)
-    ids: list[int] = [0] * len(nodes)
+    return Plan(spec, len(nodes), update_positions, changes, inserts, insert_positions)
+
+
+@dataclass
+class Plan:
+    """The checked writes of one :func:`put_nodes` call, for :func:`write_plans`."""
+
+    spec: NodeSpec
+    count: int
+    update_positions: list[tuple[int, int]]
+    changes: list[Update]
+    inserts: list[Prepared]
+    insert_positions: list[list[int]]
+
+
+def write_plans(
+    conn: Connection, dialect: Dialect, plans: list[Plan], batch: Batch
+) -> list[list[int]]:
+    """Write planned nodes (of several kinds at once: their inserts go to the database
+    together); returns each plan's ids in request order. New nodes' properties go to
+    ``batch``."""
     stamp = now_ms()
-    for position, node_id in update_positions:
-        ids[position] = node_id
-    _write_updates(conn, spec, changes, stamp)
-    own = batch is None
-    batch = Batch() if batch is None else batch
-    new_ids = _insert_rows(conn, dialect, spec, inserts, stamp, batch)
-    if own:
-        dialect.run_batch(conn, batch)
-    for positions, new_id in zip(insert_positions, new_ids):
-        for position in positions:
-            ids[position] = new_id
-    return ids
+    for plan in plans:
+        _write_updates(conn, plan.spec, plan.changes, stamp)
+    groups = []
+    for plan in plans:
+        st = node_statements(plan.spec.kind)
+        rows = [
+            {
+                "type_id": p.info.id,
+                **p.row,
+                "create_time_since_epoch": stamp,
+                "last_update_time_since_epoch": stamp,
+            }
+            for p in plan.inserts
+        ]
+        groups.append((st.insert_row, st.insert_row_returning, plan.spec.table, rows))
+    new_ids = dialect.insert_groups_returning_ids(conn, groups)
+    out = []
+    for plan, ids_of_inserts in zip(plans, new_ids):
+        props = _prop_rows(zip(ids_of_inserts, (p.props for p in plan.inserts)))
+        batch.add(node_statements(plan.spec.kind).insert_prop, props)
+        ids: list[int] = [0] * plan.count
+        for position, node_id in plan.update_positions:
+            ids[position] = node_id
+        for positions, new_id in zip(plan.insert_positions, ids_of_inserts):
+            for position in positions:
+                ids[position] = new_id
+        out.append(ids)
+    return out
 
 
 @dataclass
@@ -486,34 +550,6 @@ def _check_unique(
                     f"external_id {ext!r} already belongs to {spec.label} id {row_id}; "
                     f"external ids are unique among {spec.label}s"
                 )
-
-
-def _insert_rows(
-    conn: Connection,
-    dialect: Dialect,
-    spec: NodeSpec,
-    inserts: list[Prepared],
-    stamp: int,
-    batch: Batch,
-) -> list[int]:
-    if not inserts:
-        return []
-    st = node_statements(spec.kind)
-    rows = [
-        {
-            "type_id": p.info.id,
-            **p.row,
-            "create_time_since_epoch": stamp,
-            "last_update_time_since_epoch": stamp,
-        }
-        for p in inserts
-    ]
-    ids = dialect.insert_returning_ids(
-        conn, st.insert_row, st.insert_row_returning, spec.table, rows
-    )
-    props = _prop_rows(zip(ids, (p.props for p in inserts)))
-    batch.add(node_statements(spec.kind).insert_prop, props)
-    return ids
 
 
 def _prop_rows(items: Iterable[tuple[int, PropMap]]) -> list[dict[str, Any]]:

@@ -109,6 +109,18 @@ class Dialect(abc.ABC):
         )
         return [int(row[0]) for row in result]
 
+    def insert_groups_returning_ids(
+        self,
+        conn: Connection,
+        groups: list[tuple[FastStatement, FastStatement, Table, list[dict[str, Any]]]],
+    ) -> list[list[int]]:
+        """:meth:`insert_returning_ids` for each group (``plain``, ``returning``, table, rows),
+        in order. A server dialect sends one-row groups together."""
+        return [
+            self.insert_returning_ids(conn, plain, returning, table, rows) if rows else []
+            for plain, returning, table, rows in groups
+        ]
+
     def run_batch(self, conn: Connection, batch: Batch) -> None:
         """Run the statements of ``batch`` in order. The default runs each on its own; a server
         dialect sends them in as few round trips as its driver allows."""

@@ -243,6 +243,36 @@ class MySQLDialect(ServerDialect):
             cursor.close()
         batch.items.clear()
 
+    def insert_groups_returning_ids(
+        self,
+        conn: Connection,
+        groups: list[tuple[FastStatement, FastStatement, Table, list[dict[str, Any]]]],
+    ) -> list[list[int]]:
+        # One-row inserts go as one request; each id comes in its statement's OK reply.
+        filled = [rows for *_, rows in groups if rows]
+        if self._driver not in _CURSORS or len(filled) < 2 or any(len(r) > 1 for r in filled):
+            return super().insert_groups_returning_ids(conn, groups)
+        cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            parts = []
+            for plain, _, _, rows in groups:
+                if rows:
+                    sql, [args] = plain.prepared(conn, rows)
+                    parts.append(cursor.mogrify(sql, args))
+            text = ";\n".join(parts)
+            ids = []
+            try:
+                cursor.execute(text)  # no arguments: the text is sent as it is
+                ids.append(int(cursor.lastrowid))
+                while cursor.nextset():
+                    ids.append(int(cursor.lastrowid))
+            except conn.dialect.loaded_dbapi.Error as exc:
+                raise wrap_error(conn, text, None, exc) from exc
+        finally:
+            cursor.close()
+        found = iter(ids)
+        return [[next(found)] if rows else [] for *_, rows in groups]
+
     def run_reads(
         self, conn: Connection, reads: list[tuple[FastStatement, dict[str, Any]]]
     ) -> list[list[tuple[Any, ...]]]:

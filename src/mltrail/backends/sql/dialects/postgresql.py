@@ -173,6 +173,18 @@ class PostgreSQLDialect(ServerDialect):
         if first is not None:
             raise wrap_error(conn, *first) from first[2].with_traceback(None)
 
+    def insert_groups_returning_ids(
+        self,
+        conn: Connection,
+        groups: list[tuple[FastStatement, FastStatement, Table, list[dict[str, Any]]]],
+    ) -> list[list[int]]:
+        # One-row inserts (a step's output artifact and its execution) go in one pipeline.
+        if sum(1 for *_, rows in groups if rows) < 2 or any(len(g[3]) > 1 for g in groups):
+            return super().insert_groups_returning_ids(conn, groups)
+        reads = [(returning, rows[0]) for _, returning, _, rows in groups if rows]
+        results = iter(self.run_reads(conn, reads))
+        return [[int(next(results)[0][0])] if rows else [] for *_, rows in groups]
+
     def run_reads(
         self, conn: Connection, reads: list[tuple[FastStatement, dict[str, Any]]]
     ) -> list[list[tuple[Any, ...]]]:
