@@ -10,6 +10,7 @@ from sqlalchemy import Connection, select
 
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.dialects import Dialect
+from mltrail.backends.sql.fast import Batch
 from mltrail.errors import InvalidArgumentError, NotFoundError
 from mltrail.model import Artifact, Context, Event, Execution
 from mltrail.store._args import id_arg, name_arg, short
@@ -20,9 +21,13 @@ from mltrail.store._nodes import (
     EXECUTIONS,
     chunks,
     existing_ids,
+    load_statement,
+    loaded_nodes,
     now_ms,
+    plan_nodes,
     put_nodes,
     resolve_type,
+    write_plans,
 )
 from mltrail.store._statements import node_statements
 from mltrail.store._types import TypeCache
@@ -36,8 +41,14 @@ def upsert_contexts(
     *,
     reuse_if_exists: bool,
     force_reuse: bool = False,
+    batch: Batch | None = None,
+    found: dict[tuple[Any, Any], int | None] | None = None,
 ) -> list[int]:
-    """Contexts' ids after creating new ones, updating given ones or reusing same-named ones."""
+    """Contexts' ids after creating new ones, updating given ones or reusing same-named ones.
+
+    ``found`` holds lookups by (type id, name) the caller made already (see
+    :func:`context_lookups`): the id of the context, or None when there is none.
+    """
     ids: list[int | None] = [None] * len(contexts)
     to_put: list[tuple[int, Any]] = []
     lookups: dict[tuple[int, str], list[int]] = {}
@@ -68,21 +79,37 @@ def upsert_contexts(
     if lookups:
         lookup = node_statements(CONTEXTS.kind).id_by_type_and_name
         for type_id, name in list(lookups):
-            found = lookup.all(conn, {"type_id": type_id, "name": name})
-            if found:
+            if found is not None and (type_id, name) in found:
+                known = found[(type_id, name)]
+                rows = [] if known is None else [(known,)]
+            else:
+                rows = lookup.all(conn, {"type_id": type_id, "name": name})
+            if rows:
                 for position in lookups.pop((type_id, name)):
-                    ids[position] = int(found[0][0])
+                    ids[position] = int(rows[0][0])
         for positions in lookups.values():
             # A context new to the store, possibly named twice in the request: create it once.
             to_put.append((positions[0], contexts[positions[0]]))
     if to_put:
-        new_ids = put_nodes(conn, dialect, types, CONTEXTS, [ctx for _, ctx in to_put])
+        new_ids = put_nodes(conn, dialect, types, CONTEXTS, [ctx for _, ctx in to_put], batch=batch)
         for (position, _), new_id in zip(to_put, new_ids):
             ids[position] = new_id
     for positions in lookups.values():
         for position in positions[1:]:
             ids[position] = ids[positions[0]]
     return [int(i) for i in ids if i is not None]
+
+
+def context_lookups(contexts: Sequence[Any]) -> list[tuple[int, str]]:
+    """The (type id, name) lookups :func:`upsert_contexts` will make for contexts reused by
+    name, as far as they can be told before the contexts are checked (others are looked up
+    then)."""
+    keys = []
+    for ctx in contexts:
+        named = isinstance(ctx, Context) and isinstance(ctx.name, str) and ctx.name
+        if named and ctx.id is None and type(ctx.type_id) is int:
+            keys.append((ctx.type_id, ctx.name))
+    return sorted(set(keys))
 
 
 def _reuse_by_external_id(conn: Connection, artifacts: list[Any]) -> list[Any]:
@@ -143,10 +170,31 @@ def put_execution(
     reuse = reuse_artifact_if_already_exist_by_external_id
     if reuse:
         artifacts = _reuse_by_external_id(conn, artifacts)
-    artifact_ids = put_nodes(
-        conn, dialect, types, ARTIFACTS, artifacts, same_external_id_is_same_node=reuse
-    )
-    [execution_id] = put_nodes(conn, dialect, types, EXECUTIONS, [execution])
+    # The reads of the call go together: the artifacts it updates, the contexts it reuses.
+    contexts = list(contexts or ())
+    given = [a.id for a in artifacts]
+    load = load_statement(ARTIFACTS, given)
+    keys = context_lookups(contexts) if reuse_context_if_already_exist else []
+    lookup = node_statements(CONTEXTS.kind).id_by_type_and_name
+    reads = [] if load is None else [load]
+    reads += [(lookup, {"type_id": type_id, "name": name}) for type_id, name in keys]
+    results = dialect.run_reads(conn, reads) if len(reads) > 1 else None
+    loaded = None
+    found: dict[tuple[Any, Any], int | None] | None = None
+    if results is not None:
+        if load is not None:
+            loaded = loaded_nodes(ARTIFACTS, given, results.pop(0))
+        found = {key: (int(rows[0][0]) if rows else None) for key, rows in zip(keys, results)}
+    # Property, event and membership rows wait in one batch, sent when the rest is done.
+    batch = Batch()
+    # The new artifacts and the new execution are inserted together.
+    planned = [
+        plan_nodes(
+            conn, types, ARTIFACTS, artifacts, same_external_id_is_same_node=reuse, loaded=loaded
+        ),
+        plan_nodes(conn, types, EXECUTIONS, [execution]),
+    ]
+    artifact_ids, [execution_id] = write_plans(conn, dialect, planned, batch)
     if force_update_time and execution.id is not None:
         node_statements(EXECUTIONS.kind).touch.execute(
             conn, {"_id": execution_id, "stamp": now_ms()}
@@ -192,19 +240,26 @@ def put_execution(
         missing = sorted(set(loose) - existing_ids(conn, ARTIFACTS, loose))
         if missing:
             raise InvalidArgumentError(f"put_execution: no artifact with id {missing[0]}")
-    insert_events(conn, event_rows, check_existing=execution.id is not None)
+    insert_events(conn, event_rows, check_existing=execution.id is not None, batch=batch)
 
     context_ids = upsert_contexts(
         conn,
         dialect,
         types,
-        list(contexts or ()),
+        contexts,
         reuse_if_exists=reuse_context_if_already_exist,
         force_reuse=force_reuse_context,
+        batch=batch,
+        found=found,
     )
     members = set(artifact_ids) | set(loose)
     insert_memberships(
-        conn, dialect, schema.association, "execution_id", [(c, execution_id) for c in context_ids]
+        conn,
+        dialect,
+        schema.association,
+        "execution_id",
+        [(c, execution_id) for c in context_ids],
+        batch,
     )
     insert_memberships(
         conn,
@@ -212,7 +267,9 @@ def put_execution(
         schema.attribution,
         "artifact_id",
         [(c, a) for c in context_ids for a in members],
+        batch,
     )
+    dialect.run_batch(conn, batch)
     return execution_id, result_ids, context_ids
 
 

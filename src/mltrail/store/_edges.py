@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, select
 
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.dialects import Dialect
+from mltrail.backends.sql.fast import Batch
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError
 from mltrail.model import Association, Attribution, Event, EventType, ParentContext
 from mltrail.store._args import clean_text, optional_id, required_id, short, storable_ids
@@ -92,9 +93,14 @@ def require_nodes(conn: Connection, spec: NodeSpec, ids: Iterable[int], where: s
 
 
 def insert_events(
-    conn: Connection, rows: list[dict[str, Any]], *, check_existing: bool = True
+    conn: Connection,
+    rows: list[dict[str, Any]],
+    *,
+    check_existing: bool = True,
+    batch: Batch | None = None,
 ) -> None:
-    """Insert event rows (artifact_id, execution_id, type, path, milliseconds_since_epoch).
+    """Insert event rows (artifact_id, execution_id, type, path, milliseconds_since_epoch), or
+    add them to ``batch``.
 
     Duplicates of (artifact, execution, type), within the batch or with stored events, are refused.
     """
@@ -117,7 +123,10 @@ def insert_events(
                     f"an event of type {EventType(kind).name} between artifact {artifact_id} and "
                     f"execution {execution_id} already exists; events cannot be recorded twice"
                 )
-    insert_event.execute_many(conn, rows)
+    if batch is not None:
+        batch.add(insert_event, rows)
+    else:
+        insert_event.execute_many(conn, rows)
 
 
 def put_events(conn: Connection, events: Sequence[Any]) -> None:
@@ -187,11 +196,20 @@ def to_event(artifact_id: int, execution_id: int, kind: int, path: Any, stamp: i
 
 
 def insert_memberships(
-    conn: Connection, dialect: Dialect, table: Table, member: str, pairs: Iterable[tuple[int, int]]
+    conn: Connection,
+    dialect: Dialect,
+    table: Table,
+    member: str,
+    pairs: Iterable[tuple[int, int]],
+    batch: Batch | None = None,
 ) -> None:
-    """Insert (context_id, member_id) pairs, skipping those already present."""
+    """Insert (context_id, member_id) pairs, skipping those already present (or add the insert
+    to ``batch``)."""
     rows = [{"context_id": c, member: m} for c, m in sorted(set(pairs))]
-    membership_insert(dialect, table).execute_many(conn, rows)
+    if batch is not None:
+        batch.add(membership_insert(dialect, table), rows)
+    else:
+        membership_insert(dialect, table).execute_many(conn, rows)
 
 
 def put_attributions_and_associations(

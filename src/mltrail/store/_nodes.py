@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.dialects import Dialect
-from mltrail.backends.sql.fast import InStatement, MultiInStatement, StatementCache
+from mltrail.backends.sql.fast import Batch, InStatement, MultiInStatement, StatementCache
 from mltrail.backends.sql.schema import NAME_LENGTH, TypeKind
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from mltrail.model import Artifact, ArtifactState, Context, Execution, ExecutionState
@@ -207,7 +207,10 @@ def _items(mapping: Any, where: str, what: str) -> Iterator[tuple[str, Any]]:
             )
         if len(key) > NAME_LENGTH:
             raise InvalidArgumentError(f"{where}: {what} key {key[:40]!r}... is too long")
-        yield clean_text(key, f"{where}: {what} key {short(key)}"), value
+        if key.isascii() and "\x00" not in key:
+            yield key, value  # what clean_text would pass; its message is not built
+        else:
+            yield clean_text(key, f"{where}: {what} key {short(key)}"), value
 
 
 def _encode(value: Any, declared: Any, where: str, what: str, key: str) -> tuple[str, Any]:
@@ -280,13 +283,45 @@ def put_nodes(
     field_mask_paths: Sequence[str] | None = None,
     *,
     same_external_id_is_same_node: bool = False,
+    batch: Batch | None = None,
+    loaded: Loaded | None = None,
 ) -> list[int]:
     """Insert nodes without id, update nodes with id; returns ids in request order.
 
     A node given twice (the same id) is one node: every occurrence is checked, the last one's
     fields are stored and its id is returned for each. With ``same_external_id_is_same_node``,
-    new nodes sharing an external id are one node in the same way.
+    new nodes sharing an external id are one node in the same way. The properties of new nodes
+    go to ``batch`` when one is given (the caller runs it), else they are written here.
+    ``loaded`` holds the stored nodes the caller read already (see :func:`load_statement`).
     """
+    plan = plan_nodes(
+        conn,
+        types,
+        spec,
+        nodes,
+        field_mask_paths,
+        same_external_id_is_same_node=same_external_id_is_same_node,
+        loaded=loaded,
+    )
+    own = batch is None
+    batch = Batch() if batch is None else batch
+    [ids] = write_plans(conn, dialect, [plan], batch)
+    if own:
+        dialect.run_batch(conn, batch)
+    return ids
+
+
+def plan_nodes(
+    conn: Connection,
+    types: TypeCache,
+    spec: NodeSpec,
+    nodes: Sequence[Any],
+    field_mask_paths: Sequence[str] | None = None,
+    *,
+    same_external_id_is_same_node: bool = False,
+    loaded: Loaded | None = None,
+) -> Plan:
+    """The checks of :func:`put_nodes`, done: what it would write, not written yet."""
     for position, node in enumerate(nodes):
         if not isinstance(node, spec.cls):
             raise InvalidArgumentError(
@@ -298,7 +333,11 @@ def put_nodes(
         for position, n in enumerate(nodes)
     ]
     mask = parse_mask(spec, field_mask_paths)
-    existing = _load_for_update(conn, spec, [i for i in given_ids if i is not None])
+    wanted = storable_ids([i for i in given_ids if i is not None])
+    if loaded is not None and loaded.ids == frozenset(wanted):
+        existing = loaded.nodes
+    else:
+        existing = _load_for_update(conn, spec, wanted)
     inserts: list[Prepared] = []
     insert_positions: list[list[int]] = []
     by_external_id: dict[str, int] = {}  # external id -> index in inserts
@@ -358,16 +397,56 @@ def put_nodes(
 
     changes = list(updates.values())
     _check_unique(conn, spec, inserts, changes)
-    ids: list[int] = [0] * len(nodes)
+    return Plan(spec, len(nodes), update_positions, changes, inserts, insert_positions)
+
+
+@dataclass
+class Plan:
+    """The checked writes of one :func:`put_nodes` call, for :func:`write_plans`."""
+
+    spec: NodeSpec
+    count: int
+    update_positions: list[tuple[int, int]]
+    changes: list[Update]
+    inserts: list[Prepared]
+    insert_positions: list[list[int]]
+
+
+def write_plans(
+    conn: Connection, dialect: Dialect, plans: list[Plan], batch: Batch
+) -> list[list[int]]:
+    """Write planned nodes (of several kinds at once: their inserts go to the database
+    together); returns each plan's ids in request order. New nodes' properties go to
+    ``batch``."""
     stamp = now_ms()
-    for position, node_id in update_positions:
-        ids[position] = node_id
-    _write_updates(conn, spec, changes, stamp)
-    new_ids = _insert_rows(conn, dialect, spec, inserts, stamp)
-    for positions, new_id in zip(insert_positions, new_ids):
-        for position in positions:
-            ids[position] = new_id
-    return ids
+    for plan in plans:
+        _write_updates(conn, plan.spec, plan.changes, stamp)
+    groups = []
+    for plan in plans:
+        st = node_statements(plan.spec.kind)
+        rows = [
+            {
+                "type_id": p.info.id,
+                **p.row,
+                "create_time_since_epoch": stamp,
+                "last_update_time_since_epoch": stamp,
+            }
+            for p in plan.inserts
+        ]
+        groups.append((st.insert_row, st.insert_row_returning, plan.spec.table, rows))
+    new_ids = dialect.insert_groups_returning_ids(conn, groups)
+    out = []
+    for plan, ids_of_inserts in zip(plans, new_ids):
+        props = _prop_rows(zip(ids_of_inserts, (p.props for p in plan.inserts)))
+        batch.add(node_statements(plan.spec.kind).insert_prop, props)
+        ids: list[int] = [0] * plan.count
+        for position, node_id in plan.update_positions:
+            ids[position] = node_id
+        for positions, new_id in zip(plan.insert_positions, ids_of_inserts):
+            for position in positions:
+                ids[position] = new_id
+        out.append(ids)
+    return out
 
 
 @dataclass
@@ -378,20 +457,53 @@ class Update:
     node_id: int
 
 
-def _load_for_update(
-    conn: Connection, spec: NodeSpec, ids: list[int]
-) -> dict[int, tuple[dict[str, Any], PropMap, int]]:
-    wanted = storable_ids(ids)
+StoredNodes = dict[int, tuple[dict[str, Any], PropMap, int]]  # id -> (row, props, type id)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Stored nodes read ahead of :func:`put_nodes` (with other reads of the same call)."""
+
+    ids: frozenset[int]
+    nodes: StoredNodes
+
+
+def load_statement(spec: NodeSpec, ids: Sequence[Any]) -> tuple[Any, dict[str, Any]] | None:
+    """The read that loads the nodes with ``ids`` for an update, for :func:`loaded_nodes`
+    (None when there is nothing to read or too much for one statement)."""
+    wanted = storable_ids([i for i in ids if type(i) is int])
+    if not wanted or len(wanted) > InStatement.MAX:
+        return None
+    return node_statements(spec.kind).rows_with_props_by_id.bound(wanted)
+
+
+def loaded_nodes(spec: NodeSpec, ids: Sequence[Any], rows: Sequence[Any]) -> Loaded:
+    """What ``put_nodes(..., loaded=...)`` takes, from the rows of :func:`load_statement`."""
+    wanted = storable_ids([i for i in ids if type(i) is int])
+    return Loaded(frozenset(wanted), _stored_nodes(spec, rows))
+
+
+def _load_for_update(conn: Connection, spec: NodeSpec, wanted: list[int]) -> StoredNodes:
     if not wanted:
         return {}
+    return _stored_nodes(spec, node_statements(spec.kind).rows_with_props_by_id.all(conn, wanted))
+
+
+def _stored_nodes(spec: NodeSpec, rows: Sequence[Any]) -> StoredNodes:
     st = node_statements(spec.kind)
-    out: dict[int, tuple[dict[str, Any], PropMap, int]] = {}
-    for node_id, type_id, *values in st.rows_by_id.all(conn, wanted):
-        out[node_id] = (dict(zip(st.row_columns, values)), {}, type_id)
-    for node_id, name, is_custom, *slots in st.props_by_node.all(conn, wanted):
-        for slot, value in zip(SLOTS, slots):
+    width = 2 + len(st.row_columns)
+    out: StoredNodes = {}
+    for row in rows:
+        node_id = row[0]
+        entry = out.get(node_id)
+        if entry is None:
+            entry = out[node_id] = (dict(zip(st.row_columns, row[2:width])), {}, row[1])
+        name = row[width]
+        if name is None:
+            continue  # a node without properties
+        for slot, value in zip(SLOTS, row[width + 2 :]):
             if value is not None:
-                out[node_id][1][(name, bool(is_custom))] = (slot, value)
+                entry[1][(name, bool(row[width + 1]))] = (slot, value)
                 break
     return out
 
@@ -440,35 +552,12 @@ def _check_unique(
                 )
 
 
-def _insert_rows(
-    conn: Connection, dialect: Dialect, spec: NodeSpec, inserts: list[Prepared], stamp: int
-) -> list[int]:
-    if not inserts:
-        return []
-    st = node_statements(spec.kind)
-    rows = [
-        {
-            "type_id": p.info.id,
-            **p.row,
-            "create_time_since_epoch": stamp,
-            "last_update_time_since_epoch": stamp,
-        }
-        for p in inserts
-    ]
-    ids = dialect.insert_returning_ids(
-        conn, st.insert_row, st.insert_row_returning, spec.table, rows
-    )
-    _insert_props(conn, spec, [(node_id, p.props) for node_id, p in zip(ids, inserts)])
-    return ids
-
-
-def _insert_props(conn: Connection, spec: NodeSpec, items: list[tuple[int, PropMap]]) -> None:
-    rows = [
+def _prop_rows(items: Iterable[tuple[int, PropMap]]) -> list[dict[str, Any]]:
+    return [
         _prop_row(node_id, name, custom, slot, value)
         for node_id, props in items
         for (name, custom), (slot, value) in props.items()
     ]
-    node_statements(spec.kind).insert_prop.execute_many(conn, rows)
 
 
 _EMPTY_SLOTS = dict.fromkeys(SLOTS)
@@ -502,7 +591,7 @@ def _write_updates(conn: Connection, spec: NodeSpec, updates: list[Update], stam
     st = node_statements(spec.kind)
     st.update_row.execute_many(conn, row_changes)
     st.delete_prop.execute_many(conn, drop)
-    _insert_props(conn, spec, add)
+    st.insert_prop.execute_many(conn, _prop_rows(add))
 
 
 # ------------------------------------------------------------------------------------------- reads

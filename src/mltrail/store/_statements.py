@@ -58,6 +58,15 @@ class NodeStatements:
             )
         )
         self.prop_columns = (p.c.node_id, p.c.name, p.c.is_custom, *[p.c[s] for s in SLOTS])
+        # The rows an update compares with, one per property (NULLs for a node without any).
+        self.rows_with_props_by_id = InStatement(
+            lambda ids: (
+                select(t.c.id, t.c.type_id, *[t.c[c] for c in self.row_columns])
+                .add_columns(*self.prop_columns[1:])
+                .outerjoin(p, p.c.node_id == t.c.id)
+                .where(t.c.id.in_(ids))
+            )
+        )
         self.props_by_node = InStatement(
             lambda ids: select(*self.prop_columns).where(p.c.node_id.in_(ids))
         )

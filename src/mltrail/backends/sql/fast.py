@@ -66,8 +66,16 @@ class FastStatement:
         try:
             cursor.execute(sql, args)
         except conn.dialect.loaded_dbapi.Error as exc:
-            raise _wrap(conn, sql, args, exc) from exc
+            raise wrap_error(conn, sql, args, exc) from exc
         return cursor
+
+    def prepared(self, conn: Connection, rows: Sequence[Params]) -> tuple[str, list[Any]]:
+        """The SQL text and the driver's arguments for each of ``rows``."""
+        sql, getter, defaults = self._sql(conn)
+        args: Any = [{**defaults, **row} for row in rows] if defaults else list(rows)
+        if getter is not None:
+            args = [getter(row) for row in args]
+        return sql, args
 
     def execute_many(self, conn: Connection, rows: Sequence[Params]) -> None:
         if not rows:
@@ -75,10 +83,7 @@ class FastStatement:
         if len(rows) == 1:
             self.execute(conn, rows[0]).close()
             return
-        sql, getter, defaults = self._sql(conn)
-        args: Any = [{**defaults, **row} for row in rows] if defaults else rows
-        if getter is not None:
-            args = [getter(row) for row in args]
+        sql, args = self.prepared(conn, rows)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             # A dialect may run executemany its own way (a listener of SQLAlchemy's
@@ -89,7 +94,7 @@ class FastStatement:
             else:
                 cursor.executemany(sql, args)
         except conn.dialect.loaded_dbapi.Error as exc:
-            raise _wrap(conn, sql, args, exc) from exc
+            raise wrap_error(conn, sql, args, exc) from exc
         finally:
             cursor.close()
 
@@ -101,10 +106,31 @@ class FastStatement:
             cursor.close()
 
 
-def _wrap(conn: Connection, sql: str, args: Any, exc: Exception) -> DBAPIError:
+def wrap_error(conn: Connection, sql: str, args: Any, exc: Exception) -> DBAPIError:
+    """The driver's error ``exc`` as SQLAlchemy's DBAPIError, as Core execution raises it."""
     return DBAPIError.instance(  # type: ignore[return-value]
         sql, args, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
     )
+
+
+class Batch:
+    """Writes of a call whose results it does not need (rows into property, event and
+    membership tables), sent together when the call's other statements are done.
+
+    A dialect sends a batch in as few round trips as its driver allows
+    (:meth:`~mltrail.backends.sql.dialects.base.Dialect.run_batch`); the statements run in the
+    order they were added. Only inserts that no later statement of the call reads or conflicts
+    with may wait in a batch.
+    """
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items: list[tuple[FastStatement, list[Params]]] = []
+
+    def add(self, statement: FastStatement, rows: Sequence[Params]) -> None:
+        if rows:
+            self.items.append((statement, list(rows)))
 
 
 class InStatement:
@@ -127,21 +153,27 @@ class InStatement:
     ) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []
         for start in range(0, len(values), self.MAX):
-            part = values[start : start + self.MAX]
-            size = bucket(len(part))
-            entry = self._sizes.get(size)
-            if entry is None:
-                names = [f"in_{i}" for i in range(size)]
-                statement = FastStatement(self._build([bindparam(name) for name in names]))
-                entry = self._sizes[size] = (statement, names)
-            statement, names = entry
-            padded = list(part)
-            padded.extend([padded[-1]] * (size - len(padded)))
-            args = dict(zip(names, padded))
-            if params:
-                args.update(params)
+            statement, args = self.bound(values[start : start + self.MAX], params)
             out.extend(statement.all(conn, args))
         return out
+
+    def bound(
+        self, values: Sequence[Any], params: Params | None = None
+    ) -> tuple[FastStatement, dict[str, Any]]:
+        """The statement and its arguments for 1 to :attr:`MAX` values."""
+        size = bucket(len(values))
+        entry = self._sizes.get(size)
+        if entry is None:
+            names = [f"in_{i}" for i in range(size)]
+            statement = FastStatement(self._build([bindparam(name) for name in names]))
+            entry = self._sizes[size] = (statement, names)
+        statement, names = entry
+        padded = list(values)
+        padded.extend([padded[-1]] * (size - len(padded)))
+        args = dict(zip(names, padded))
+        if params:
+            args.update(params)
+        return statement, args
 
 
 class StatementCache:

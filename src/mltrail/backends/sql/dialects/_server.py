@@ -97,10 +97,16 @@ class ServerDialect(Dialect):
             # ("is this name taken?") and its writes agree; a row a concurrent call committed
             # meanwhile makes the write fail on a constraint, and the runner runs the call again.
             isolation_level="REPEATABLE READ",
+            pool_reset_on_return=self.reset_on_return(),
             **pool,
         )
         self.configure(engine)
         return engine
+
+    def reset_on_return(self) -> str | None:
+        """What the pool does to a connection it takes back (SQLAlchemy's ``reset_on_return``):
+        ``"rollback"`` by default; None when :meth:`configure` installs a reset of its own."""
+        return "rollback"
 
     def connect_args(self, options: dict[str, Any]) -> dict[str, Any]:
         """The driver's keyword arguments from the options left after mltrail's own."""

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Dialect as SADialect
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.sql.dml import Insert
 
-from mltrail.backends.sql.fast import FastStatement
+from mltrail.backends.sql.fast import Batch, FastStatement
 
 
 class Failure(enum.Enum):
@@ -108,6 +108,33 @@ class Dialect(abc.ABC):
             insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
         )
         return [int(row[0]) for row in result]
+
+    def insert_groups_returning_ids(
+        self,
+        conn: Connection,
+        groups: list[tuple[FastStatement, FastStatement, Table, list[dict[str, Any]]]],
+    ) -> list[list[int]]:
+        """:meth:`insert_returning_ids` for each group (``plain``, ``returning``, table, rows),
+        in order. A server dialect sends one-row groups together."""
+        return [
+            self.insert_returning_ids(conn, plain, returning, table, rows) if rows else []
+            for plain, returning, table, rows in groups
+        ]
+
+    def run_batch(self, conn: Connection, batch: Batch) -> None:
+        """Run the statements of ``batch`` in order. The default runs each on its own; a server
+        dialect sends them in as few round trips as its driver allows."""
+        for statement, rows in batch.items:
+            statement.execute_many(conn, rows)
+        batch.items.clear()
+
+    def run_reads(
+        self, conn: Connection, reads: list[tuple[FastStatement, dict[str, Any]]]
+    ) -> list[list[tuple[Any, ...]]]:
+        """The rows of each of ``reads`` (statements that change nothing), in order. The
+        default runs each on its own; a server dialect sends them in as few round trips as its
+        driver allows."""
+        return [statement.all(conn, params) for statement, params in reads]
 
     @staticmethod
     def insert_one_by_one(

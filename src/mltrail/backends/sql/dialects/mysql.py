@@ -16,8 +16,14 @@
   SELECTs only; error 3024). The server stops the statement. Migrations lift it.
 * A statement larger than the server's ``max_allowed_packet`` makes the server drop the
   connection; mltrail reports it as a value too large for the server, not as a lost server.
-* New ids come from ``INSERT ... RETURNING`` where the server has it (MariaDB 10.5 and later),
-  otherwise from the insert's auto-increment id, row by row.
+* New ids come from ``INSERT ... RETURNING`` where the server has it (MariaDB 10.5 and later)
+  and several rows are inserted, otherwise from the insert's auto-increment id, row by row.
+* Connections allow several statements per request (``MULTI_STATEMENTS``): the
+  rows a write call inserts last (properties, events, memberships) go to the server as one
+  request, each table's rows in one multi-row INSERT, with values escaped by the driver as for
+  any statement; the reads a call can make at once go together the same way. With PyMySQL a
+  connection goes back to the pool without a ROLLBACK when the server says no transaction is
+  open (after every committed call).
 * Schema changes are not transactional: each CREATE/ALTER commits at once. The whole
   check-and-migrate runs under a named lock (``GET_LOCK``), so concurrent openers of an empty or
   old database wait for one migrator; see :mod:`mltrail.backends.sql.migrations` for what a
@@ -43,6 +49,7 @@ from sqlalchemy.exc import (
     InterfaceError,
     OperationalError,
 )
+from sqlalchemy.pool import PoolResetState
 from sqlalchemy.sql.dml import Insert
 
 from mltrail.backends.sql.dialects._server import (
@@ -50,9 +57,10 @@ from mltrail.backends.sql.dialects._server import (
     ServerDialect,
     boolean_option,
     check_files,
+    convert,
 )
 from mltrail.backends.sql.dialects.base import Failure
-from mltrail.backends.sql.fast import FastStatement
+from mltrail.backends.sql.fast import Batch, FastStatement, wrap_error
 from mltrail.errors import AbortedError, InvalidArgumentError
 
 #: How long (seconds) an opener waits for another client's migration before giving up.
@@ -86,6 +94,14 @@ _PACKET = 1153  # the server got a packet bigger than max_allowed_packet
 _LOST = {2006, 2013}  # gone away, lost: what a too-large packet looks like to the client
 _MAX_PACKET = "mltrail_max_allowed_packet"  # key of a connection's info
 _PYMYSQL_BOOLEANS = ("ssl_verify_cert", "ssl_verify_identity", "ssl_disabled")
+#: A batch longer than this (bytes of SQL) is sent statement by statement, as PyMySQL splits
+#: its own multi-row inserts (well under the smallest max_allowed_packet in use, 4 MB).
+MAX_BATCH_TEXT = 1_000_000
+_IN_TRANSACTION = 1  # SERVER_STATUS_IN_TRANS of the server's status flags
+#: Client capability flags of the MySQL protocol (the same in PyMySQL and mysqlclient).
+_FOUND_ROWS, _MULTI_STATEMENTS = 1 << 1, 1 << 16
+#: The driver module whose cursors build multi-row inserts, by SQLAlchemy driver name.
+_CURSORS = {"pymysql": "pymysql.cursors", "mysqldb": "MySQLdb.cursors"}
 
 
 class MySQLDialect(ServerDialect):
@@ -126,6 +142,9 @@ class MySQLDialect(ServerDialect):
             for name in _PYMYSQL_BOOLEANS:
                 if name in args:
                     args[name] = boolean_option(args[name], name)
+        # FOUND_ROWS is what SQLAlchemy sets itself (these arguments replace its own).
+        flags = convert(args.get("client_flag", 0), "int", "client_flag")
+        args["client_flag"] = flags | _FOUND_ROWS | _MULTI_STATEMENTS
         check_files(args, ("ssl_ca", "ssl_cert", "ssl_key"), self.title)
         ssl = args.get("ssl")
         if isinstance(ssl, dict):
@@ -136,7 +155,13 @@ class MySQLDialect(ServerDialect):
             )
         return args
 
+    def reset_on_return(self) -> str | None:
+        return None if self._driver == "pymysql" else "rollback"
+
     def configure(self, engine: Engine) -> None:
+        if self._driver == "pymysql":
+            event.listen(engine, "reset", _rollback_open_transaction)
+
         @event.listens_for(engine, "connect")
         def _session(dbapi_conn: Any, record: Any) -> None:
             # Runs after SQLAlchemy has looked at the server, so is_mariadb is known.
@@ -189,9 +214,90 @@ class MySQLDialect(ServerDialect):
         table: Table,
         rows: list[dict[str, Any]],
     ) -> list[int]:
-        if supports_insert_returning(conn.dialect):
+        # One row: its id comes in the server's OK reply (no result set to describe and read).
+        if len(rows) > 1 and supports_insert_returning(conn.dialect):
             return super().insert_returning_ids(conn, plain, returning, table, rows)
         return self.insert_one_by_one(conn, plain, rows)
+
+    def run_batch(self, conn: Connection, batch: Batch) -> None:
+        if self._driver not in _CURSORS or len(batch.items) < 2:
+            super().run_batch(conn, batch)
+            return
+        cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            parts = []
+            for statement, rows in batch.items:
+                sql, args = statement.prepared(conn, rows)
+                parts.append(_literal_insert(self._driver, cursor, sql, args))
+            text = ";\n".join(parts)
+            if len(text) > MAX_BATCH_TEXT:
+                super().run_batch(conn, batch)
+                return
+            try:
+                cursor.execute(text)  # no arguments: the text is sent as it is
+                while cursor.nextset():  # each statement's result; an error raises here
+                    pass
+            except conn.dialect.loaded_dbapi.Error as exc:
+                raise wrap_error(conn, text, None, exc) from exc
+        finally:
+            cursor.close()
+        batch.items.clear()
+
+    def insert_groups_returning_ids(
+        self,
+        conn: Connection,
+        groups: list[tuple[FastStatement, FastStatement, Table, list[dict[str, Any]]]],
+    ) -> list[list[int]]:
+        # One-row inserts go as one request; each id comes in its statement's OK reply.
+        filled = [rows for *_, rows in groups if rows]
+        if self._driver not in _CURSORS or len(filled) < 2 or any(len(r) > 1 for r in filled):
+            return super().insert_groups_returning_ids(conn, groups)
+        cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            parts = []
+            for plain, _, _, rows in groups:
+                if rows:
+                    sql, [args] = plain.prepared(conn, rows)
+                    parts.append(cursor.mogrify(sql, args))
+            text = ";\n".join(parts)
+            ids = []
+            try:
+                cursor.execute(text)  # no arguments: the text is sent as it is
+                ids.append(int(cursor.lastrowid))
+                while cursor.nextset():
+                    ids.append(int(cursor.lastrowid))
+            except conn.dialect.loaded_dbapi.Error as exc:
+                raise wrap_error(conn, text, None, exc) from exc
+        finally:
+            cursor.close()
+        found = iter(ids)
+        return [[next(found)] if rows else [] for *_, rows in groups]
+
+    def run_reads(
+        self, conn: Connection, reads: list[tuple[FastStatement, dict[str, Any]]]
+    ) -> list[list[tuple[Any, ...]]]:
+        if self._driver not in _CURSORS or len(reads) < 2:
+            return super().run_reads(conn, reads)
+        cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            parts = []
+            for statement, params in reads:
+                sql, [args] = statement.prepared(conn, [params])
+                parts.append(cursor.mogrify(sql, args))
+            text = ";\n".join(parts)
+            if len(text) > MAX_BATCH_TEXT:
+                return super().run_reads(conn, reads)
+            out = []
+            try:
+                cursor.execute(text)  # no arguments: the text is sent as it is
+                out.append(list(cursor.fetchall()))
+                while cursor.nextset():
+                    out.append(list(cursor.fetchall()))
+            except conn.dialect.loaded_dbapi.Error as exc:
+                raise wrap_error(conn, text, None, exc) from exc
+            return out
+        finally:
+            cursor.close()
 
     @contextlib.contextmanager
     def schema_change(self, conn: Connection) -> Iterator[None]:
@@ -300,6 +406,26 @@ class MySQLDialect(ServerDialect):
             "check the host and port in the URL, that the server runs there and accepts "
             "connections from this machine (bind-address, firewall)"
         )
+
+
+def _literal_insert(driver: str, cursor: Any, sql: str, rows: list[Any]) -> str:
+    """One statement inserting ``rows`` (values escaped by the driver), as the driver builds the
+    multi-row INSERT of its ``executemany``; one statement per row for other statements."""
+    cursors: Any = importlib.import_module(_CURSORS[driver])
+    match = cursors.RE_INSERT_VALUES.match(sql)
+    if match is None:
+        return ";\n".join(cursor.mogrify(sql, row) for row in rows)
+    prefix = match.group(1) % ()
+    values = match.group(2).rstrip()
+    postfix = (match.group(3) or "") % ()
+    return prefix + ",".join(cursor.mogrify(values, row) for row in rows) + postfix
+
+
+def _rollback_open_transaction(dbapi_conn: Any, record: Any, state: PoolResetState) -> None:
+    """The reset of a connection going back to the pool: a ROLLBACK only when the server said
+    a transaction is still open (PyMySQL keeps the status flags of the last reply)."""
+    if not state.transaction_was_reset and dbapi_conn.server_status & _IN_TRANSACTION:
+        dbapi_conn.rollback()
 
 
 def pymysql_connection() -> Any:
