@@ -2,9 +2,10 @@
 
 An answer is read by one statement joined to the walk that found it: the walk's CTEs (artifact
 ids, execution ids) are computed once inside the statement, and one ``UNION ALL`` of tagged rows
-brings the nodes with their properties, the events between them, their memberships, their
+brings the nodes and their properties, the events between them, their memberships, their
 contexts, the parent links among those and the types they use. No id list travels to the
-database and back, so the statement has one shape per question, whatever the answer's size.
+database and back, so the statement has one shape per question, whatever the answer's size, and
+is compiled once.
 
 :func:`load_subgraph` reads the same graph for ids already known (an answer cut to its nearest
 nodes), with a fixed number of set-based statements over id lists.
@@ -71,31 +72,30 @@ E, T, TP = schema.event, schema.type_, schema.type_property
 
 # ------------------------------------------------------------------------------ the joined answer
 #
-# An answer is read by up to three statements, each joined to the walk (which each computes
-# again: cheap next to sending ids back and forth). Rows are kept narrow, since every value of
-# every row costs the driver time: nodes, their properties and their types (11 columns), events
-# (6), and memberships with parent links (3). In each, a tag tells the kind of row. Columns keep
-# one SQL type across the branches of a UNION; a first branch without rows fixes them (PostgreSQL
-# would otherwise type a column of NULLs as text and refuse the numbers that follow):
+# An answer is read by one statement joined to the walk, so that the walk is computed once. Rows
+# are kept narrow (11 columns), since every value of every row costs the driver time: nodes and
+# their properties come as separate rows (no NULL-padded outer join), nodes carry their type's id
+# and the names come with the types. A tag tells the kind of row. Columns keep one SQL type
+# across the branches of the UNION; a first branch without rows fixes them (PostgreSQL would
+# otherwise type a column of NULLs as text and refuse the numbers that follow):
 #
-#   tag          1        2          3          4        5      6       7..10 (text)
-#   0-2 node     id       type_id    created    updated  state  -       name, external_id, uri
-#   3-5 property node id  int value  is_custom  bool     -      double  name, string, struct
-#   6   type     id       kind       base_type  -        -      -       name, version,
-#                                                                       description, external_id
-#   7   type property     type id    data type                          name
+#   tag            1         2          3          4        5      6       7..10 (text)
+#   0-2 node       id        type_id    created    updated  state  -       name, external_id, uri
+#   3-5 property   node id   int value  is_custom  bool     -      double  name, string, struct
+#   6   type       id        kind       base_type  -        -      -       name, version,
+#                                                                          description, ext. id
+#   7   type prop  type id   data type                                     name
+#   8   event      artifact  execution  type       time     id     -       path
+#   9   attribution: artifact, context   10 association: execution, context
+#   11  parent link: child, parent       12 artifact id   13 context id
 #
-#   edges: 4 attribution (artifact, context), 5 association (execution, context),
-#          6 parent link (child, parent), 8 artifact id, 9 context id (when not read otherwise)
-#
-# Tags 0, 1, 2 are artifacts, executions and contexts (3, 4, 5 their properties). Nodes carry
-# their type's id; the names come with the types. Events and parent links are read by one end and
-# kept in Python when the other end is in the answer too (tags 8 and 9 tell, when the answer's
-# nodes are not read otherwise): with both ends tested by IN, planners probe every pair.
+# Events and parent links are read by one end and kept in Python when the other end is in the
+# answer too (tags 12 and 13 tell, when the answer's nodes are not read otherwise): with both ends
+# tested by IN, planners probe every pair of the two lists.
 
 _WIDTH = 11
 _ARTIFACT, _EXECUTION, _CONTEXT, _TYPE, _TYPE_PROPERTY = 0, 1, 2, 6, 7
-_ATTRIBUTION, _ASSOCIATION, _PARENT, _ARTIFACT_ID, _CONTEXT_ID = 4, 5, 6, 8, 9
+_EVENT, _ATTRIBUTION, _ASSOCIATION, _PARENT, _ARTIFACT_ID, _CONTEXT_ID = 8, 9, 10, 11, 12, 13
 _KINDS = (
     (ARTIFACTS, "artifacts", "artifact_types"),
     (EXECUTIONS, "executions", "execution_types"),
@@ -141,9 +141,9 @@ def _node_branches(spec: readers.NodeSpec, tag: int, ids: Any) -> list[Any]:
 
 
 def answer_statements(artifacts: Any, executions: Any, fields: frozenset[str]) -> list[Any]:
-    """The statements reading the graph of the nodes whose ids ``artifacts`` and ``executions``
-    (selectables with an ``id`` column, usually CTEs of a walk) give: nodes, events, edges (those
-    that ``fields``, the LineageGraph fields wanted, need; None in place of the others)."""
+    """The statement (in a list of one) reading the graph of the nodes whose ids ``artifacts``
+    and ``executions`` (selectables with an ``id`` column, usually CTEs of a walk) give, with the
+    parts that ``fields`` (the LineageGraph fields wanted) need."""
     a_ids, e_ids = select(artifacts.c.id), select(executions.c.id)
     # A CTE: computed once in each statement that uses it. UNION ALL: duplicates do not matter
     # to IN, and the planners need not sort them away.
@@ -153,9 +153,9 @@ def answer_statements(artifacts: Any, executions: Any, fields: frozenset[str]) -
     ).cte("answer_contexts")
     c_ids = select(contexts.c.id)
     ids_of = {"artifacts": a_ids, "executions": e_ids, "contexts": c_ids}
-    nodes: Any = None
+    # One statement, so that the walk is computed once.
+    parts = [_typing_branch()]
     if fields & _NODE_FIELDS:
-        parts = [_typing_branch()]
         used = []
         for tag, (spec, field, types_field) in enumerate(_KINDS):
             ids = ids_of[field]
@@ -187,48 +187,45 @@ def answer_statements(artifacts: Any, executions: Any, fields: frozenset[str]) -
                     *_row(_TYPE_PROPERTY, TP.c.type_id, TP.c.data_type, *[null()] * 4, TP.c.name)
                 ).where(TP.c.type_id.in_(used_ids))
             )
-        nodes = union_all(*parts)
-    events: Any = None
     if "events" in fields:
-        events = select(*readers.event_columns).where(E.c.execution_id.in_(e_ids))
-    edge_parts = []
+        columns = (E.c.artifact_id, E.c.execution_id, E.c.type, E.c.milliseconds_since_epoch)
+        parts.append(
+            select(*_row(_EVENT, *columns, E.c.id, null(), E.c.path)).where(
+                E.c.execution_id.in_(e_ids)
+            )
+        )
     if "events" in fields and "artifacts" not in fields:
-        edge_parts.append(select(literal(_ARTIFACT_ID), artifacts.c.id, null()))
+        parts.append(select(*_row(_ARTIFACT_ID, artifacts.c.id)))
     if "attributions" in fields:
-        edge_parts.append(
-            select(literal(_ATTRIBUTION), _attr.c.artifact_id, _attr.c.context_id).where(
+        parts.append(
+            select(*_row(_ATTRIBUTION, _attr.c.artifact_id, _attr.c.context_id)).where(
                 _attr.c.artifact_id.in_(a_ids)
             )
         )
     if "associations" in fields:
-        edge_parts.append(
-            select(literal(_ASSOCIATION), _assoc.c.execution_id, _assoc.c.context_id).where(
+        parts.append(
+            select(*_row(_ASSOCIATION, _assoc.c.execution_id, _assoc.c.context_id)).where(
                 _assoc.c.execution_id.in_(e_ids)
             )
         )
     if "parent_contexts" in fields:
         if not {"attributions", "associations"} <= fields:
-            edge_parts.append(select(literal(_CONTEXT_ID), contexts.c.id, null()))
-        edge_parts.append(
-            select(literal(_PARENT), _pc.c.context_id, _pc.c.parent_context_id).where(
+            parts.append(select(*_row(_CONTEXT_ID, contexts.c.id)))
+        parts.append(
+            select(*_row(_PARENT, _pc.c.context_id, _pc.c.parent_context_id)).where(
                 _pc.c.context_id.in_(c_ids)
             )
         )
-    edges: Any = None
-    if edge_parts:
-        edges = union_all(*edge_parts) if len(edge_parts) > 1 else edge_parts[0]
-    return [nodes, events, edges]
+    return [union_all(*parts) if len(parts) > 1 else parts[0]]
 
 
 class Answer:
-    """The statements of :func:`answer_statements`, compiled once."""
+    """The statement of :func:`answer_statements`, compiled once."""
 
-    __slots__ = ("edges", "events", "nodes")
+    __slots__ = ("statement",)
 
     def __init__(self, statements: list[Any]) -> None:
-        self.nodes, self.events, self.edges = (
-            FastStatement(s) if s is not None else None for s in statements
-        )
+        [self.statement] = (FastStatement(s) for s in statements)
 
 
 class AnswerCache:
@@ -256,13 +253,19 @@ def read_answer(
     *,
     truncated: bool = False,
 ) -> LineageGraph:
-    """Run the statements of an :class:`Answer` and build its LineageGraph."""
+    """Run the statement of an :class:`Answer` and build its LineageGraph."""
     graph = LineageGraph(truncated=truncated)
     rows: tuple[dict[int, Any], dict[int, Any], dict[int, Any]] = ({}, {}, {})
     props: tuple[dict[int, Any], dict[int, Any], dict[int, Any]] = ({}, {}, {})
     types: dict[int, Any] = {}
     type_props: dict[int, dict[str, PropertyType]] = {}
-    for row in answer.nodes.all(conn, params) if answer.nodes is not None else ():
+    attributions: list[Attribution] = []
+    associations: list[Association] = []
+    parents: list[ParentContext] = []
+    events: list[Any] = []
+    artifact_ids: Any = rows[_ARTIFACT].keys()
+    context_ids: set[int] = set()
+    for row in answer.statement.all(conn, params):
         tag = row[0]
         if tag < 3:
             rows[tag][row[1]] = row
@@ -272,10 +275,24 @@ def read_answer(
                 found = props[tag - 3][row[1]] = ({}, {})
             value = decode((row[2], row[6], row[8], row[4], row[9]))
             found[1 if row[3] else 0][row[7]] = value
+        elif tag == _EVENT:
+            events.append(row)
+        elif tag == _ATTRIBUTION:
+            attributions.append(frozen(Attribution, artifact_id=row[1], context_id=row[2]))
+        elif tag == _ASSOCIATION:
+            associations.append(frozen(Association, execution_id=row[1], context_id=row[2]))
+        elif tag == _PARENT:
+            parents.append(frozen(ParentContext, child_id=row[1], parent_id=row[2]))
         elif tag == _TYPE:
             types[row[1]] = row
-        else:
+        elif tag == _TYPE_PROPERTY:
             type_props.setdefault(row[1], {})[row[7]] = readers.member(PropertyType, row[2])
+        elif tag == _CONTEXT_ID:
+            context_ids.add(row[1])
+        else:
+            if not isinstance(artifact_ids, set):
+                artifact_ids = set()
+            artifact_ids.add(row[1])
     names = {type_id: row[7] for type_id, row in types.items()}
     for (spec, field, _), found, found_props in zip(_KINDS, rows, props):
         build = _BUILD[spec.kind]
@@ -286,29 +303,12 @@ def read_answer(
             own, custom = values if values is not None else ({}, {})
             nodes.append(build(row, names[row[2]], own, custom))
         setattr(graph, field, nodes)
-    attributions: list[Attribution] = []
-    associations: list[Association] = []
-    parents: list[ParentContext] = []
-    artifact_ids: Any = rows[_ARTIFACT].keys()
-    context_ids: set[int] = set()
-    for tag, one, other in answer.edges.all(conn, params) if answer.edges is not None else ():
-        if tag == _ATTRIBUTION:
-            attributions.append(frozen(Attribution, artifact_id=one, context_id=other))
-        elif tag == _ASSOCIATION:
-            associations.append(frozen(Association, execution_id=one, context_id=other))
-        elif tag == _PARENT:
-            parents.append(frozen(ParentContext, child_id=one, parent_id=other))
-        elif tag == _CONTEXT_ID:
-            context_ids.add(one)
-        else:
-            if not isinstance(artifact_ids, set):
-                artifact_ids = set()
-            artifact_ids.add(one)
-    if answer.events is not None:
+    if "events" in fields:
+        events.sort(key=lambda r: r[5])
         to_event = readers.to_event
-        events = answer.events.all(conn, params)
-        events.sort(key=lambda r: r[0])
-        graph.events = [to_event(*row[1:]) for row in events if row[1] in artifact_ids]
+        graph.events = [
+            to_event(r[1], r[2], r[3], r[7], r[4]) for r in events if r[1] in artifact_ids
+        ]
     graph.attributions = sorted(attributions, key=lambda m: (m.artifact_id, m.context_id))
     graph.associations = sorted(associations, key=lambda m: (m.execution_id, m.context_id))
     context_ids.update(m.context_id for m in attributions)
