@@ -1,24 +1,50 @@
 """Hydrate a subgraph: the nodes of a lineage answer with their events, contexts and types.
 
-A fixed number of set-based statements, whatever the size or depth of the answer: events,
-artifacts (with properties), executions, memberships, contexts, parent links and types, each
-looked up by id lists on the DBAPI cursor.
+An answer is read by one statement joined to the walk that found it: the walk's CTEs (artifact
+ids, execution ids) are computed once inside the statement, and one ``UNION ALL`` of tagged rows
+brings the nodes and their properties, the events between them, their memberships, their
+contexts, the parent links among those and the types they use. No id list travels to the
+database and back, so the statement has one shape per question, whatever the answer's size, and
+is compiled once.
+
+:func:`load_subgraph` reads the same graph for ids already known (an answer cut to its nearest
+nodes), with a fixed number of set-based statements over id lists.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
-from sqlalchemy import Connection, literal, select, union_all
+from sqlalchemy import (
+    Connection,
+    Integer,
+    bindparam,
+    cast,
+    false,
+    literal,
+    null,
+    select,
+    union_all,
+)
 
-from mltrail.backends.sql import schema
-from mltrail.backends.sql.fast import InStatement, MultiInStatement
+from mltrail._lru import SizedLRU
+from mltrail.backends.sql import readers, schema
+from mltrail.backends.sql.fast import FastStatement, InStatement, bucket, key_weight
+from mltrail.backends.sql.readers import ARTIFACTS, CONTEXTS, EXECUTIONS, decode, frozen
 from mltrail.backends.sql.schema import TypeKind
-from mltrail.model import Association, Attribution, LineageGraph, ParentContext
-from mltrail.store._edges import get_events
-from mltrail.store._nodes import CONTEXTS, read_artifacts_and_executions, read_by_ids
-from mltrail.store._types import load_types_by_id
+from mltrail.model import (
+    Artifact,
+    ArtifactState,
+    Association,
+    Attribution,
+    Context,
+    Execution,
+    ExecutionState,
+    LineageGraph,
+    ParentContext,
+    PropertyType,
+)
 
 GRAPH_FIELDS = (
     "artifact_types",
@@ -35,46 +61,347 @@ GRAPH_FIELDS = (
 _CONTEXT_FIELDS = frozenset(
     {"contexts", "attributions", "associations", "parent_contexts", "context_types"}
 )
+_TYPE_FIELDS = {
+    "artifact_types": TypeKind.ARTIFACT,
+    "execution_types": TypeKind.EXECUTION,
+    "context_types": TypeKind.CONTEXT,
+}
 
 _attr, _assoc, _pc = schema.attribution, schema.association, schema.parent_context
-_MEMBERSHIPS = MultiInStatement(
-    lambda lists: union_all(
-        select(literal(0), _attr.c.context_id, _attr.c.artifact_id).where(
-            _attr.c.artifact_id.in_(lists["a"])
-        ),
-        select(literal(1), _assoc.c.context_id, _assoc.c.execution_id).where(
-            _assoc.c.execution_id.in_(lists["e"])
-        ),
-    )
+E, T, TP = schema.event, schema.type_, schema.type_property
+
+# ------------------------------------------------------------------------------ the joined answer
+#
+# An answer is read by one statement joined to the walk, so that the walk is computed once. Rows
+# are kept narrow (11 columns), since every value of every row costs the driver time: nodes and
+# their properties come as separate rows (no NULL-padded outer join), nodes carry their type's id
+# and the names come with the types. A tag tells the kind of row. Columns keep one SQL type
+# across the branches of the UNION; a first branch without rows fixes them (PostgreSQL would
+# otherwise type a column of NULLs as text and refuse the numbers that follow):
+#
+#   tag            1         2          3          4        5      6       7..10 (text)
+#   0-2 node       id        type_id    created    updated  state  -       name, external_id, uri
+#   3-5 property   node id   int value  is_custom  bool     -      double  name, string, struct
+#   6   type       id        kind       base_type  -        -      -       name, version,
+#                                                                          description, ext. id
+#   7   type prop  type id   data type                                     name
+#   8   event      artifact  execution  type       time     id     -       path
+#   9   attribution: artifact, context   10 association: execution, context
+#   11  parent link: child, parent       12 artifact id   13 context id
+#
+# Events and parent links are read by one end and kept in Python when the other end is in the
+# answer too (tags 12 and 13 tell, when the answer's nodes are not read otherwise): with both ends
+# tested by IN, planners probe every pair of the two lists.
+
+_WIDTH = 11
+_ARTIFACT, _EXECUTION, _CONTEXT, _TYPE, _TYPE_PROPERTY = 0, 1, 2, 6, 7
+_EVENT, _ATTRIBUTION, _ASSOCIATION, _PARENT, _ARTIFACT_ID, _CONTEXT_ID = 8, 9, 10, 11, 12, 13
+_KINDS = (
+    (ARTIFACTS, "artifacts", "artifact_types"),
+    (EXECUTIONS, "executions", "execution_types"),
+    (CONTEXTS, "contexts", "context_types"),
 )
-_ATTRIBUTIONS = InStatement(
-    lambda ids: select(_attr.c.context_id, _attr.c.artifact_id).where(_attr.c.artifact_id.in_(ids))
-)
-_ASSOCIATIONS = InStatement(
-    lambda ids: select(_assoc.c.context_id, _assoc.c.execution_id).where(
-        _assoc.c.execution_id.in_(ids)
-    )
-)
-_PARENTS = InStatement(
-    lambda ids: select(_pc.c.context_id, _pc.c.parent_context_id).where(_pc.c.context_id.in_(ids))
-)
+_NODE_FIELDS = frozenset({"artifacts", "executions", "contexts", *_TYPE_FIELDS})
 
 
-def _memberships(
-    conn: Connection, artifact_ids: list[int], execution_ids: list[int]
-) -> tuple[list[Attribution], list[Association]]:
-    if MultiInStatement.fits(artifact_ids, execution_ids):
-        rows = _MEMBERSHIPS.all(conn, {"a": artifact_ids, "e": execution_ids})
-    else:
-        rows = [
-            (0, c, a) for c, a in (_ATTRIBUTIONS.all(conn, artifact_ids) if artifact_ids else [])
+def _row(tag: int, *values: Any) -> list[Any]:
+    """A select list of the nodes statement's shape: ``values`` by position, NULLs after."""
+    columns = [literal(tag), *values]
+    return columns + [null()] * (_WIDTH - len(columns))
+
+
+def _typing_branch() -> Any:
+    """No rows, every column typed (integers, an integer, a double, texts)."""
+    p = schema.artifact_property
+    ints, text = [p.c.node_id, p.c.int_value, p.c.int_value, p.c.int_value], p.c.string_value
+    return select(literal(-1), *ints, p.c.int_value, p.c.double_value, *[text] * 4).where(false())
+
+
+def _node_branches(spec: readers.NodeSpec, tag: int, ids: Any) -> list[Any]:
+    t, p = spec.table, spec.props
+    uri = t.c.uri if "uri" in spec.scalars else null()
+    state = t.c[spec.scalars[-1]] if spec.scalars else null()
+    head = [t.c.id, t.c.type_id, t.c.create_time_since_epoch, t.c.last_update_time_since_epoch]
+    nodes = select(*_row(tag, *head, state, null(), t.c.name, t.c.external_id, uri))
+    props = select(
+        *_row(
+            tag + 3,
+            p.c.node_id,
+            p.c.int_value,
+            cast(p.c.is_custom, Integer),
+            cast(p.c.bool_value, Integer),
+            null(),
+            p.c.double_value,
+            p.c.name,
+            p.c.string_value,
+            p.c.struct_value,
+        )
+    )
+    return [nodes.where(t.c.id.in_(ids)), props.where(p.c.node_id.in_(ids))]
+
+
+def answer_statements(artifacts: Any, executions: Any, fields: frozenset[str]) -> list[Any]:
+    """The statement (in a list of one) reading the graph of the nodes whose ids ``artifacts``
+    and ``executions`` (selectables with an ``id`` column, usually CTEs of a walk) give, with the
+    parts that ``fields`` (the LineageGraph fields wanted) need."""
+    a_ids, e_ids = select(artifacts.c.id), select(executions.c.id)
+    # A CTE: computed once in each statement that uses it. UNION ALL: duplicates do not matter
+    # to IN, and the planners need not sort them away.
+    contexts = union_all(
+        select(_attr.c.context_id.label("id")).where(_attr.c.artifact_id.in_(a_ids)),
+        select(_assoc.c.context_id).where(_assoc.c.execution_id.in_(e_ids)),
+    ).cte("answer_contexts")
+    c_ids = select(contexts.c.id)
+    ids_of = {"artifacts": a_ids, "executions": e_ids, "contexts": c_ids}
+    # One statement, so that the walk is computed once.
+    parts = [_typing_branch()]
+    if fields & _NODE_FIELDS:
+        used = []
+        for tag, (spec, field, types_field) in enumerate(_KINDS):
+            ids = ids_of[field]
+            if field in fields:
+                parts.extend(_node_branches(spec, tag, ids))
+            if field in fields or types_field in fields:
+                used.append(select(spec.table.c.type_id).where(spec.table.c.id.in_(ids)))
+        used_ids = union_all(*used) if len(used) > 1 else used[0]
+        parts.append(
+            select(
+                *_row(
+                    _TYPE,
+                    T.c.id,
+                    T.c.kind,
+                    T.c.base_type,
+                    null(),
+                    null(),
+                    null(),
+                    T.c.name,
+                    T.c.version,
+                    T.c.description,
+                    T.c.external_id,
+                )
+            ).where(T.c.id.in_(used_ids))
+        )
+        if fields & _TYPE_FIELDS.keys():
+            parts.append(
+                select(
+                    *_row(_TYPE_PROPERTY, TP.c.type_id, TP.c.data_type, *[null()] * 4, TP.c.name)
+                ).where(TP.c.type_id.in_(used_ids))
+            )
+    if "events" in fields:
+        columns = (E.c.artifact_id, E.c.execution_id, E.c.type, E.c.milliseconds_since_epoch)
+        parts.append(
+            select(*_row(_EVENT, *columns, E.c.id, null(), E.c.path)).where(
+                E.c.execution_id.in_(e_ids)
+            )
+        )
+    if "events" in fields and "artifacts" not in fields:
+        parts.append(select(*_row(_ARTIFACT_ID, artifacts.c.id)))
+    if "attributions" in fields:
+        parts.append(
+            select(*_row(_ATTRIBUTION, _attr.c.artifact_id, _attr.c.context_id)).where(
+                _attr.c.artifact_id.in_(a_ids)
+            )
+        )
+    if "associations" in fields:
+        parts.append(
+            select(*_row(_ASSOCIATION, _assoc.c.execution_id, _assoc.c.context_id)).where(
+                _assoc.c.execution_id.in_(e_ids)
+            )
+        )
+    if "parent_contexts" in fields:
+        if not {"attributions", "associations"} <= fields:
+            parts.append(select(*_row(_CONTEXT_ID, contexts.c.id)))
+        parts.append(
+            select(*_row(_PARENT, _pc.c.context_id, _pc.c.parent_context_id)).where(
+                _pc.c.context_id.in_(c_ids)
+            )
+        )
+    return [union_all(*parts) if len(parts) > 1 else parts[0]]
+
+
+class Answer:
+    """The statement of :func:`answer_statements`, compiled once."""
+
+    __slots__ = ("statement",)
+
+    def __init__(self, statements: list[Any]) -> None:
+        [self.statement] = (FastStatement(s) for s in statements)
+
+
+class AnswerCache:
+    """Answers by key (a question's shape), the least recently used dropped (see
+    :class:`~mltrail.backends.sql.fast.StatementCache`, which weighs keys the same way)."""
+
+    def __init__(self, size: int = 256, *, max_weight: int = 1 << 17, max_entry: int = 8_192):
+        self._items: SizedLRU[Any, Answer] = SizedLRU(
+            max_total=max_weight, max_entry=max_entry, max_count=size
+        )
+
+    def get(self, key: Any, build: Callable[[], list[Any]]) -> Answer:
+        answer = self._items.get(key)
+        if answer is None:
+            answer = Answer(build())
+            self._items.put(key, answer, key_weight(key))
+        return answer
+
+
+def read_answer(
+    conn: Connection,
+    answer: Answer,
+    params: dict[str, Any],
+    fields: Collection[str],
+    *,
+    truncated: bool = False,
+) -> LineageGraph:
+    """Run the statement of an :class:`Answer` and build its LineageGraph."""
+    graph = LineageGraph(truncated=truncated)
+    rows: tuple[dict[int, Any], dict[int, Any], dict[int, Any]] = ({}, {}, {})
+    props: tuple[dict[int, Any], dict[int, Any], dict[int, Any]] = ({}, {}, {})
+    types: dict[int, Any] = {}
+    type_props: dict[int, dict[str, PropertyType]] = {}
+    attributions: list[Attribution] = []
+    associations: list[Association] = []
+    parents: list[ParentContext] = []
+    events: list[Any] = []
+    artifact_ids: Any = rows[_ARTIFACT].keys()
+    context_ids: set[int] = set()
+    for row in answer.statement.all(conn, params):
+        tag = row[0]
+        if tag < 3:
+            rows[tag][row[1]] = row
+        elif tag < 6:
+            found = props[tag - 3].get(row[1])
+            if found is None:
+                found = props[tag - 3][row[1]] = ({}, {})
+            value = decode((row[2], row[6], row[8], row[4], row[9]))
+            found[1 if row[3] else 0][row[7]] = value
+        elif tag == _EVENT:
+            events.append(row)
+        elif tag == _ATTRIBUTION:
+            attributions.append(frozen(Attribution, artifact_id=row[1], context_id=row[2]))
+        elif tag == _ASSOCIATION:
+            associations.append(frozen(Association, execution_id=row[1], context_id=row[2]))
+        elif tag == _PARENT:
+            parents.append(frozen(ParentContext, child_id=row[1], parent_id=row[2]))
+        elif tag == _TYPE:
+            types[row[1]] = row
+        elif tag == _TYPE_PROPERTY:
+            type_props.setdefault(row[1], {})[row[7]] = readers.member(PropertyType, row[2])
+        elif tag == _CONTEXT_ID:
+            context_ids.add(row[1])
+        else:
+            if not isinstance(artifact_ids, set):
+                artifact_ids = set()
+            artifact_ids.add(row[1])
+    names = {type_id: row[7] for type_id, row in types.items()}
+    for (spec, field, _), found, found_props in zip(_KINDS, rows, props):
+        build = _BUILD[spec.kind]
+        nodes = []
+        for node_id in sorted(found):
+            row = found[node_id]
+            values = found_props.get(node_id)
+            own, custom = values if values is not None else ({}, {})
+            nodes.append(build(row, names[row[2]], own, custom))
+        setattr(graph, field, nodes)
+    if "events" in fields:
+        events.sort(key=lambda r: r[5])
+        to_event = readers.to_event
+        graph.events = [
+            to_event(r[1], r[2], r[3], r[7], r[4]) for r in events if r[1] in artifact_ids
         ]
-        rows += [
-            (1, c, e) for c, e in (_ASSOCIATIONS.all(conn, execution_ids) if execution_ids else [])
-        ]
-    attributions = [Attribution(artifact_id=m, context_id=c) for k, c, m in rows if k == 0]
-    associations = [Association(execution_id=m, context_id=c) for k, c, m in rows if k == 1]
-    return attributions, associations
+    graph.attributions = sorted(attributions, key=lambda m: (m.artifact_id, m.context_id))
+    graph.associations = sorted(associations, key=lambda m: (m.execution_id, m.context_id))
+    context_ids.update(m.context_id for m in attributions)
+    context_ids.update(m.context_id for m in associations)
+    graph.parent_contexts = sorted(
+        (p for p in parents if p.parent_id in context_ids), key=lambda p: (p.child_id, p.parent_id)
+    )
+    for field, kind in _TYPE_FIELDS.items():
+        if field in fields:
+            setattr(
+                graph,
+                field,
+                [_type(types[i], type_props) for i in sorted(types) if types[i][2] == kind],
+            )
+    return graph
+
+
+def _type(row: Any, properties: dict[int, dict[str, PropertyType]]) -> Any:
+    head = (row[1], row[2], row[7], row[8], row[9], row[10], row[3])
+    return readers.type_info(head, properties.get(row[1], {})).to_model()
+
+
+def _artifact(row: Any, type_name: str, props: Any, custom: Any) -> Any:
+    node = object.__new__(Artifact)
+    node.__dict__ = {
+        "type_id": row[2],
+        "type": type_name,
+        "name": row[7],
+        "external_id": row[8],
+        "properties": props,
+        "custom_properties": custom,
+        "id": row[1],
+        "create_time_since_epoch": row[3],
+        "last_update_time_since_epoch": row[4],
+        "uri": row[9],
+        "state": _ARTIFACT_STATES[row[5]] if row[5] is not None else None,
+    }
+    return node
+
+
+def _execution(row: Any, type_name: str, props: Any, custom: Any) -> Any:
+    node = object.__new__(Execution)
+    node.__dict__ = {
+        "type_id": row[2],
+        "type": type_name,
+        "name": row[7],
+        "external_id": row[8],
+        "properties": props,
+        "custom_properties": custom,
+        "id": row[1],
+        "create_time_since_epoch": row[3],
+        "last_update_time_since_epoch": row[4],
+        "last_known_state": _EXECUTION_STATES[row[5]] if row[5] is not None else None,
+    }
+    return node
+
+
+def _context(row: Any, type_name: str, props: Any, custom: Any) -> Any:
+    node = object.__new__(Context)
+    node.__dict__ = {
+        "type_id": row[2],
+        "type": type_name,
+        "name": row[7],
+        "external_id": row[8],
+        "properties": props,
+        "custom_properties": custom,
+        "id": row[1],
+        "create_time_since_epoch": row[3],
+        "last_update_time_since_epoch": row[4],
+    }
+    return node
+
+
+_ARTIFACT_STATES = {m.value: m for m in ArtifactState}
+_EXECUTION_STATES = {m.value: m for m in ExecutionState}
+_BUILD: dict[TypeKind, Callable[[Any, str, Any, Any], Any]] = {
+    TypeKind.ARTIFACT: _artifact,
+    TypeKind.EXECUTION: _execution,
+    TypeKind.CONTEXT: _context,
+}
+
+
+# ------------------------------------------------------------------------------------ by id lists
+
+_ANSWERS = AnswerCache()
+
+
+def _ids_table(name: str, size: int, table: Any) -> Any:
+    return (
+        select(table.c.id)
+        .where(table.c.id.in_([bindparam(f"{name}{i}") for i in range(size)]))
+        .cte(f"{name}_ids")
+    )
 
 
 def load_subgraph(
@@ -89,42 +416,87 @@ def load_subgraph(
     contexts and memberships, the parent links among those contexts, and the types they use.
     ``fields`` limits what is filled (LineageGraph field names)."""
     wanted = frozenset(fields)
-    graph = LineageGraph(truncated=truncated)
-    artifacts, executions = read_artifacts_and_executions(
-        conn, list(artifact_ids), list(execution_ids)
+    a_ids, e_ids = sorted(set(artifact_ids)), sorted(set(execution_ids))
+    if len(a_ids) <= InStatement.MAX and len(e_ids) <= InStatement.MAX:
+        # Few enough ids for one statement: the answer's shape over two id lists.
+        sizes = (bucket(len(a_ids)), bucket(len(e_ids)))
+        answer = _ANSWERS.get(
+            ("ids", *sizes, wanted),
+            lambda: answer_statements(
+                _ids_table("a", sizes[0], ARTIFACTS.table),
+                _ids_table("e", sizes[1], EXECUTIONS.table),
+                wanted,
+            ),
+        )
+        params = _padded("a", a_ids, sizes[0]) | _padded("e", e_ids, sizes[1])
+        return read_answer(conn, answer, params, wanted, truncated=truncated)
+    return _load_by_chunks(conn, a_ids, e_ids, wanted, truncated)
+
+
+def _padded(prefix: str, ids: list[int], size: int) -> dict[str, int]:
+    return {f"{prefix}{i}": ids[min(i, len(ids) - 1)] if ids else -1 for i in range(size)}
+
+
+_ATTRIBUTIONS = InStatement(
+    lambda ids: select(_attr.c.context_id, _attr.c.artifact_id).where(_attr.c.artifact_id.in_(ids))
+)
+_ASSOCIATIONS = InStatement(
+    lambda ids: select(_assoc.c.context_id, _assoc.c.execution_id).where(
+        _assoc.c.execution_id.in_(ids)
     )
+)
+_PARENTS = InStatement(
+    lambda ids: select(_pc.c.context_id, _pc.c.parent_context_id).where(_pc.c.context_id.in_(ids))
+)
+
+
+def _load_by_chunks(
+    conn: Connection,
+    artifact_ids: list[int],
+    execution_ids: list[int],
+    wanted: frozenset[str],
+    truncated: bool,
+) -> LineageGraph:
+    """:func:`load_subgraph` for more ids than one statement takes: id lists in chunks."""
+    graph = LineageGraph(truncated=truncated)
+    artifacts, executions = readers.artifacts_and_executions(conn, artifact_ids, execution_ids)
     if "events" in wanted and artifact_ids and execution_ids:
         in_answer = set(artifact_ids)
         graph.events = [
             e
-            for e in get_events(conn, "execution_id", list(execution_ids))
+            for e in readers.events_of(conn, "execution_id", execution_ids)
             if e.artifact_id in in_answer
         ]
     contexts: list[Any] = []
     if wanted & _CONTEXT_FIELDS:
-        attributions, associations = _memberships(conn, sorted(artifact_ids), sorted(execution_ids))
+        attributions = [
+            Attribution(artifact_id=a, context_id=c)
+            for c, a in (_ATTRIBUTIONS.all(conn, artifact_ids) if artifact_ids else [])
+        ]
+        associations = [
+            Association(execution_id=e, context_id=c)
+            for c, e in (_ASSOCIATIONS.all(conn, execution_ids) if execution_ids else [])
+        ]
         context_ids = {m.context_id for m in attributions} | {m.context_id for m in associations}
-        contexts = read_by_ids(conn, CONTEXTS, list(context_ids))
+        contexts = readers.nodes_by_ids(conn, CONTEXTS, sorted(context_ids))
         graph.attributions = sorted(attributions, key=lambda m: (m.artifact_id, m.context_id))
         graph.associations = sorted(associations, key=lambda m: (m.execution_id, m.context_id))
         if "parent_contexts" in wanted and len(context_ids) > 1:
-            graph.parent_contexts = sorted(
-                (
-                    ParentContext(child_id=child, parent_id=parent)
-                    for child, parent in _PARENTS.all(conn, sorted(context_ids))
-                    if parent in context_ids
-                ),
-                key=lambda p: (p.child_id, p.parent_id),
-            )
+            context_ids.update(m.context_id for m in attributions)
+    context_ids.update(m.context_id for m in associations)
+    graph.parent_contexts = sorted(
+        (
+            ParentContext(child_id=child, parent_id=parent)
+            for child, parent in _PARENTS.all(conn, sorted(context_ids))
+            if parent in context_ids
+        ),
+        key=lambda p: (p.child_id, p.parent_id),
+    )
     graph.artifacts, graph.executions, graph.contexts = artifacts, executions, contexts
     typed = {"artifact_types": artifacts, "execution_types": executions, "context_types": contexts}
     type_ids = {n.type_id for field, nodes in typed.items() if field in wanted for n in nodes}
-    types = load_types_by_id(conn, type_ids)
-    for field, kind in (
-        ("artifact_types", TypeKind.ARTIFACT),
-        ("execution_types", TypeKind.EXECUTION),
-        ("context_types", TypeKind.CONTEXT),
-    ):
+    types = readers.types_by_ids(conn, sorted(type_ids))
+    for field, kind in _TYPE_FIELDS.items():
         if field in wanted:
             setattr(graph, field, [t.to_model() for t in types if t.kind == kind])
     for field in GRAPH_FIELDS:

@@ -31,17 +31,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from mltrail.backends.sql import schema
+from mltrail.backends.sql import readers, schema
 from mltrail.backends.sql.fast import StatementCache, bucket
 from mltrail.backends.sql.schema import TypeKind
-from mltrail.errors import InvalidArgumentError
 from mltrail.model import INPUT_EVENT_TYPES, OUTPUT_EVENT_TYPES, LineageDirection, LineageGraph
-from mltrail.query._subgraph import GRAPH_FIELDS, load_subgraph
+from mltrail.query._subgraph import (
+    GRAPH_FIELDS,
+    AnswerCache,
+    answer_statements,
+    load_subgraph,
+    read_answer,
+)
+from mltrail.query.filters import CompiledFilter, analyze
 
 __all__ = ["GRAPH_FIELDS", "LineageQuery", "load_subgraph", "run_lineage"]
-from mltrail.query.filters import CompiledFilter, analyze
-from mltrail.store._args import short
-from mltrail.store._edges import get_events
 
 E = schema.event
 
@@ -62,26 +65,6 @@ class LineageQuery:
     include_stop_executions: bool = False
     max_nodes: int | None = None
     fields: frozenset[str] = frozenset(GRAPH_FIELDS)
-
-
-def direction_of(value: Any) -> LineageDirection:
-    found: LineageDirection | None = None
-    if isinstance(value, LineageDirection):
-        found = value
-    elif isinstance(value, str) and value.strip():
-        text = value.strip().upper()
-        aliases = {"UP": "UPSTREAM", "DOWN": "DOWNSTREAM", "BOTH": "BIDIRECTIONAL"}
-        found = LineageDirection.__members__.get(aliases.get(text, text))
-    elif isinstance(value, int) and not isinstance(value, bool):
-        found = next((d for d in LineageDirection if d.value == value), None)
-    if found is None:
-        raise InvalidArgumentError(
-            f"direction {short(value)} is not valid; use 'upstream', 'downstream' or 'both' "
-            "(LineageDirection.UPSTREAM, DOWNSTREAM, BIDIRECTIONAL)"
-        )
-    if found == LineageDirection.DIRECTION_UNSPECIFIED:
-        return LineageDirection.BIDIRECTIONAL
-    return found
 
 
 def _hop_types(
@@ -155,6 +138,7 @@ def _stop_ids(kind: TypeKind, compiled: CompiledFilter | None) -> Any | None:
 
 
 _STATEMENTS = StatementCache()
+_ANSWERS = AnswerCache()
 
 
 def _key(
@@ -188,33 +172,38 @@ def _padded(prefix: str, ids: Sequence[int], size: int) -> dict[str, int]:
 
 
 def run_lineage(conn: Connection, q: LineageQuery) -> LineageGraph:
-    """Answer a lineage question: one recursive statement finds the nodes, a fixed number of
-    set-based statements hydrate them."""
+    """Answer a lineage question: one statement walks the graph and reads the answer, joined to
+    the walk (with ``max_nodes``, a first statement walks and counts the nodes)."""
     filters = _Filters.of(q)
     sizes = (
         bucket(len(q.artifact_ids)) if q.artifact_ids is not None else None,
         bucket(len(q.execution_ids)) if q.execution_ids is not None else None,
     )
-    walk = _STATEMENTS.get(_key(q, filters, sizes), lambda: _walk_statement(q, filters, sizes))
-    artifacts: dict[int, int] = {}
-    executions: dict[int, int] = {}
-    for kind, node_id, depth in walk.all(conn, _params(q, filters, sizes)):
-        target = artifacts if kind == 0 else executions
-        node_id, depth = int(node_id), int(depth)
-        if node_id not in target or depth < target[node_id]:
-            target[node_id] = depth
-    truncated = q.max_nodes is not None and len(artifacts) + len(executions) > q.max_nodes
-    if truncated:
-        assert q.max_nodes is not None
-        if q.max_hops is None:
-            events = [
-                e
-                for e in get_events(conn, "execution_id", sorted(executions))
-                if e.artifact_id in artifacts
-            ]
-            artifacts, executions = _depths(artifacts, executions, events, q.direction)
-        artifacts, executions = _nearest(artifacts, executions, q.max_nodes)
-    return load_subgraph(conn, artifacts, executions, q.fields, truncated=truncated)
+    key = _key(q, filters, sizes)
+    params = _params(q, filters, sizes)
+    if q.max_nodes is not None:
+        walk = _STATEMENTS.get(key, lambda: _walk_statement(q, filters, sizes))
+        artifacts: dict[int, int] = {}
+        executions: dict[int, int] = {}
+        for kind, node_id, depth in walk.all(conn, params):
+            target = artifacts if kind == 0 else executions
+            node_id, depth = int(node_id), int(depth)
+            if node_id not in target or depth < target[node_id]:
+                target[node_id] = depth
+        if len(artifacts) + len(executions) > q.max_nodes:
+            if q.max_hops is None:
+                events = [
+                    e
+                    for e in readers.events_of(conn, "execution_id", sorted(executions))
+                    if e.artifact_id in artifacts
+                ]
+                artifacts, executions = _depths(artifacts, executions, events, q.direction)
+            artifacts, executions = _nearest(artifacts, executions, q.max_nodes)
+            return load_subgraph(conn, artifacts, executions, q.fields, truncated=True)
+    answer = _ANSWERS.get(
+        (q.fields, *key), lambda: answer_statements(*_walk_sources(q, filters, sizes), q.fields)
+    )
+    return read_answer(conn, answer, params, q.fields)
 
 
 def _walk_sources(

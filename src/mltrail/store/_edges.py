@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, select
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.dialects import Dialect
 from mltrail.backends.sql.fast import Batch
+from mltrail.backends.sql.readers import events_of
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError
 from mltrail.model import Association, Attribution, Event, EventType, ParentContext
 from mltrail.store._args import clean_text, optional_id, required_id, short, storable_ids
@@ -25,7 +26,6 @@ from mltrail.store._nodes import (
 )
 from mltrail.store._statements import (
     event_keys_by_execution,
-    events_by,
     insert_event,
     membership_insert,
 )
@@ -168,28 +168,7 @@ def event_time(event: Event, stamp: int, where: str) -> int:
 
 def get_events(conn: Connection, column: str, ids: Sequence[int]) -> list[Event]:
     """Events whose ``column`` (artifact_id or execution_id) is one of ``ids``, by id."""
-    wanted = storable_ids(ids)
-    if not wanted:
-        return []
-    rows = events_by[column].all(conn, wanted)
-    rows.sort(key=lambda r: r[0])
-    return [to_event(*row[1:]) for row in rows]
-
-
-_EVENT_TYPES = {member.value: member for member in EventType}
-
-
-def to_event(artifact_id: int, execution_id: int, kind: int, path: Any, stamp: int) -> Event:
-    """An Event from its stored columns, built without ``__init__`` (hot on lineage reads)."""
-    event = object.__new__(Event)
-    event.__dict__.update(
-        artifact_id=artifact_id,
-        execution_id=execution_id,
-        type=_EVENT_TYPES[kind],
-        path=json.loads(path) if path else [],
-        milliseconds_since_epoch=stamp,
-    )
-    return event
+    return events_of(conn, column, storable_ids(ids))
 
 
 # -------------------------------------------------------------------------------------- membership

@@ -8,20 +8,19 @@ claims, one INSERT per table carries all new rows.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, Text, cast, literal, null, select, union_all
+from sqlalchemy import Connection, Select, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from mltrail.backends.sql import schema
+from mltrail.backends.sql import readers, schema
 from mltrail.backends.sql.dialects import Dialect
-from mltrail.backends.sql.fast import Batch, InStatement, MultiInStatement, StatementCache
+from mltrail.backends.sql.fast import Batch, InStatement, StatementCache
 from mltrail.backends.sql.schema import NAME_LENGTH, TypeKind
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
-from mltrail.model import Artifact, ArtifactState, Context, Execution, ExecutionState
+from mltrail.model import Artifact, Context, Execution
 from mltrail.store._args import (
     clean_text,
     name_arg,
@@ -32,60 +31,19 @@ from mltrail.store._args import (
 )
 from mltrail.store._statements import SLOTS, node_statements
 from mltrail.store._types import TypeCache, TypeInfo
-from mltrail.store._values import ValueProblem, decode, encode, enum_value
+from mltrail.store._values import ValueProblem, encode, enum_value
 
 Node = Artifact | Execution | Context
 PropKey = tuple[str, bool]  # (name, is_custom)
 PropMap = dict[PropKey, tuple[str, Any]]  # -> (slot, stored value)
 
+# The node kinds and their row readers live with the SQL backend (the query layer reads with them
+# too); the store's modules find them here.
+NodeSpec = readers.NodeSpec
+ARTIFACTS, EXECUTIONS, CONTEXTS = readers.ARTIFACTS, readers.EXECUTIONS, readers.CONTEXTS
+hydrate_with = readers.hydrate_with
+
 CHUNK = 900  # ids per IN (...) list: well below every backend's parameter limit
-
-
-@dataclass(frozen=True)
-class NodeSpec:
-    kind: TypeKind
-    label: str
-    cls: type[Any]
-    table: Table
-    props: Table
-    #: kind-specific columns besides type_id, name and external_id
-    scalars: tuple[str, ...]
-    enums: dict[str, type[Any]] = field(default_factory=dict)
-    name_required: bool = False
-
-    @property
-    def mask_fields(self) -> frozenset[str]:
-        return frozenset(("name", "external_id", *self.scalars))
-
-
-ARTIFACTS = NodeSpec(
-    TypeKind.ARTIFACT,
-    "artifact",
-    Artifact,
-    schema.artifact,
-    schema.artifact_property,
-    ("uri", "state"),
-    {"state": ArtifactState},
-)
-EXECUTIONS = NodeSpec(
-    TypeKind.EXECUTION,
-    "execution",
-    Execution,
-    schema.execution,
-    schema.execution_property,
-    ("last_known_state",),
-    {"last_known_state": ExecutionState},
-)
-CONTEXTS = NodeSpec(
-    TypeKind.CONTEXT,
-    "context",
-    Context,
-    schema.context,
-    schema.context_property,
-    (),
-    name_required=True,
-)
-SPECS = {spec.kind: spec for spec in (ARTIFACTS, EXECUTIONS, CONTEXTS)}
 
 
 def now_ms() -> int:
@@ -612,49 +570,6 @@ def hydrate(conn: Connection, spec: NodeSpec, rows: Sequence[Any]) -> list[Any]:
     return hydrate_with(spec, rows, found)
 
 
-def hydrate_with(spec: NodeSpec, rows: Sequence[Any], properties: Iterable[Any]) -> list[Any]:
-    """Model objects for node rows and their property rows (``prop_columns`` shape)."""
-    props: dict[int, dict[str, Any]] = defaultdict(dict)
-    custom: dict[int, dict[str, Any]] = defaultdict(dict)
-    for node_id, name, is_custom, *slots in properties:
-        (custom if is_custom else props)[node_id][name] = decode(slots)
-    return [to_model(spec, row, props.get(row[0], {}), custom.get(row[0], {})) for row in rows]
-
-
-_MEMBERS: dict[type[Any], dict[int, Any]] = {}
-
-
-def _member(enum_cls: type[Any], value: int) -> Any:
-    """``enum_cls(value)`` through a dict: enum construction is slow on hot read paths."""
-    table = _MEMBERS.get(enum_cls)
-    if table is None:
-        table = _MEMBERS[enum_cls] = {member.value: member for member in enum_cls}
-    return table[value]
-
-
-def to_model(spec: NodeSpec, row: Any, props: dict[str, Any], custom: dict[str, Any]) -> Any:
-    """A model object from a node row; built without ``__init__`` (nothing to check on a read:
-    every field is set here), which halves the cost of large answers."""
-    node_id, type_id, type_name, name, external_id, created, updated, *scalars = row
-    node = object.__new__(spec.cls)
-    fields = node.__dict__
-    fields.update(
-        type_id=type_id,
-        type=type_name,
-        name=name,
-        external_id=external_id,
-        properties=props,
-        custom_properties=custom,
-        id=node_id,
-        create_time_since_epoch=created,
-        last_update_time_since_epoch=updated,
-    )
-    for column, value in zip(spec.scalars, scalars):
-        enum_cls = spec.enums.get(column)
-        fields[column] = _member(enum_cls, value) if enum_cls and value is not None else value
-    return node
-
-
 def read_where(
     conn: Connection,
     spec: NodeSpec,
@@ -690,71 +605,15 @@ def read_in(conn: Connection, spec: NodeSpec, column: str, values: Sequence[Any]
 
 def read_by_ids(conn: Connection, spec: NodeSpec, ids: Sequence[int]) -> list[Any]:
     """The nodes with these ids (unknown ids skipped), ordered by id."""
-    wanted = storable_ids(ids)
-    if not wanted:
-        return []
-    # One query: node columns, then one property per row (NULLs for a node without any).
-    width = len(node_statements(spec.kind).node_columns)
-    nodes: dict[int, tuple[Any, dict[str, Any], dict[str, Any]]] = {}
-    for row in node_statements(spec.kind).nodes_with_props_by_id.all(conn, wanted):
-        entry = nodes.get(row[0])
-        if entry is None:
-            entry = nodes[row[0]] = (row[:width], {}, {})
-        name = row[width]
-        if name is not None:
-            (entry[2] if row[width + 1] else entry[1])[name] = decode(row[width + 2 :])
-    return [to_model(spec, *nodes[i]) for i in sorted(nodes)]
-
-
-def _both_kinds(lists: dict[str, list[Any]]) -> Any:
-    """Artifacts and executions with their properties in one statement (a kind tag first)."""
-    parts = []
-    for tag, spec, ids in ((0, ARTIFACTS, lists["a"]), (1, EXECUTIONS, lists["e"])):
-        t, p, ty = spec.table, spec.props, schema.type_
-        uri = t.c.uri if "uri" in spec.scalars else cast(null(), Text)
-        state = t.c[spec.scalars[-1]]
-        parts.append(
-            select(
-                literal(tag),
-                t.c.id,
-                t.c.type_id,
-                ty.c.name,
-                t.c.name,
-                t.c.external_id,
-                t.c.create_time_since_epoch,
-                t.c.last_update_time_since_epoch,
-                uri,
-                state,
-                *node_statements(spec.kind).prop_columns[1:],
-            )
-            .select_from(t.join(ty, ty.c.id == t.c.type_id).outerjoin(p, p.c.node_id == t.c.id))
-            .where(t.c.id.in_(ids))
-        )
-    return union_all(*parts)
-
-
-_BOTH_KINDS = MultiInStatement(_both_kinds)
+    return readers.nodes_by_ids(conn, spec, storable_ids(ids))
 
 
 def read_artifacts_and_executions(
     conn: Connection, artifact_ids: Sequence[int], execution_ids: Sequence[int]
 ) -> tuple[list[Any], list[Any]]:
     """The artifacts and executions with these ids (each by id), in one query when they fit."""
-    a_ids, e_ids = sorted(set(artifact_ids)), sorted(set(execution_ids))
-    if not MultiInStatement.fits(a_ids, e_ids):
-        return read_by_ids(conn, ARTIFACTS, a_ids), read_by_ids(conn, EXECUTIONS, e_ids)
-    nodes: tuple[dict[int, Any], dict[int, Any]] = ({}, {})
-    for row in _BOTH_KINDS.all(conn, {"a": a_ids, "e": e_ids}):
-        tag = row[0]
-        entry = nodes[tag].get(row[1])
-        if entry is None:
-            head = row[1:10] if tag == 0 else (*row[1:8], row[9])
-            entry = nodes[tag][row[1]] = (head, {}, {})
-        if row[10] is not None:
-            (entry[2] if row[11] else entry[1])[row[10]] = decode(row[12:])
-    return (
-        [to_model(ARTIFACTS, *nodes[0][i]) for i in sorted(nodes[0])],
-        [to_model(EXECUTIONS, *nodes[1][i]) for i in sorted(nodes[1])],
+    return readers.artifacts_and_executions(
+        conn, storable_ids(artifact_ids), storable_ids(execution_ids)
     )
 
 

@@ -97,7 +97,7 @@ class Questions:
             execution_ids=_starting_ids(execution_ids, "execution_ids"),
             artifact_filter=_filter(artifacts_filter, "artifacts_filter"),
             execution_filter=_filter(executions_filter, "executions_filter"),
-            direction=_lineage.direction_of(direction),
+            direction=direction_of(direction),
             max_hops=count_arg(max_hops, "max_hops"),
             stop_artifacts=_filter(stop_at_artifacts, "stop_at_artifacts"),
             stop_executions=_filter(stop_at_executions, "stop_at_executions"),
@@ -144,7 +144,7 @@ class Questions:
         query = _lineage.LineageQuery(
             artifact_filter=start_artifacts,
             execution_filter=start_executions,
-            direction=_lineage.direction_of(o.direction),
+            direction=direction_of(o.direction),
             max_hops=count_arg(o.max_num_hops, "max_num_hops"),
             stop_artifacts=stop_artifacts,
             stop_executions=stop_executions,
@@ -259,6 +259,26 @@ class Questions:
         if limit is None:
             raise InvalidArgumentError("candidates must be a non-negative int, got None")
         return self._read(lambda conn: _explain(conn, fingerprint, limit))
+
+
+def direction_of(value: Any) -> LineageDirection:
+    found: LineageDirection | None = None
+    if isinstance(value, LineageDirection):
+        found = value
+    elif isinstance(value, str) and value.strip():
+        text = value.strip().upper()
+        aliases = {"UP": "UPSTREAM", "DOWN": "DOWNSTREAM", "BOTH": "BIDIRECTIONAL"}
+        found = LineageDirection.__members__.get(aliases.get(text, text))
+    elif isinstance(value, int) and not isinstance(value, bool):
+        found = next((d for d in LineageDirection if d.value == value), None)
+    if found is None:
+        raise InvalidArgumentError(
+            f"direction {short(value)} is not valid; use 'upstream', 'downstream' or 'both' "
+            "(LineageDirection.UPSTREAM, DOWNSTREAM, BIDIRECTIONAL)"
+        )
+    if found == LineageDirection.DIRECTION_UNSPECIFIED:
+        return LineageDirection.BIDIRECTIONAL
+    return found
 
 
 def _starting_ids(values: Sequence[int] | None, what: str) -> tuple[int, ...] | None:

@@ -7,12 +7,13 @@ from typing import Any
 
 from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
 
-from mltrail.backends.sql import schema
+from mltrail.backends.sql import readers, schema
 from mltrail.backends.sql.dialects import Dialect
 from mltrail.backends.sql.fast import FastStatement, InStatement
+from mltrail.backends.sql.readers import EVENT_COLUMNS, SPECS, node_columns, prop_columns
 from mltrail.backends.sql.schema import TypeKind
 
-SLOTS = ("int_value", "double_value", "string_value", "bool_value", "struct_value")
+SLOTS = readers.SLOTS
 
 _TABLES: dict[TypeKind, tuple[Table, Table, tuple[str, ...]]] = {
     TypeKind.ARTIFACT: (schema.artifact, schema.artifact_property, ("uri", "state")),
@@ -57,7 +58,7 @@ class NodeStatements:
                 t.c.id.in_(ids)
             )
         )
-        self.prop_columns = (p.c.node_id, p.c.name, p.c.is_custom, *[p.c[s] for s in SLOTS])
+        self.prop_columns = prop_columns(SPECS[kind])
         # The rows an update compares with, one per property (NULLs for a node without any).
         self.rows_with_props_by_id = InStatement(
             lambda ids: (
@@ -71,16 +72,7 @@ class NodeStatements:
             lambda ids: select(*self.prop_columns).where(p.c.node_id.in_(ids))
         )
         ty = schema.type_
-        self.node_columns = (
-            t.c.id,
-            t.c.type_id,
-            ty.c.name.label("type_name"),
-            t.c.name,
-            t.c.external_id,
-            t.c.create_time_since_epoch,
-            t.c.last_update_time_since_epoch,
-            *[t.c[c] for c in scalars],
-        )
+        self.node_columns = node_columns(SPECS[kind])
         self.nodes_with_props_by_id = InStatement(
             lambda ids: (
                 select(*self.node_columns, *self.prop_columns[1:])
@@ -119,16 +111,7 @@ def node_statements(kind: TypeKind) -> NodeStatements:
 
 
 E = schema.event
-EVENT_COLUMNS = ("artifact_id", "execution_id", "type", "path", "milliseconds_since_epoch")
 insert_event = FastStatement(insert(E).values({c: bindparam(c) for c in EVENT_COLUMNS}))
-event_columns = (E.c.id, *[E.c[c] for c in EVENT_COLUMNS])
-
-
-def _events_where(column: str) -> InStatement:
-    return InStatement(lambda ids: select(*event_columns).where(E.c[column].in_(ids)))
-
-
-events_by = {column: _events_where(column) for column in ("artifact_id", "execution_id")}
 event_keys_by_execution = InStatement(
     lambda ids: select(E.c.artifact_id, E.c.execution_id, E.c.type).where(E.c.execution_id.in_(ids))
 )

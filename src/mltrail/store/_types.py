@@ -8,21 +8,18 @@ memory and reloads a type from the database when a node names a property the cac
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from mltrail.backends.sql import schema
+from mltrail.backends.sql import readers, schema
 from mltrail.backends.sql.fast import InStatement
 from mltrail.backends.sql.schema import TypeKind
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from mltrail.model import (
-    ArtifactBaseType,
     ArtifactType,
     ContextType,
-    ExecutionBaseType,
     ExecutionType,
     PropertyType,
 )
@@ -31,16 +28,6 @@ from mltrail.store._values import enum_value
 
 AnyType = ArtifactType | ExecutionType | ContextType
 
-TYPE_CLASS: dict[TypeKind, type[Any]] = {
-    TypeKind.ARTIFACT: ArtifactType,
-    TypeKind.EXECUTION: ExecutionType,
-    TypeKind.CONTEXT: ContextType,
-}
-BASE_TYPES: dict[TypeKind, type[Any] | None] = {
-    TypeKind.ARTIFACT: ArtifactBaseType,
-    TypeKind.EXECUTION: ExecutionBaseType,
-    TypeKind.CONTEXT: None,
-}
 KIND_NAME = {
     TypeKind.ARTIFACT: "artifact",
     TypeKind.EXECUTION: "execution",
@@ -50,48 +37,11 @@ KIND_NAME = {
 T = schema.type_
 TP = schema.type_property
 
-
-@dataclass(frozen=True)
-class TypeInfo:
-    """A type as stored; ``version`` is "" for an unversioned type."""
-
-    id: int
-    kind: TypeKind
-    name: str
-    version: str
-    description: str | None
-    external_id: str | None
-    base_type: int | None
-    properties: Mapping[str, PropertyType]
-
-    def label(self) -> str:
-        return f"{self.name!r}" + (f" version {self.version!r}" if self.version else "")
-
-    def to_model(self) -> Any:
-        cls = TYPE_CLASS[self.kind]
-        fields: dict[str, Any] = {
-            "id": self.id,
-            "name": self.name,
-            "version": self.version or None,
-            "description": self.description,
-            "external_id": self.external_id,
-            "properties": dict(self.properties),
-        }
-        base_enum = BASE_TYPES[self.kind]
-        if base_enum is not None:
-            fields["base_type"] = base_enum(self.base_type) if self.base_type is not None else None
-        return cls(**fields)
+# Reading types lives with the SQL backend (the query layer reads them too).
+TypeInfo = readers.TypeInfo
+TYPE_CLASS, BASE_TYPES = readers.TYPE_CLASS, readers.BASE_TYPES
 
 
-_TYPE_COLUMNS = (
-    T.c.id,
-    T.c.kind,
-    T.c.name,
-    T.c.version,
-    T.c.description,
-    T.c.external_id,
-    T.c.base_type,
-)
 _properties_by_type = InStatement(
     lambda ids: select(TP.c.type_id, TP.c.name, TP.c.data_type).where(TP.c.type_id.in_(ids))
 )
@@ -100,46 +50,13 @@ _properties_by_type = InStatement(
 def load_types(conn: Connection, where: ColumnElement[bool]) -> list[TypeInfo]:
     """Types matching ``where`` (on the type table), ordered by id, with their properties."""
     return _with_properties(
-        conn, conn.execute(select(*_TYPE_COLUMNS).where(where).order_by(T.c.id)).all()
+        conn, conn.execute(select(*readers.TYPE_COLUMNS).where(where).order_by(T.c.id)).all()
     )
-
-
-_types_with_properties_by_id = InStatement(
-    lambda ids: (
-        select(*_TYPE_COLUMNS, TP.c.name, TP.c.data_type)
-        .outerjoin(TP, TP.c.type_id == T.c.id)
-        .where(T.c.id.in_(ids))
-    )
-)
 
 
 def load_types_by_id(conn: Connection, ids: Iterable[int]) -> list[TypeInfo]:
     """Types with these ids, ordered by id, in one query (the hot path of lookups by id)."""
-    wanted = storable_ids(ids)
-    if not wanted:
-        return []
-    rows: dict[int, tuple[Any, dict[str, PropertyType]]] = {}
-    for row in _types_with_properties_by_id.all(conn, wanted):
-        entry = rows.get(row[0])
-        if entry is None:
-            entry = rows[row[0]] = (row[:7], {})
-        if row[7] is not None:
-            entry[1][row[7]] = PropertyType(row[8])
-    return [_info(rows[i][0], rows[i][1]) for i in sorted(rows)]
-
-
-def _info(row: Any, properties: dict[str, PropertyType]) -> TypeInfo:
-    type_id, kind, name, version, description, external_id, base_type = row
-    return TypeInfo(
-        id=type_id,
-        kind=TypeKind(kind),
-        name=name,
-        version=version,
-        description=description,
-        external_id=external_id,
-        base_type=base_type,
-        properties=properties,
-    )
+    return readers.types_by_ids(conn, storable_ids(ids))
 
 
 def _with_properties(conn: Connection, rows: Sequence[Any]) -> list[TypeInfo]:
@@ -148,7 +65,7 @@ def _with_properties(conn: Connection, rows: Sequence[Any]) -> list[TypeInfo]:
     props: dict[int, dict[str, PropertyType]] = {row[0]: {} for row in rows}
     for type_id, name, data_type in _properties_by_type.all(conn, list(props)):
         props[type_id][name] = PropertyType(data_type)
-    return [_info(row, props[row[0]]) for row in rows]
+    return [readers.type_info(row, props[row[0]]) for row in rows]
 
 
 class TypeCache:

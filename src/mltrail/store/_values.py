@@ -16,6 +16,7 @@ import numbers
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from mltrail.backends.sql import readers
 from mltrail.errors import InvalidArgumentError
 from mltrail.model import PropertyType
 from mltrail.store._args import short as _short
@@ -33,6 +34,7 @@ SLOT_OF_TYPE = {
     PropertyType.STRUCT: "struct_value",
 }
 SLOTS = tuple(SLOT_OF_TYPE.values())
+decode = readers.decode  # the reading side lives with the SQL backend
 
 
 class ValueProblem(ValueError):
@@ -49,22 +51,6 @@ def encode(value: Any, declared: PropertyType | None) -> tuple[str, Any]:
     raise ValueProblem(
         f"the type declares {declared.name} but the value {_short(value)} is {kind.name}"
     )
-
-
-def decode(slots: Any) -> Any:
-    """The Python value held by a property row's slots (in :data:`SLOTS` order)."""
-    int_value, double_value, string_value, bool_value, struct_value = slots
-    if int_value is not None:
-        return int(int_value)
-    if double_value is not None:
-        return float(double_value)
-    if string_value is not None:
-        return string_value
-    if bool_value is not None:
-        return bool(bool_value)
-    if struct_value is not None:
-        return json.loads(struct_value)
-    raise ValueProblem("a stored property row has no value")  # never written by mltrail
 
 
 def _classify(value: Any) -> tuple[PropertyType, Any]:

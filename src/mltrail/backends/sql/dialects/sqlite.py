@@ -137,6 +137,9 @@ class SQLiteDialect(Dialect):
             cursor.execute("PRAGMA foreign_keys = ON")
             # LIKE is case-sensitive on every backend; SQLite's folds ASCII case by default.
             cursor.execute("PRAGMA case_sensitive_like = ON")
+            # Temporary b-trees (IN lists of subqueries, materialized CTEs) in memory: opening a
+            # temporary file for each made a lineage answer several times slower.
+            cursor.execute("PRAGMA temp_store = MEMORY")
             if not memory and not read_only and _empty_or_mltrail(cursor):
                 # Not in another application's file: switching to WAL rewrites its header,
                 # and such a file is refused without a byte changed.
