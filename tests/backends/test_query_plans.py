@@ -60,12 +60,6 @@ def populated(store: MetadataStore) -> MetadataStore:
     produced = store.get_artifacts_by_type("Data0", limit=5)
     for artifact in produced:
         store.put_execution(Execution(type_id=step), [(artifact, Event(type=EventType.INPUT))], [])
-    if store.database.dialect.name in ("mysql", "mariadb"):
-        # InnoDB's index statistics lag behind a table that grew from empty (they are
-        # recalculated in the background): the plans are checked against fresh ones.
-        with store.database.connection() as conn:
-            for table in (*NODE_TABLES, "mlt_attribution", "mlt_association", "mlt_type"):
-                conn.exec_driver_sql(f"ANALYZE TABLE {table}").fetchall()
     return store
 
 
