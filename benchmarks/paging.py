@@ -14,8 +14,14 @@ one run, rounds alternated; ML Metadata (MLMD) too where it is installed, except
   background (the default), mltrail checkpointing in each commit (SQLite's own
   ``wal_autocheckpoint``, as before), and MLMD.
 
-    python benchmarks/paging.py                   # everything (about a minute)
+* ``context`` (with ``--mysql``): the same pipeline workload on a MySQL/MariaDB server, then
+  the artifacts of one run's context, per call; schema v1, v2 and MLMD side by side. It
+  creates (and drops at the end) three databases of that server: ``mltrail_bench_ctx_v1``,
+  ``mltrail_bench_ctx_v2`` and ``mltrail_bench_ctx_mlmd``.
+
+    python benchmarks/paging.py                   # everything on SQLite (about a minute)
     python benchmarks/paging.py --only pages --count 100000
+    python benchmarks/paging.py --only context --mysql "mysql://root@127.0.0.1:3306/?ssl_disabled=true"
 """
 
 from __future__ import annotations
@@ -30,7 +36,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 
 import mltrail
 from mltrail import Artifact, MetadataStore
@@ -238,6 +246,94 @@ def step_rates(tmp: str, runs: int, steps: int, rounds: int) -> dict[str, dict[s
     return {name: {"put_execution steps/s": statistics.median(v)} for name, v in rates.items()}
 
 
+# ----------------------------------------------------------------------------------- context
+
+
+class MlmdServerBench(pipeline.MlmdBench):
+    """The pipeline workload of MLMD on a MySQL/MariaDB database."""
+
+    def __init__(self, url: Any) -> None:
+        assert ml_metadata is not None
+        pb = pipeline.mlmd_pb
+        config = pb.ConnectionConfig()
+        config.mysql.host = url.host or "127.0.0.1"
+        config.mysql.port = url.port or 3306
+        config.mysql.database = url.database
+        config.mysql.user = url.username or "root"
+        if url.password:
+            config.mysql.password = url.password
+        self.store = ml_metadata.MetadataStore(config)
+        self.data = self.store.put_artifact_type(
+            pb.ArtifactType(name="Data", properties={"rows": pb.INT, "acc": pb.DOUBLE})
+        )
+        self.step = self.store.put_execution_type(
+            pb.ExecutionType(name="Step", properties={"lr": pb.DOUBLE})
+        )
+        self.run = self.store.put_context_type(pb.ContextType(name="Run"))
+
+
+def by_context(server: str, runs: int, steps: int, rounds: int) -> dict[str, dict[str, float]]:
+    given = make_url(server)
+    admin = sa.create_engine(given.set(drivername="mysql+pymysql", database=None))
+    names = {
+        "schema v1": "mltrail_bench_ctx_v1",
+        "schema v2": "mltrail_bench_ctx_v2",
+        "MLMD 1.17": "mltrail_bench_ctx_mlmd",
+    }
+    if ml_metadata is None:
+        del names["MLMD 1.17"]
+    with admin.begin() as conn:
+        for name in names.values():
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    benches: dict[str, Any] = {}
+    stores = []
+    try:
+        for system, name in names.items():
+            url = given.set(database=name)
+            if system == "MLMD 1.17":
+                benches[system] = MlmdServerBench(url)
+                continue
+            rendered = url.render_as_string(hide_password=False)
+            if system == "schema v1":
+                db = Database(rendered)
+                store = MetadataStore(db, prepare_schema(db, migrations=builtin_migrations()[:1]))
+            else:
+                store = mltrail.connect(rendered)
+            stores.append(store)
+            benches[system] = Bench(store)
+        for bench in benches.values():
+            run_steps(bench, runs, steps)
+        middle = f"run-{runs // 2}"
+        calls: dict[str, Callable[[], list[str]]] = {}
+        for system, bench in benches.items():
+            context = bench.store.get_context_by_type_and_name("Run", middle)
+
+            def call(bench: Any = bench, context_id: int = context.id) -> list[str]:
+                return sorted(a.uri for a in bench.store.get_artifacts_by_context(context_id))
+
+            calls[system] = call
+        answers = {system: call() for system, call in calls.items()}
+        assert all(a == answers["schema v2"] for a in answers.values()), answers
+        times: dict[str, list[float]] = {system: [] for system in calls}
+        for _ in range(rounds * 20):
+            for system, call in calls.items():  # rounds alternated
+                start = time.perf_counter()
+                call()
+                times[system].append(time.perf_counter() - start)
+        return {
+            system: {"artifacts of one context (ms)": statistics.median(t) * 1000}
+            for system, t in times.items()
+        }
+    finally:
+        for store in stores:
+            store.close()
+        with admin.begin() as conn:
+            for name in names.values():
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        admin.dispose()
+
+
 def show(title: str, rows: dict[str, dict[str, float]]) -> None:
     print(f"\n== {title} ==")
     keys = list(dict.fromkeys(k for cells in rows.values() for k in cells))
@@ -254,7 +350,12 @@ def show(title: str, rows: dict[str, dict[str, float]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--only", choices=["pages", "wal", "steps"], default=None)
+    parser.add_argument("--only", choices=["pages", "wal", "steps", "context"], default=None)
+    parser.add_argument(
+        "--mysql",
+        help="a MySQL/MariaDB server URL for the context scenario (it creates and drops three "
+        "databases named mltrail_bench_ctx_*)",
+    )
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--types", type=int, default=4)
     parser.add_argument("--runs", type=int, default=200)
@@ -274,6 +375,11 @@ def main() -> None:
             show(
                 f"SQLite file: {args.runs} runs x {args.steps} steps",
                 step_rates(tmp, args.runs, args.steps, args.rounds),
+            )
+        if args.only in (None, "context") and args.mysql:
+            show(
+                f"{make_url(args.mysql).host}: {args.runs} runs x {args.steps} steps",
+                by_context(args.mysql, args.runs, args.steps, args.rounds),
             )
     if ml_metadata is None:
         print("\n(ml_metadata is not installed: MLMD was not measured)")

@@ -32,6 +32,8 @@ from test_migrations import (
 import mltrail
 from _servers import Server
 from mltrail import errors
+from mltrail.backends.sql import fast
+from mltrail.backends.sql.dialects._statistics import StatisticsKeeper
 from mltrail.backends.sql.migrations import Migration, prepare_schema
 
 
@@ -135,65 +137,71 @@ def test_mysql_creating_a_database_that_fails_halfway_says_what_to_drop(mysql: T
 
 # ------------------------------------------------------------------------------ statistics
 
-_STATISTICS = (
-    "SELECT t.table_name, t.table_rows, MAX(s.cardinality), t.create_options "
-    "FROM information_schema.tables t JOIN information_schema.statistics s "
-    "ON s.table_schema = t.table_schema AND s.table_name = t.table_name "
-    "AND s.index_name = 'PRIMARY' WHERE t.table_schema = DATABASE() "
-    "GROUP BY t.table_name, t.table_rows, t.create_options"
-)
+
+def _load_runs(store: mltrail.MetadataStore, runs: int, per_run: int) -> None:
+    data = store.put_artifact_type(mltrail.ArtifactType(name="Data"))
+    step = store.put_execution_type(mltrail.ExecutionType(name="Step"))
+    run = store.put_context_type(mltrail.ContextType(name="Run"))
+    for r in range(runs):
+        store.put_lineage_subgraph(
+            [mltrail.Execution(type_id=step)],
+            [mltrail.Artifact(type_id=data, uri=f"/{r}/{i}") for i in range(per_run)],
+            [mltrail.Context(type_id=run, name=f"run-{r}")],
+            [],
+        )
 
 
-def test_mysql_statistics_follow_a_store_that_grows_from_empty(mysql: Target) -> None:
+def test_mysql_statistics_are_refreshed_after_a_store_grows_from_empty(
+    mysql: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The checks run here, not in the background, so that the test knows when they run.
+    monkeypatch.setattr(StatisticsKeeper, "wake", lambda self: None)
     with mltrail.connect(mysql.url) as store:
-        data = store.put_artifact_type(mltrail.ArtifactType(name="Data"))
-        step = store.put_execution_type(mltrail.ExecutionType(name="Step"))
-        run = store.put_context_type(mltrail.ContextType(name="Run"))
-        for r in range(12):
-            store.put_lineage_subgraph(
-                [mltrail.Execution(type_id=step)],
-                [mltrail.Artifact(type_id=data, uri=f"/{r}/{i}") for i in range(250)],
-                [mltrail.Context(type_id=run, name=f"run-{r}")],
-                [],
-            )
+        keeper = StatisticsKeeper.of(store.database.engine)
+        assert keeper.check() == []  # empty tables: nothing to analyze
+        _load_runs(store, 20, 500)
+        due = keeper.check()  # what the background thread does after calls
+        assert {"mlt_artifact", "mlt_attribution"} <= set(due), due
+        assert keeper.check() == []  # fresh now: nothing is analyzed again
         context = store.get_context_by_type_and_name("Run", "run-4")
         assert context is not None
+        recorded: list[tuple[str, object]] = []
+        original = fast.FastStatement.execute
+
+        def recording(self: fast.FastStatement, conn: object, params: object = None) -> object:
+            sql, getter, defaults = self._sql(conn)  # type: ignore[arg-type]
+            args: object = {**defaults, **params} if defaults and params else (params or defaults)  # type: ignore[dict-item]
+            recorded.append((sql, getter(args) if getter is not None else args))
+            return original(self, conn, params)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(fast.FastStatement, "execute", recording)
+        assert len(store.get_artifacts_by_context(context.id)) == 500
+        monkeypatch.undo()
+        sql, args = recorded[0]
+        assert "mlt_attribution" in sql
         with store.database.connection() as conn:
-            rows = conn.exec_driver_sql(_STATISTICS).all()
-            counted = {
-                name: int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {name}").scalar_one())
-                for name in ("mlt_artifact", "mlt_attribution")
-            }
-            # The optimizer's view of a context's artifacts: through the context's links.
-            plan = conn.exec_driver_sql(
-                "EXPLAIN SELECT a.id FROM mlt_artifact a JOIN mlt_type t ON t.id = a.type_id "
-                "WHERE a.id IN (SELECT artifact_id FROM mlt_attribution WHERE context_id = "
-                f"{int(context.id)}) ORDER BY a.id"
-            ).all()
-        assert len(store.get_artifacts_by_context(context.id)) == 250
-    by_table = {str(name): (int(n or 0), int(known or 0), str(o)) for name, n, known, o in rows}
-    assert {n for n in by_table if n.startswith("mlt_")} >= {"mlt_artifact", "mlt_attribution"}
-    for name, (_rows, _known, options) in by_table.items():
-        assert "stats_persistent=0" in options.lower(), (name, options)
-    # The statistics know (roughly: they are sampled) how many rows there are.
-    assert counted == {"mlt_artifact": 3000, "mlt_attribution": 3000}
-    for name, count in counted.items():
-        known = by_table[name][1]
-        assert known * 2 >= count, (name, count, known)
-    first = plan[0]
-    assert (first[2], first[3]) == ("mlt_attribution", "ref"), plan
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cursor.execute("EXPLAIN " + sql, args)
+            plan = cursor.fetchall()
+            cursor.close()
+    # The context's links first, through their key; each artifact then by its primary key.
+    assert (plan[0][2], plan[0][3], plan[0][5]) == ("mlt_attribution", "ref", "PRIMARY"), plan
+    assert all(row[3] in ("eq_ref", "ref", "const") for row in plan), plan
 
 
-def test_mysql_a_version_1_database_gets_transient_statistics(mysql: Target) -> None:
-    from mltrail.backends.sql.migrations import builtin_migrations
+def test_mysql_statistics_are_checked_in_the_background_until_the_store_closes(
+    mysql: Target,
+) -> None:
+    store = mltrail.connect(mysql.url)
+    keeper = StatisticsKeeper.of(store.database.engine)
+    store.get_artifacts()
+    thread = keeper._thread
+    assert thread is not None and thread.is_alive()
+    store.close()
+    assert not thread.is_alive()
 
-    with mysql.open() as db:
-        prepare_schema(db, migrations=builtin_migrations()[:1])
-        with db.connection() as conn:
-            before = {str(r[0]): str(r[3]).lower() for r in conn.exec_driver_sql(_STATISTICS)}
-        assert not any("stats_persistent=0" in o for o in before.values()), before
-        prepare_schema(db)
-        with db.connection() as conn:
-            after = {str(r[0]): str(r[3]).lower() for r in conn.exec_driver_sql(_STATISTICS)}
-    assert set(after) == set(before)
-    assert all("stats_persistent=0" in o for o in after.values()), after
+
+def test_mysql_small_tables_keep_their_statistics(mysql: Target) -> None:
+    with mltrail.connect(mysql.url) as store:
+        _load_runs(store, 2, 100)
+        assert StatisticsKeeper.of(store.database.engine).check() == []

@@ -11,10 +11,6 @@
   cannot change a table's constraints or storage in place, so there every table whose
   definition changes is rebuilt (created anew, rows copied, the old one dropped and the new one
   renamed); elsewhere only indexes change.
-* On MySQL and MariaDB, every table keeps transient InnoDB statistics (``STATS_PERSISTENT=0``):
-  InnoDB updates them while a table grows (whenever a sixteenth of it changed), where
-  persistent statistics are recalculated at most every ten seconds and so stay those of an
-  almost empty table after a burst of writes, and the optimizer then reads whole tables.
 
 A migration is history: this file stays as it is when the declared schema moves on.
 """
@@ -172,23 +168,8 @@ def _property_indexes(op: Operations, table: str, *, rebuilt: bool) -> None:
     )
 
 
-_TABLES = (
-    "mlt_schema",
-    "mlt_type",
-    "mlt_type_property",
-    *_NODES,
-    *_PROPERTIES,
-    "mlt_event",
-    *_MEMBERS,
-)
-
-
 def upgrade(op: Operations) -> None:
-    name = op.get_bind().dialect.name
-    rebuild = name == "sqlite"
-    if name in ("mysql", "mariadb"):
-        for table in _TABLES:
-            op.execute(text(f"ALTER TABLE {table} STATS_PERSISTENT = 0"))
+    rebuild = op.get_bind().dialect.name == "sqlite"
     for table in _NODES:
         if rebuild:
             _rebuild(op, table, _node_columns(table), **table_options(op))
