@@ -799,3 +799,50 @@ def test_processes_opening_one_new_database_at_once_all_succeed(
     assert upgraded.versions == [(NEXT,)]
     assert upgraded.shape() == snapshot(reference).shape()
     assert read_view(older, NEXT) == before
+
+
+# ------------------------------------------------------------------------------ version 2
+
+
+def test_a_version_1_database_is_migrated_to_the_current_schema_with_its_data(
+    target: Target,
+) -> None:
+    first = builtin_migrations()[:1]
+    with target.open() as db:
+        assert prepare_schema(db, migrations=first) == 1
+        populate(MetadataStore(db, 1))
+        before = view(MetadataStore(db, 1))
+    with target.open() as db:
+        assert prepare_schema(db) == LIBRARY
+        store = MetadataStore(db, LIBRARY)
+        assert view(store) == before
+        # The rebuilt tables still enforce what version 1 enforced.
+        artifact = store.get_artifacts()[0]
+        clash = mltrail.Artifact(type_id=artifact.type_id, name=artifact.name, uri="/other")
+        if artifact.name:
+            with pytest.raises(errors.AlreadyExistsError):
+                store.put_artifacts([clash])
+        assert view(store) == before
+        assert _drift(db, schema.metadata) == []
+
+
+def test_sqlite_keeps_property_and_membership_rows_in_their_key_and_indexes_partial(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'v2.db'}"
+    with mltrail.connect(url) as store, store.database.connection() as conn:
+        rows = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL")
+        sql = dict(rows.tuples().all())
+    for table in ("mlt_artifact_property", "mlt_attribution", "mlt_association"):
+        assert sql[table].rstrip().endswith("WITHOUT ROWID"), sql[table]
+    for index in (
+        "uq_mlt_artifact_external_id",
+        "uq_mlt_artifact_type_id_name",
+        "ix_mlt_execution_name",
+        "ix_mlt_artifact_property_int_value",
+        "ix_mlt_context_property_string_value",
+    ):
+        assert "WHERE" in sql[index] and "IS NOT NULL" in sql[index], sql[index]
+    # Listings in time order page through these instead of sorting every row.
+    assert "WHERE" not in sql["ix_mlt_artifact_create_time_since_epoch"]
+    assert "WHERE" not in sql["ix_mlt_execution_last_update_time_since_epoch"]

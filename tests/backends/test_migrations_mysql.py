@@ -32,6 +32,8 @@ from test_migrations import (
 import mltrail
 from _servers import Server
 from mltrail import errors
+from mltrail.backends.sql import fast
+from mltrail.backends.sql.dialects._statistics import StatisticsKeeper
 from mltrail.backends.sql.migrations import Migration, prepare_schema
 
 
@@ -131,3 +133,75 @@ def test_mysql_creating_a_database_that_fails_halfway_says_what_to_drop(mysql: T
         mltrail.connect(mysql.url)
     assert "already exists" in str(again.value) and "drop the mlt_* tables" in str(again.value)
     assert snapshot(mysql) == created
+
+
+# ------------------------------------------------------------------------------ statistics
+
+
+def _load_runs(store: mltrail.MetadataStore, runs: int, per_run: int) -> None:
+    data = store.put_artifact_type(mltrail.ArtifactType(name="Data"))
+    step = store.put_execution_type(mltrail.ExecutionType(name="Step"))
+    run = store.put_context_type(mltrail.ContextType(name="Run"))
+    for r in range(runs):
+        store.put_lineage_subgraph(
+            [mltrail.Execution(type_id=step)],
+            [mltrail.Artifact(type_id=data, uri=f"/{r}/{i}") for i in range(per_run)],
+            [mltrail.Context(type_id=run, name=f"run-{r}")],
+            [],
+        )
+
+
+def test_mysql_statistics_are_refreshed_after_a_store_grows_from_empty(
+    mysql: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The checks run here, not in the background, so that the test knows when they run.
+    monkeypatch.setattr(StatisticsKeeper, "wake", lambda self: None)
+    with mltrail.connect(mysql.url) as store:
+        keeper = StatisticsKeeper.of(store.database.engine)
+        assert keeper.check() == []  # empty tables: nothing to analyze
+        _load_runs(store, 20, 500)
+        due = keeper.check()  # what the background thread does after calls
+        assert {"mlt_artifact", "mlt_attribution"} <= set(due), due
+        assert keeper.check() == []  # fresh now: nothing is analyzed again
+        context = store.get_context_by_type_and_name("Run", "run-4")
+        assert context is not None
+        recorded: list[tuple[str, object]] = []
+        original = fast.FastStatement.execute
+
+        def recording(self: fast.FastStatement, conn: object, params: object = None) -> object:
+            sql, getter, defaults = self._sql(conn)  # type: ignore[arg-type]
+            args: object = {**defaults, **params} if defaults and params else (params or defaults)  # type: ignore[dict-item]
+            recorded.append((sql, getter(args) if getter is not None else args))
+            return original(self, conn, params)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(fast.FastStatement, "execute", recording)
+        assert len(store.get_artifacts_by_context(context.id)) == 500
+        monkeypatch.undo()
+        sql, args = recorded[0]
+        assert "mlt_attribution" in sql
+        with store.database.connection() as conn:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cursor.execute("EXPLAIN " + sql, args)
+            plan = cursor.fetchall()
+            cursor.close()
+    # The context's links first, through their key; each artifact then by its primary key.
+    assert (plan[0][2], plan[0][3], plan[0][5]) == ("mlt_attribution", "ref", "PRIMARY"), plan
+    assert all(row[3] in ("eq_ref", "ref", "const") for row in plan), plan
+
+
+def test_mysql_statistics_are_checked_in_the_background_until_the_store_closes(
+    mysql: Target,
+) -> None:
+    store = mltrail.connect(mysql.url)
+    keeper = StatisticsKeeper.of(store.database.engine)
+    store.get_artifacts()
+    thread = keeper._thread
+    assert thread is not None and thread.is_alive()
+    store.close()
+    assert not thread.is_alive()
+
+
+def test_mysql_small_tables_keep_their_statistics(mysql: Target) -> None:
+    with mltrail.connect(mysql.url) as store:
+        _load_runs(store, 2, 100)
+        assert StatisticsKeeper.of(store.database.engine).check() == []

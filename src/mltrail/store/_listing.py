@@ -80,12 +80,16 @@ class Scope:
         t = spec.table
         if self.kind == "type":
             types = schema.type_.alias("scope_type")
-            return t.c.type_id.in_(
-                select(types.c.id).where(
+            # One type at most (its name and version are unique): "=", not "IN", so that the
+            # (type_id, id) index gives the rows in order and a page reads only its rows.
+            return t.c.type_id == (
+                select(types.c.id)
+                .where(
                     types.c.kind == int(spec.kind),
                     types.c.name == bindparam("scope_type_name"),
                     types.c.version == bindparam("scope_type_version"),
                 )
+                .scalar_subquery()
             )
         if self.kind == "context":
             link, member = (

@@ -3,9 +3,11 @@
 This is the schema of the newest version. Migrations in :mod:`mltrail.backends.sql.migrations` build
 it step by step from an empty database; a test checks that the migrated schema equals this one.
 
-Uniqueness rules live here as constraints, not only in code:
+Uniqueness rules live here as constraints or unique indexes, not only in code:
 type (kind, name, version); type external id; node (type, name); node external id per node kind;
-event (artifact, execution, type); attribution, association and parent context pairs.
+event (artifact, execution, type); attribution, association and parent context pairs. Where a
+database has partial indexes (SQLite, PostgreSQL), the rows whose indexed column is NULL are
+left out of the indexes on mostly-NULL columns (external ids, node names, property slots).
 """
 
 from __future__ import annotations
@@ -100,6 +102,13 @@ type_property = Table(
 )
 
 
+def _not_null(column: Column[Any]) -> dict[str, Any]:
+    """Options of a partial index that leaves out the rows where ``column`` is NULL, on the
+    databases that have partial indexes (SQLite, PostgreSQL; MySQL and MariaDB index every
+    row). A lookup or range on the column implies it is not NULL, so it can use the index."""
+    return {"sqlite_where": column.isnot(None), "postgresql_where": column.isnot(None)}
+
+
 def _node_table(name: str, *extra: Column[Any], name_nullable: bool) -> Table:
     table = Table(
         name,
@@ -108,19 +117,30 @@ def _node_table(name: str, *extra: Column[Any], name_nullable: bool) -> Table:
         Column("type_id", Id, ForeignKey("mlt_type.id"), nullable=False),
         Column("name", Name, nullable=name_nullable),
         *extra,
-        Column("external_id", Name, nullable=True, unique=True),
+        Column("external_id", Name, nullable=True),
         Column("create_time_since_epoch", BigInteger, nullable=False),
         Column("last_update_time_since_epoch", BigInteger, nullable=False),
-        UniqueConstraint("type_id", "name"),
     )
-    # Filters on a name without its type (contexts_r.name = 'run-7') and listings ordered by time.
-    Index(f"ix_{name}_name", table.c.name)
-    Index(f"ix_{name}_create_time_since_epoch", table.c.create_time_since_epoch)
-    Index(f"ix_{name}_last_update_time_since_epoch", table.c.last_update_time_since_epoch)
+    c = table.c
+    Index(f"uq_{name}_external_id", c.external_id, unique=True, **_not_null(c.external_id))
+    if name_nullable:
+        # Most artifacts and executions have no name: those rows stay out of the name indexes.
+        Index(f"uq_{name}_type_id_name", c.type_id, c.name, unique=True, **_not_null(c.name))
+        Index(f"ix_{name}_name", c.name, **_not_null(c.name))
+    else:
+        table.append_constraint(UniqueConstraint(c.type_id, c.name))
+        Index(f"ix_{name}_name", c.name)  # filters on a name without its type
+    # Pages of one type in id order (the default) read only their own rows; listings in time
+    # order read the time indexes in order instead of sorting every row per page (each costs a
+    # write about one b-tree page: a price paid so that a page costs O(page), not O(store)).
+    Index(f"ix_{name}_type_id_id", c.type_id, c.id)
+    Index(f"ix_{name}_create_time_since_epoch", c.create_time_since_epoch)
+    Index(f"ix_{name}_last_update_time_since_epoch", c.last_update_time_since_epoch)
     return table
 
 
 def _property_table(name: str, node_table: str) -> Table:
+    # On SQLite the rows are stored in their key's b-tree (WITHOUT ROWID): one tree per table.
     table = Table(
         name,
         metadata,
@@ -133,23 +153,30 @@ def _property_table(name: str, node_table: str) -> Table:
         Column("bool_value", Boolean, nullable=True),
         Column("struct_value", LongText, nullable=True),
         PrimaryKeyConstraint("node_id", "name", "is_custom"),
+        sqlite_with_rowid=False,
     )
-    # Filters on property values (properties.acc > 0.9) scan a range instead of every node.
+    c = table.c
+    # Filters on property values (properties.acc > 0.9) scan a range instead of every node. A
+    # value has one slot: each index holds only the rows whose value is in its slot.
     for slot in ("int_value", "double_value"):
-        Index(f"ix_{name}_{slot}", table.c.name, table.c.is_custom, table.c[slot])
+        Index(f"ix_{name}_{slot}", c.name, c.is_custom, c[slot], **_not_null(c[slot]))
     # A PostgreSQL b-tree entry holds at most ~2.7 kB, and string values may be longer: there,
     # an equality-only hash index on the value (Dialect.text_index); elsewhere a range index,
     # over a prefix of the value on MySQL.
     Index(
         f"ix_{name}_string_value",
-        table.c.name,
-        table.c.is_custom,
-        table.c.string_value,
+        c.name,
+        c.is_custom,
+        c.string_value,
         mysql_length={"name": 191, "string_value": 255},
+        **_not_null(c.string_value),
     ).ddl_if(dialect=("sqlite", "mysql", "mariadb"))  # type: ignore[arg-type]  # a tuple works
-    Index(f"ix_{name}_string_value", table.c.string_value, postgresql_using="hash").ddl_if(
-        dialect="postgresql"
-    )
+    Index(
+        f"ix_{name}_string_value",
+        c.string_value,
+        postgresql_using="hash",
+        **_not_null(c.string_value),
+    ).ddl_if(dialect="postgresql")
     return table
 
 
@@ -194,6 +221,7 @@ attribution = Table(
     Column("context_id", Id, ForeignKey("mlt_context.id"), nullable=False),
     Column("artifact_id", Id, ForeignKey("mlt_artifact.id"), nullable=False),
     PrimaryKeyConstraint("context_id", "artifact_id"),
+    sqlite_with_rowid=False,
 )
 Index("ix_mlt_attribution_artifact_id", attribution.c.artifact_id)
 
@@ -203,6 +231,7 @@ association = Table(
     Column("context_id", Id, ForeignKey("mlt_context.id"), nullable=False),
     Column("execution_id", Id, ForeignKey("mlt_execution.id"), nullable=False),
     PrimaryKeyConstraint("context_id", "execution_id"),
+    sqlite_with_rowid=False,
 )
 Index("ix_mlt_association_execution_id", association.c.execution_id)
 
@@ -212,5 +241,6 @@ parent_context = Table(
     Column("context_id", Id, ForeignKey("mlt_context.id"), nullable=False),
     Column("parent_context_id", Id, ForeignKey("mlt_context.id"), nullable=False),
     PrimaryKeyConstraint("context_id", "parent_context_id"),
+    sqlite_with_rowid=False,
 )
 Index("ix_mlt_parent_context_parent_context_id", parent_context.c.parent_context_id)

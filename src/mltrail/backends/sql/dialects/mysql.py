@@ -59,6 +59,7 @@ from mltrail.backends.sql.dialects._server import (
     check_files,
     convert,
 )
+from mltrail.backends.sql.dialects._statistics import StatisticsKeeper
 from mltrail.backends.sql.dialects.base import Failure
 from mltrail.backends.sql.fast import Batch, FastStatement, wrap_error
 from mltrail.errors import AbortedError, InvalidArgumentError
@@ -199,6 +200,11 @@ class MySQLDialect(ServerDialect):
             # Reads after the lock must see what the previous holder committed.
             _execute(conn, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
         conn.begin()
+
+    def finish(self, conn: Connection) -> None:
+        # Index statistics are kept fresh in the background after calls (see _statistics).
+        if not self.read_only:
+            StatisticsKeeper.of(conn.engine).wake()
 
     def insert_ignore(self, table: Table) -> Insert:
         # Not INSERT IGNORE, which also turns other errors (a missing referenced row, a value

@@ -9,6 +9,15 @@ SQLite has no server that could stop a runaway statement: a progress handler che
 every few thousand virtual-machine steps and interrupts the call once its statements have run
 past the statement timeout (the time spent waiting for the write lock does not count).
 
+Checkpoints (copying the WAL back into the database file) are kept off the commit path: the
+store's connections do not checkpoint when they commit (``wal_autocheckpoint = 0``); after a
+write call, a background thread of the store checkpoints a moment later, PASSIVE (never waiting
+for, nor blocking, readers and writers). Under a steady stream of writes a passive checkpoint
+may never catch up with the end of the WAL, so the file would only grow: once it exceeds
+:data:`WAL_LIMIT_PAGES`, the thread truncates it (a checkpoint that briefly takes the write lock,
+waiting at most :data:`TRUNCATE_WAIT_MS`). Every process writing to the file runs its own
+checkpoints this way; SQLite itself checkpoints when the last connection to the file closes.
+
 A read-only store (``read_only=True`` or ``mode=ro``) opens the file with SQLite's ``mode=ro``
 (``immutable=1`` when its directory is not writable, where SQLite could not create the WAL
 index), changes no setting of the file and writes nothing.
@@ -20,8 +29,10 @@ import contextlib
 import math
 import os
 import sqlite3
+import threading
 import time
 import urllib.parse
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,7 +52,15 @@ DEFAULT_BUSY_TIMEOUT_MS = 60_000
 #: Virtual-machine steps between two looks at the clock of the statement timeout.
 PROGRESS_STEPS = 10_000
 
+#: Seconds between a write call and the checkpoint after it (writes meanwhile share it).
+CHECKPOINT_DELAY = 0.1
+#: WAL size (in pages) beyond which the background checkpoint truncates the WAL.
+WAL_LIMIT_PAGES = 4096
+#: How long a truncating checkpoint waits for the write lock and for readers, in ms.
+TRUNCATE_WAIT_MS = 200
+
 _DEADLINE, _MIGRATING = "mltrail_deadline", "mltrail_migrating"  # keys of a connection's info
+_WROTE = "mltrail_wrote"
 #: SQLite's messages for requests beyond its limits (the depth of an expression, the number of
 #: bound variables, the parser's stack, the terms of a compound SELECT).
 _TOO_LARGE = (
@@ -68,9 +87,86 @@ class _Deadline:
         return 1 if time.monotonic() > self.at else 0
 
 
+class _Checkpointer:
+    """The background checkpoints of one file store (see the module).
+
+    The thread starts with the first write call and ends when the store's engine is disposed
+    (the store is closed) or garbage-collected; closing the store waits for a checkpoint under
+    way, whose connection is its own and closed at once.
+    """
+
+    def __init__(self, engine: Engine, path: str, busy_timeout_ms: int) -> None:
+        self._engine = weakref.ref(engine)
+        self._db_path = path
+        self._wal_path = f"{path}-wal"
+        self._busy_timeout_ms = busy_timeout_ms
+        self._wanted = threading.Event()
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        event.listen(engine, "engine_disposed", self._on_dispose)
+
+    def wake(self) -> None:
+        """A write call has committed: checkpoint soon."""
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None and not self._stopped.is_set():
+                    self._thread = threading.Thread(
+                        target=self._loop, name="mltrail-sqlite-checkpoint", daemon=True
+                    )
+                    self._thread.start()
+        self._wanted.set()
+
+    def _on_dispose(self, _engine: Engine) -> None:
+        self._stopped.set()
+        self._wanted.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()  # no checkpoint connection outlives the store
+
+    def _loop(self) -> None:
+        while not self._stopped.is_set():
+            if not self._wanted.wait(timeout=5.0):
+                if self._engine() is None:
+                    return
+                continue
+            # Let the writes of the next moment share this checkpoint.
+            if self._stopped.wait(CHECKPOINT_DELAY):
+                return
+            self._wanted.clear()
+            if self._engine() is None:
+                return
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """One checkpoint: passive, or truncating when the WAL has grown past its limit. A
+        checkpoint that cannot run now (the file is busy, or gone) waits for the next one."""
+        try:
+            size = os.path.getsize(self._wal_path)
+        except OSError:
+            return  # no WAL (yet, or any more): nothing to copy
+        try:
+            # A connection of its own, closed at once: none stays open once the store is closed.
+            conn = sqlite3.connect(self._db_path, timeout=self._busy_timeout_ms / 1000)
+        except sqlite3.Error:
+            return
+        try:
+            page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+            if size > WAL_LIMIT_PAGES * page_size:
+                conn.execute(f"PRAGMA busy_timeout = {TRUNCATE_WAIT_MS}")
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            else:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            pass  # busy or interrupted: the next write call asks again
+        finally:
+            conn.close()
+
+
 class SQLiteDialect(Dialect):
     name = "sqlite"
     timeout_scope = "this call (the time its statements ran in SQLite)"
+    _checkpointer: _Checkpointer | None = None
 
     def create_engine(self, url: URL, options: dict[str, Any]) -> Engine:
         options = dict(options)
@@ -127,6 +223,8 @@ class SQLiteDialect(Dialect):
             engine = create_engine(
                 url.set(query={}), connect_args=connect_args, pool_reset_on_return=None
             )
+            assert url.database is not None
+            self._checkpointer = _Checkpointer(engine, url.database, busy_timeout)
 
         @event.listens_for(engine, "connect")
         def _configure(dbapi_conn: sqlite3.Connection, _record: object) -> None:
@@ -145,6 +243,8 @@ class SQLiteDialect(Dialect):
                 # and such a file is refused without a byte changed.
                 cursor.execute("PRAGMA journal_mode = WAL")
                 cursor.execute(f"PRAGMA synchronous = {synchronous}")
+                # Checkpoints run in the background (see the module), not in commits.
+                cursor.execute("PRAGMA wal_autocheckpoint = 0")
             cursor.close()
             if timeout is not None:
                 deadline = _Deadline()
@@ -165,14 +265,19 @@ class SQLiteDialect(Dialect):
         # must reach the runner as a DBAPIError so that it is retried, then reported as aborted.
         _execute(conn, "BEGIN IMMEDIATE" if write else "BEGIN")
         info = conn.connection.info
+        if write:
+            info[_WROTE] = True
         deadline = info.get(_DEADLINE)
         if deadline is not None and self.statement_timeout and not info.get(_MIGRATING):
             deadline.at = time.monotonic() + self.statement_timeout
 
     def finish(self, conn: Connection) -> None:
-        deadline = conn.connection.info.get(_DEADLINE)
+        info = conn.connection.info
+        deadline = info.get(_DEADLINE)
         if deadline is not None:
             deadline.at = math.inf
+        if info.pop(_WROTE, False) and self._checkpointer is not None:
+            self._checkpointer.wake()
 
     @contextlib.contextmanager
     def schema_change(self, conn: Connection) -> Iterator[None]:
