@@ -16,9 +16,8 @@ A migration is history: this file stays as it is when the declared schema moves 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic.operations import Operations
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -33,6 +32,9 @@ from sqlalchemy import (
 
 from mltrail.backends.sql.migrations import Migration, table_options, text_index
 from mltrail.backends.sql.migrations.v0001_initial import _DOUBLE, _ID, _NAME, _TEXT
+
+if TYPE_CHECKING:  # migration modules are imported on every open; Alembic only when one runs
+    from alembic.operations import Operations
 
 _NODES = ("mlt_artifact", "mlt_execution", "mlt_context")
 _NULLABLE_NAMES = ("mlt_artifact", "mlt_execution")  # contexts always have a name
