@@ -121,14 +121,16 @@ class MltrailBench:
 class MlmdBench:
     name = "MLMD 1.17"
 
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, config: Any = None) -> None:
+        """A store in the SQLite file ``path``, in memory, or as ``config`` (a server) says."""
         assert ml_metadata is not None
-        config = mlmd_pb.ConnectionConfig()
-        if path:
-            config.sqlite.filename_uri = path
-            config.sqlite.connection_mode = 3
-        else:
-            config.fake_database.SetInParent()
+        if config is None:
+            config = mlmd_pb.ConnectionConfig()
+            if path:
+                config.sqlite.filename_uri = path
+                config.sqlite.connection_mode = 3
+            else:
+                config.fake_database.SetInParent()
         self.store = ml_metadata.MetadataStore(config)
         self.data = self.store.put_artifact_type(
             mlmd_pb.ArtifactType(

@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
+from pipeline import MlmdBench
 from sqlalchemy.engine import URL, make_url
 
 import mltrail
@@ -113,7 +114,7 @@ class Mltrail:
         self.store.close()
 
 
-class Mlmd:
+class Mlmd(MlmdBench):
     name = "MLMD 1.17"
 
     def __init__(self, url: URL, database: str) -> None:
@@ -132,49 +133,10 @@ class Mlmd:
             if url.password:
                 config.postgresql.password = url.password
             config.postgresql.dbname = database
-        self.store = ml_metadata.MetadataStore(config)
-        self.data = self.store.put_artifact_type(
-            mlmd_pb.ArtifactType(
-                name="Data", properties={"rows": mlmd_pb.INT, "acc": mlmd_pb.DOUBLE}
-            )
-        )
-        self.step = self.store.put_execution_type(
-            mlmd_pb.ExecutionType(name="Step", properties={"lr": mlmd_pb.DOUBLE})
-        )
-        self.run = self.store.put_context_type(mlmd_pb.ContextType(name="Run"))
+        super().__init__(None, config)
 
     def source(self, run: int) -> Any:
-        artifact = mlmd_pb.Artifact(
-            type_id=self.data, uri=f"/d/{run}/0", properties={"rows": mlmd_pb.Value(int_value=1)}
-        )
-        [artifact.id] = self.store.put_artifacts([artifact])
-        return artifact
-
-    def step_once(self, run: int, k: int, previous: Any) -> Any:
-        output = mlmd_pb.Artifact(
-            type_id=self.data,
-            uri=f"/d/{run}/{k + 1}",
-            properties={
-                "rows": mlmd_pb.Value(int_value=k),
-                "acc": mlmd_pb.Value(double_value=k / 10),
-            },
-        )
-        execution = mlmd_pb.Execution(
-            type_id=self.step,
-            last_known_state=mlmd_pb.Execution.COMPLETE,
-            properties={"lr": mlmd_pb.Value(double_value=0.1)},
-        )
-        _, ids, _ = self.store.put_execution(
-            execution,
-            [
-                (previous, mlmd_pb.Event(type=mlmd_pb.Event.INPUT)),
-                (output, mlmd_pb.Event(type=mlmd_pb.Event.OUTPUT)),
-            ],
-            [mlmd_pb.Context(type_id=self.run, name=f"run-{run}")],
-            reuse_context_if_already_exist=True,
-        )
-        output.id = ids[1]
-        return output
+        return self.new_source(run)
 
     def graph(self, run: int) -> tuple[list[str], int]:
         context = self.store.get_context_by_type_and_name("Run", f"run-{run}")
