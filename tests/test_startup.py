@@ -121,3 +121,24 @@ with mltrail.connect() as opened:
 print(json.dumps([a.name for a in found]))
 """
     assert run_python(code) == ["a"]
+
+
+def test_every_module_imports_first_in_a_fresh_process() -> None:
+    # Lazy imports change the order modules load in; a cycle shows only when a module that
+    # takes part in it is the first one imported (as `from mltrail.tracking import Tracker` is).
+    package = Path(mltrail.__file__).resolve().parent
+    modules = sorted(
+        "mltrail." + ".".join(path.relative_to(package).with_suffix("").parts)
+        for path in package.rglob("*.py")
+        if path.name != "__init__.py"
+    )
+    processes = {
+        module: subprocess.Popen(
+            [sys.executable, "-c", f"import {module}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for module in modules
+    }
+    failed = [module for module, process in processes.items() if process.wait() != 0]
+    assert failed == [], "these modules fail when imported first"
