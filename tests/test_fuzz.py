@@ -27,7 +27,7 @@ import mltrail as m
 from mltrail.backends.sql import schema
 from mltrail.errors import MltrailError
 
-EXAMPLES = int(os.environ.get("MLTRAIL_FUZZ_EXAMPLES", "200"))
+EXAMPLES = int(os.environ.get("MLTRAIL_FUZZ_EXAMPLES", "100"))
 #: The statement timeout the fuzzed stores run with, in seconds, and the slack allowed on top of it
 #: for a call (several statements, a retry, connection set-up).
 TIMEOUT = 2.0
