@@ -27,11 +27,8 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
-from pipeline import MlmdBench
+from pipeline import MlmdBench, MltrailBench
 from sqlalchemy.engine import URL, make_url
-
-import mltrail
-from mltrail import Artifact, Context, Event, EventType, Execution, ExecutionState
 
 try:  # optional: the system we compare with
     import ml_metadata
@@ -69,40 +66,12 @@ def recreate(url: URL, names: tuple[str, ...], *, drop_only: bool = False) -> No
 # ---------------------------------------------------------------------------------------- systems
 
 
-class Mltrail:
-    name = "mltrail"
-
+class Mltrail(MltrailBench):
     def __init__(self, url: URL) -> None:
-        self.store = mltrail.connect(url.render_as_string(hide_password=False))
-        P = mltrail.PropertyType
-        self.data = self.store.put_artifact_type(
-            mltrail.ArtifactType(name="Data", properties={"rows": P.INT, "acc": P.DOUBLE})
-        )
-        self.step = self.store.put_execution_type(
-            mltrail.ExecutionType(name="Step", properties={"lr": P.DOUBLE})
-        )
-        self.run = self.store.put_context_type(mltrail.ContextType(name="Run"))
+        super().__init__(url.render_as_string(hide_password=False))
 
     def source(self, run: int) -> Any:
-        artifact = Artifact(type_id=self.data, uri=f"/d/{run}/0", properties={"rows": 1})
-        [artifact.id] = self.store.put_artifacts([artifact])
-        return artifact
-
-    def step_once(self, run: int, k: int, previous: Any) -> Any:
-        output = Artifact(
-            type_id=self.data, uri=f"/d/{run}/{k + 1}", properties={"rows": k, "acc": k / 10}
-        )
-        execution = Execution(
-            type_id=self.step, last_known_state=ExecutionState.COMPLETE, properties={"lr": 0.1}
-        )
-        _, ids, _ = self.store.put_execution(
-            execution,
-            [(previous, Event(type=EventType.INPUT)), (output, Event(type=EventType.OUTPUT))],
-            [Context(type_id=self.run, name=f"run-{run}")],
-            reuse_context_if_already_exist=True,
-        )
-        output.id = ids[1]
-        return output
+        return self.new_source(run)
 
     def graph(self, run: int) -> tuple[list[str], int]:
         context = self.store.get_context_by_type_and_name("Run", f"run-{run}")
