@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import mltrail as m
+from _ids import stable_repr
 from mltrail.errors import InvalidArgumentError, NotFoundError
 
 T = m.EventType
@@ -69,7 +70,7 @@ def refused(
 # --------------------------------------------------------------------------------------------- ids
 
 
-@pytest.mark.parametrize("bad", NOT_IDS, ids=repr)
+@pytest.mark.parametrize("bad", NOT_IDS, ids=stable_repr)
 def test_put_events_refuses_ids_that_are_not_ints(
     store: m.MetadataStore, world: World, snapshot: Callable[[m.MetadataStore], Snapshot], bad: Any
 ) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import mltrail as m
+from _ids import stable_repr
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError
 
 Snapshot = dict[str, Any]
@@ -281,7 +282,7 @@ def test_a_diamond_is_not_a_cycle(store: m.MetadataStore) -> None:
         {"parent_id": None},
         {"child_id": "1"},
     ],
-    ids=repr,
+    ids=stable_repr,
 )
 def test_links_to_missing_contexts_are_refused(
     store: m.MetadataStore,

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import mltrail as m
+from _ids import stable_repr
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError
 
 T = m.EventType
@@ -68,7 +69,7 @@ def test_lookups_without_events_return_empty_lists(
         [7, "k", -1, ""],
         ["ünïcode", 2**40],
     ],
-    ids=repr,
+    ids=stable_repr,
 )
 def test_paths_round_trip_in_order(
     store: m.MetadataStore, graph: dict[str, list[int]], path: list[int | str]
@@ -80,7 +81,7 @@ def test_paths_round_trip_in_order(
     assert [type(s) for s in event.path] == [type(s) for s in path]
 
 
-@pytest.mark.parametrize("path", [[1.5], [True], [None], [["nested"]], "examples"], ids=repr)
+@pytest.mark.parametrize("path", [[1.5], [True], [None], [["nested"]], "examples"], ids=stable_repr)
 def test_bad_paths_are_refused(
     store: m.MetadataStore, graph: dict[str, list[int]], path: Any
 ) -> None:
@@ -125,7 +126,7 @@ def test_event_types_are_accepted_as_member_int_or_name(
         {"type": m.ArtifactState.LIVE},
         {"milliseconds_since_epoch": "yesterday"},
     ],
-    ids=repr,
+    ids=stable_repr,
 )
 def test_incomplete_or_bad_events_are_refused(
     store: m.MetadataStore, graph: dict[str, list[int]], fields: dict[str, Any]

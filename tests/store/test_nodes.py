@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import mltrail as m
+from _ids import stable_repr
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 
 P = m.PropertyType
@@ -451,7 +452,7 @@ BAD_NUMBERS = [
 ]
 
 
-@pytest.mark.parametrize("value", BAD_NUMBERS, ids=repr)
+@pytest.mark.parametrize("value", BAD_NUMBERS, ids=stable_repr)
 def test_non_finite_floats_and_ints_beyond_64_bits_are_refused(
     store: m.MetadataStore, kind: NodeKind, value: Any
 ) -> None:
@@ -462,7 +463,7 @@ def test_non_finite_floats_and_ints_beyond_64_bits_are_refused(
 
 
 @pytest.mark.parametrize("declared", [P.INT, P.DOUBLE])
-@pytest.mark.parametrize("value", [math.nan, math.inf, 2**64], ids=repr)
+@pytest.mark.parametrize("value", [math.nan, math.inf, 2**64], ids=stable_repr)
 def test_non_finite_and_oversized_declared_numbers_are_refused(
     store: m.MetadataStore, kind: NodeKind, declared: P, value: Any
 ) -> None:
@@ -482,7 +483,9 @@ def test_property_keys_must_be_non_empty_strings(
     assert kind.all(store) == []
 
 
-@pytest.mark.parametrize("value", [object(), {1, 2}, b"bytes", m.ArtifactState.LIVE], ids=repr)
+@pytest.mark.parametrize(
+    "value", [object(), {1, 2}, b"bytes", m.ArtifactState.LIVE], ids=stable_repr
+)
 def test_values_that_are_not_property_values_are_refused(
     store: m.MetadataStore, kind: NodeKind, value: Any
 ) -> None:
@@ -1018,7 +1021,7 @@ def test_state_is_not_defaulted(store: m.MetadataStore, stateful: NodeKind) -> N
     assert getattr(stateful.one(store, node_id), stateful.state) is None
 
 
-@pytest.mark.parametrize("bad", [99, -1, "BOGUS", "", True, 2.0, object()], ids=repr)
+@pytest.mark.parametrize("bad", [99, -1, "BOGUS", "", True, 2.0, object()], ids=stable_repr)
 def test_a_bad_state_is_refused(store: m.MetadataStore, stateful: NodeKind, bad: Any) -> None:
     assert stateful.state is not None
     type_id = stateful.put_type(store, "BadState")
@@ -1159,7 +1162,7 @@ def test_large_batches_are_written_and_read_whole(store: m.MetadataStore, kind: 
     assert [n.properties["i"] for n in kind.by_id(store, ids)] == [-i for i in range(count)]
 
 
-@pytest.mark.parametrize("bad", ["1", True, 1.0], ids=repr)
+@pytest.mark.parametrize("bad", ["1", True, 1.0], ids=stable_repr)
 @pytest.mark.parametrize("field", ["id", "type_id"])
 def test_ids_must_be_ints_not_lookalikes(
     store: m.MetadataStore, kind: NodeKind, field: str, bad: Any

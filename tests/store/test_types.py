@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import mltrail as m
+from _ids import stable_repr
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 
 P = m.PropertyType
@@ -495,7 +496,7 @@ def test_type_names_may_be_255_characters_long_but_not_more(
         {"external_id": 7},
         {"name": 3},
     ],
-    ids=repr,
+    ids=stable_repr,
 )
 def test_type_fields_of_the_wrong_python_type_are_refused(
     store: m.MetadataStore, kind: TypeKind, fields: dict[str, Any]
