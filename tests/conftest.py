@@ -13,10 +13,30 @@ from pathlib import Path
 import pytest
 
 import mltrail
+from _backends import BACKENDS
+from _remote import REMOTES, RemoteServer, empty_sqlite
 from _servers import SERVERS, Server, need
 from mltrail import MetadataStore
+from mltrail.backends.sql.database import Database
 
-BACKENDS = ["sqlite-memory", "sqlite-file", *SERVERS]
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sql_only: the test inspects the SQL layer, so it runs on SQL stores only"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``sql_only`` are not run on remote backends (they look below the API)."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec is not None else None
+        remote = isinstance(backend, str) and backend in REMOTES
+        (dropped if remote and item.get_closest_marker("sql_only") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")
@@ -46,8 +66,58 @@ def server(backend: str, servers: dict[str, Server]) -> Server:
     return found
 
 
-def store_url(backend: str, tmp_path: Path, servers: dict[str, Server]) -> str | None:
+class RemoteStores:
+    """The session's mltrail servers, one per remote backend, started on first use."""
+
+    def __init__(self, home: Path, servers: dict[str, Server]) -> None:
+        self.home = home
+        self.servers = servers
+        self.running: dict[str, tuple[RemoteServer, str]] = {}
+
+    def empty_url(self, backend: str) -> str:
+        """The URL of the server of ``backend``, its store emptied."""
+        if backend not in self.running:
+            self.running[backend] = self._start(backend)
+        server, store = self.running[backend]
+        if store.startswith("sqlite:///"):
+            empty_sqlite(Path(store[len("sqlite:///") :]))
+        else:
+            self.servers[REMOTES[backend]].empty(store)
+        return server.url
+
+    def _start(self, backend: str) -> tuple[RemoteServer, str]:
+        kind = REMOTES[backend]
+        home = self.home / backend
+        if kind in SERVERS:
+            database = self.servers[kind]
+            need(database)
+            store = database.new_database("remote")
+        else:
+            home.mkdir(parents=True, exist_ok=True)
+            store = f"sqlite:///{home / 'store.db'}"
+        return RemoteServer(store, home), store
+
+    def close(self) -> None:
+        for server, _ in self.running.values():
+            server.close()
+
+
+@pytest.fixture(scope="session")
+def remote_stores(
+    tmp_path_factory: pytest.TempPathFactory, servers: dict[str, Server]
+) -> Iterator[RemoteStores]:
+    remotes = RemoteStores(tmp_path_factory.mktemp("servers"), servers)
+    yield remotes
+    remotes.close()
+
+
+def store_url(
+    backend: str, tmp_path: Path, servers: dict[str, Server], request: pytest.FixtureRequest
+) -> str | None:
     """A URL of an empty database on ``backend``."""
+    if backend in REMOTES:
+        remotes: RemoteStores = request.getfixturevalue("remote_stores")
+        return remotes.empty_url(backend)
     if backend == "sqlite-memory":
         return None
     if backend == "sqlite-file":
@@ -67,9 +137,12 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def empty_url(backend: str, tmp_path: Path, servers: dict[str, Server]) -> str | None:
-    """The URL of an empty database on the current backend (None: a new in-memory store)."""
-    return store_url(backend, tmp_path, servers)
+def empty_url(
+    backend: str, tmp_path: Path, servers: dict[str, Server], request: pytest.FixtureRequest
+) -> str | None:
+    """The URL of an empty database on the current backend (None: a new in-memory store; an
+    ``http://`` URL for a remote backend)."""
+    return store_url(backend, tmp_path, servers, request)
 
 
 @pytest.fixture
@@ -77,3 +150,17 @@ def store(empty_url: str | None) -> Iterator[MetadataStore]:
     """A fresh, empty store on the current backend."""
     with mltrail.connect(empty_url) as opened:
         yield opened
+
+
+@pytest.fixture
+def backing_database(
+    store: MetadataStore, backend: str, request: pytest.FixtureRequest
+) -> Iterator[Database]:
+    """The SQL database behind ``store``: its own, or the one its server writes to."""
+    if backend not in REMOTES:
+        yield store.database
+        return
+    remotes: RemoteStores = request.getfixturevalue("remote_stores")
+    database = Database(remotes.running[backend][1])
+    yield database
+    database.close()

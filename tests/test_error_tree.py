@@ -13,6 +13,7 @@ from mltrail import errors
 TREE: dict[str, tuple[str, int]] = {
     "InvalidArgumentError": ("MltrailError", 400),
     "QuerySyntaxError": ("InvalidArgumentError", 400),
+    "RequestTooLargeError": ("InvalidArgumentError", 413),
     "NotFoundError": ("MltrailError", 404),
     "AlreadyExistsError": ("MltrailError", 409),
     "FailedPreconditionError": ("MltrailError", 412),

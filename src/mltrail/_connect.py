@@ -23,11 +23,13 @@ def database_url(url: str | os.PathLike[str] | None) -> str:
     scheme = text.split("://", 1)[0].lower()
     if scheme in ("http", "https"):
         raise InvalidArgumentError(
-            f"{text!r} names an mltrail server, but this version of mltrail has no remote client "
-            "yet; connect to the database directly (sqlite:///path.db, postgresql://user@host/db "
-            "or mysql://user@host/db)"
+            f"{text!r} names an mltrail server, not a database; open it with mltrail.connect"
         )
     return text
+
+
+def is_server_url(url: object) -> bool:
+    return isinstance(url, str) and url.split("://", 1)[0].lower() in ("http", "https")
 
 
 def connect(
@@ -35,7 +37,10 @@ def connect(
 ) -> MetadataStore:
     """Open a metadata store.
 
-    ``url``: ``None`` (or ``":memory:"``) for a fresh in-memory SQLite store; ``sqlite:///path.db``
+    ``url``: an mltrail server (``http://host:port`` for its default project,
+    ``http://host:port/p/<project>`` for another; ``token=`` or ``$MLTRAIL_TOKEN`` for its bearer
+    token, ``timeout=`` in seconds), which gives a :class:`~mltrail.remote.RemoteStore` with the
+    same API; ``None`` (or ``":memory:"``) for a fresh in-memory SQLite store; ``sqlite:///path.db``
     or a plain file path for a SQLite file (created if missing); ``postgresql://user:pw@host/db``
     (``pip install 'mltrail[postgres]'``) or ``mysql://user:pw@host/db`` for MySQL and MariaDB
     (``pip install 'mltrail[mysql]'``), whose database must exist (mltrail creates its tables).
@@ -57,6 +62,10 @@ def connect(
     schema is refused the same way and left untouched.
     """
     # Imported here, not at the top: ``import mltrail`` stays light (see mltrail/__init__.py).
+    if is_server_url(url):
+        from mltrail.remote import RemoteStore
+
+        return RemoteStore(str(url), **options)  # type: ignore[return-value]
     from mltrail.backends.sql.database import Database
     from mltrail.backends.sql.migrations import prepare_schema
     from mltrail.store import MetadataStore

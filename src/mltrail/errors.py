@@ -4,7 +4,8 @@ Every error a public call raises on purpose is a subclass of :class:`MltrailErro
 
     MltrailError
      ├── InvalidArgumentError        the request itself is wrong (HTTP 400)
-     │    └── QuerySyntaxError       a filter query does not parse or names nothing (400)
+     │    ├── QuerySyntaxError       a filter query does not parse or names nothing (400)
+     │    └── RequestTooLargeError   a request to the server exceeds its size limit (413)
      ├── NotFoundError               something the request names does not exist (404)
      ├── AlreadyExistsError          the request would duplicate something unique (409)
      ├── FailedPreconditionError     the store is not in a state to do this (412)
@@ -31,6 +32,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "QuerySyntaxError",
+    "RequestTooLargeError",
     "SchemaVersionError",
     "UnauthenticatedError",
     "UnavailableError",
@@ -77,6 +79,12 @@ class QuerySyntaxError(InvalidArgumentError):
         if self.hint:
             out += f"\n{self.hint}"
         return out
+
+
+class RequestTooLargeError(InvalidArgumentError):
+    """A request to an mltrail server is larger than the server accepts (``--max-body-size``)."""
+
+    http_status = 413
 
 
 class NotFoundError(MltrailError):

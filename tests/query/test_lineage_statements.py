@@ -12,6 +12,8 @@ import sqlalchemy as sa
 import mltrail as m
 from mltrail.backends.sql import fast
 
+pytestmark = pytest.mark.sql_only  # counts statements of the SQL layer
+
 
 class Statements:
     """Every statement the store sends: through the hot-path cursor and through SQLAlchemy."""

@@ -18,7 +18,7 @@ QUERIES = [
     "custom_properties.`my key`.string_value IS NOT NULL -- a comment",
     "NOT (id BETWEEN 1 AND 10 OR uri NOT LIKE '/d/%') and type_id != 3",
     "properties.and.int_value = 1 AND properties.in = TRUE",
-    "create_time_since_epoch >= -1.5e3 OR name <> \"it's\"",
+    'create_time_since_epoch >= -1.5e3 OR name <> "it\'s"',
     # Errors: each must fail the same way, at the same place, expecting the same tokens.
     "name = ",
     "name == 'x'",

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import mltrail as m
+from _backends import CONTRACT_BACKENDS
 
 Snapshot = dict[str, Any]
 
@@ -99,3 +100,9 @@ def assert_same_values(got: Any, expected: Any, where: str = "value") -> None:
 def same_values() -> Callable[[Any, Any], None]:
     """``same_values(got, expected)``: equal, with the same types all the way down."""
     return assert_same_values
+
+
+@pytest.fixture(params=CONTRACT_BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The contract suite runs on every SQL backend and through the remote client."""
+    return str(request.param)

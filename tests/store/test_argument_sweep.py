@@ -19,6 +19,7 @@ from sqlalchemy import Text, cast, literal, null, select, union_all
 
 import mltrail as m
 from mltrail.backends.sql import schema
+from mltrail.backends.sql.database import Database
 from mltrail.errors import MltrailError
 from mltrail.query.fingerprint import Fingerprint
 from mltrail.store._args import short
@@ -266,9 +267,9 @@ def _dump_statement() -> Any:
 _DUMP = _dump_statement()
 
 
-def dump(store: m.MetadataStore) -> list[tuple[Any, ...]]:
+def dump(database: Database) -> list[tuple[Any, ...]]:
     """Every row of every table, sorted."""
-    rows = store.database.run(lambda conn: conn.execute(_DUMP).all(), write=False)
+    rows = database.run(lambda conn: conn.execute(_DUMP).all(), write=False)
     return sorted((tuple(row) for row in rows), key=repr)
 
 
@@ -281,6 +282,7 @@ class Sweep:
     """Outcomes of junk calls: raw errors that escaped, failed writes that changed the store."""
 
     store: m.MetadataStore
+    database: Database
     escaped: dict[str, list[str]] = field(default_factory=dict)
     changed: list[str] = field(default_factory=list)
     _dumped: list[tuple[Any, ...]] | None = None
@@ -296,23 +298,23 @@ class Sweep:
             for junk, call in calls:
                 self._run(label, junk, call)
             return
-        before = self._dumped if self._dumped is not None else dump(self.store)
+        before = self._dumped if self._dumped is not None else dump(self.database)
         succeeded = [self._run(label, junk, call) for junk, call in calls]
-        self._dumped = dump(self.store)
+        self._dumped = dump(self.database)
         if self._dumped == before:
             return
         failed = [(junk, call) for (junk, call), ok in zip(calls, succeeded) if not ok]
         start = self._dumped
         now = [self._run(label, junk, call) for junk, call in failed]
-        self._dumped = dump(self.store)
+        self._dumped = dump(self.database)
         if self._dumped == start:
             return
         if not any(now):
             self.changed.append(f"{label} with one of " + ", ".join(short(j) for j, _ in failed))
             return
         for junk, call in failed:  # some succeed now: look at each call
-            ahead = dump(self.store)
-            if not self._run(label, junk, call) and dump(self.store) != ahead:
+            ahead = dump(self.database)
+            if not self._run(label, junk, call) and dump(self.database) != ahead:
                 self.changed.append(f"{label} with {short(junk)}")
         self._dumped = None
 
@@ -352,7 +354,9 @@ def with_junk(
     return make
 
 
-def test_every_method_refuses_junk_with_mltrail_errors(store: m.MetadataStore) -> None:
+def test_every_method_refuses_junk_with_mltrail_errors(
+    store: m.MetadataStore, backing_database: Database
+) -> None:
     world = populate(store)
     calls = base_calls(world)
     public = sorted(
@@ -361,7 +365,7 @@ def test_every_method_refuses_junk_with_mltrail_errors(store: m.MetadataStore) -
         if not name.startswith("_") and callable(member) and name != "close"
     )
     assert sorted(calls) == public, "every public method needs a base call in this sweep"
-    sweep = Sweep(store)
+    sweep = Sweep(store, backing_database)
     for name in public:
         method = getattr(store, name)
         args, kwargs = calls[name]()
@@ -560,10 +564,10 @@ def _key(junk: Any) -> Any:
 
 
 def test_every_field_of_every_argument_refuses_junk_with_mltrail_errors(
-    store: m.MetadataStore,
+    store: m.MetadataStore, backing_database: Database
 ) -> None:
     world = populate(store)
-    sweep = Sweep(store)
+    sweep = Sweep(store, backing_database)
     for label, call in field_calls(store, world).items():
         write = label.startswith("put")
         sweep.group(label, [(junk, partial(call, junk)) for junk in FIELD_JUNK], write)

@@ -93,6 +93,7 @@ def test_counts_equal_the_length_of_the_listing(nodes: Nodes) -> None:
     assert nodes.count() == len(nodes.get()) >= 19
 
 
+@pytest.mark.sql_only
 def test_a_count_is_one_statement(nodes: Nodes, monkeypatch: pytest.MonkeyPatch) -> None:
     expected = len([n for n in nodes.get() if n.custom_properties.get("n", -1) >= 10])
     calls = count_statements(monkeypatch)
@@ -150,6 +151,7 @@ def test_iteration_by_a_property_with_ties_and_a_filter(nodes: Nodes) -> None:
         assert [n.id for n in nodes.iterate(options, page_size=page_size)] == expected
 
 
+@pytest.mark.sql_only
 def test_iteration_reads_one_page_per_call(nodes: Nodes, monkeypatch: pytest.MonkeyPatch) -> None:
     total = nodes.count()
     calls = count_statements(monkeypatch)

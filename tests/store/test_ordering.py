@@ -340,6 +340,7 @@ def test_paging_by_a_property_is_stable_while_nodes_are_added(listing: Listing) 
     )
 
 
+@pytest.mark.sql_only
 def test_a_property_listing_costs_two_statements_per_page(
     store: m.MetadataStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

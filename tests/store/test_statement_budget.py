@@ -14,6 +14,8 @@ import pytest
 import mltrail as m
 from _round_trips import counting
 
+pytestmark = pytest.mark.sql_only  # counts statements of the SQL layer
+
 T = m.EventType
 
 #: Requests per step. SQLite: every statement it runs (one per row of a multi-row insert),

@@ -11,7 +11,6 @@ from sqlalchemy.sql.elements import ColumnElement
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.database import Database
 from mltrail.backends.sql.schema import TypeKind
-from mltrail.errors import InvalidArgumentError
 from mltrail.model import (
     Artifact,
     ArtifactType,
@@ -47,6 +46,7 @@ from mltrail.store._nodes import (
     read_in,
     read_where,
 )
+from mltrail.store._paging import iterate
 from mltrail.store._questions import Questions
 from mltrail.store._types import TypeCache
 
@@ -112,26 +112,10 @@ class MetadataStore(Questions):
         kwargs: dict[str, Any],
         page_size: int,
     ) -> Iterator[Any]:
-        options = merge_options(list_options, kwargs)
-        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-            raise InvalidArgumentError(f"page_size must be a positive integer, got {page_size!r}")
-        if options.limit:
-            raise InvalidArgumentError(
-                f"iter_{spec.label}s yields every match and takes no limit; give page_size for "
-                f"the size of each page, or use get_{spec.label}s(limit=...) for one page"
-            )
-        options.limit = page_size
-        # The first page is read now, so that bad options fail at the call, not at the first next().
-        first = self._read(lambda conn: list_nodes(conn, spec, options, ALL))
-        return self._pages(spec, options, first)
+        def fetch(options: ListOptions) -> ResultPage[Any]:
+            return self._read(lambda conn: list_nodes(conn, spec, options, ALL))
 
-    def _pages(self, spec: NodeSpec, options: ListOptions, page: ResultPage[Any]) -> Iterator[Any]:
-        while True:
-            yield from page
-            if page.next_page_token is None:
-                return
-            options.page_token = page.next_page_token
-            page = self._read(lambda conn: list_nodes(conn, spec, options, ALL))
+        return iterate(fetch, spec.label, list_options, kwargs, page_size)
 
     def _count(self, spec: NodeSpec, filter_query: str | None) -> int:
         filter_query = filter_arg(filter_query, "filter_query")

@@ -1,0 +1,75 @@
+"""The ``mltrail`` command group and its error handling."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from mltrail.errors import MltrailError
+
+
+class Group(click.Group):
+    """Commands whose errors are one line on stderr (exit 1), unless ``--debug``."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MltrailError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.version_option(package_name="mltrail")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Record the metadata of machine-learning work and ask it questions."""
+    ctx.obj = {"debug": debug}
+
+
+@main.command()
+@click.argument("store", required=False)
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", default=8765, show_default=True, type=int, help="The port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1), help="Processes.")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    help="The directory of the server's projects (default: .mltrail of the working tree).",
+)
+@click.option(
+    "--max-body-size",
+    type=click.IntRange(1),
+    help="The largest request body accepted, in bytes (default 32 MiB).",
+)
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Serve an address other than loopback without authentication.",
+)
+def serve(
+    store: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    home: str | None,
+    max_body_size: int | None,
+    insecure: bool,
+) -> None:
+    """Serve STORE (default: the embedded SQLite file) and its projects over HTTP."""
+    from mltrail.server.serve import serve as run
+
+    run(
+        store,
+        host=host,
+        port=port,
+        workers=workers,
+        home=home,
+        max_body_bytes=max_body_size,
+        insecure=insecure,
+    )

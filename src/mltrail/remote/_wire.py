@@ -1,0 +1,327 @@
+"""The wire form of the REST API: Python values to JSON and back, guided by type hints.
+
+Both directions use the same rules, so an argument reaches the server's store exactly as the
+caller gave it (and the store's own checks decide, with its own messages), and an answer reaches
+the client as the store returned it.
+
+Where a hint names one class, values are plain JSON: a model object of that class is an object
+of its fields (``{"type_id": 1, "uri": "/d"}``), an enum member of that class its name
+(``"LIVE"``), a list a list. Everything else carries a ``"$type"`` tag, so nothing is guessed:
+
+- model objects in other places (``{"$type": "Artifact", ...fields}``) and enum members
+  (``{"$type": "enum", "enum": "ArtifactState", "name": "LIVE"}``);
+- tuples, sets, bytes (``{"$type": "tuple", "items": [...]}``, ``"set"``, ``{"$type": "bytes",
+  "base64": ...}``); floats JSON cannot write (``{"$type": "float", "value": "nan"}``); dicts
+  with keys that are not strings, or with a ``"$type"`` key of their own
+  (``{"$type": "dict", "items": [[key, value], ...]}``);
+- any other object (``{"$type": "opaque", "class": "PurePosixPath", "repr": "..."}``): the server
+  sees a stand-in with the same class name and repr, which the store refuses as it would refuse
+  the original.
+
+Hand-written requests may leave tags out wherever the hint names a class (the API document
+shows where).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import enum
+import math
+import numbers
+import types
+import typing
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache, lru_cache
+from typing import Any
+
+from mltrail import model
+from mltrail.errors import InvalidArgumentError
+
+TAG = "$type"
+
+#: The classes a tag may name: the model's data classes and enums and the questions' answers.
+_CLASSES: dict[str, type] = {}
+_ENUMS: dict[str, type[enum.Enum]] = {}
+
+
+def register(*classes: type) -> None:
+    """Make data classes and enums known to the wire by their class name."""
+    for cls in classes:
+        if isinstance(cls, type) and issubclass(cls, enum.Enum):
+            _ENUMS[cls.__name__] = cls
+        elif dataclasses.is_dataclass(cls):
+            _CLASSES[cls.__name__] = cls
+        else:  # pragma: no cover - a programming error
+            raise TypeError(f"{cls!r} is neither a data class nor an enum")
+
+
+def _register_defaults() -> None:
+    from mltrail.query.compare import ArtifactComparison, ComparisonRow
+    from mltrail.query.fingerprint import (
+        CachedExecution,
+        CacheExplanation,
+        Difference,
+        Fingerprint,
+    )
+
+    for name in model.__all__:
+        value = getattr(model, name)
+        if isinstance(value, type) and (
+            dataclasses.is_dataclass(value) or issubclass(value, enum.Enum)
+        ):
+            register(value)
+    register(
+        ArtifactComparison,
+        ComparisonRow,
+        CachedExecution,
+        CacheExplanation,
+        Difference,
+        Fingerprint,
+    )
+
+
+# ------------------------------------------------------------------------------------------ hints
+
+_ANY: Any = Any
+#: Hint origins whose values travel as JSON lists.
+_LISTS: tuple[Any, ...] = (list, Sequence, Iterable)
+
+
+def _optional_of(hint: Any) -> Any:
+    """The one non-None member of ``X | None``, or None when ``hint`` is not of that shape."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if len(args) == 1 else None
+
+
+def _is_union(hint: Any) -> bool:
+    return typing.get_origin(hint) in (typing.Union, types.UnionType)
+
+
+@cache
+def field_hints(cls: type) -> dict[str, Any]:
+    """The init fields of a data class and their resolved hints."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints.get(f.name, _ANY) for f in dataclasses.fields(cls) if f.init}
+
+
+# ---------------------------------------------------------------------------------------- encode
+
+
+def encode(value: Any, hint: Any = _ANY) -> Any:
+    """The JSON-ready form of ``value`` where ``hint`` is expected."""
+    if value is None:
+        return None
+    if _is_union(hint):
+        inner = _optional_of(hint)
+        return encode(value, inner) if inner is not None else _encode_any(value)
+    origin = typing.get_origin(hint) or hint
+    if isinstance(origin, type):
+        if dataclasses.is_dataclass(origin) and type(value) is origin:
+            return _fields(value)
+        if issubclass(origin, enum.Enum) and type(value) is origin:
+            return value.name
+        if origin is model.ResultPage and isinstance(value, model.ResultPage):
+            (item,) = typing.get_args(hint) or (_ANY,)
+            return {
+                "items": [encode(v, item) for v in value],
+                "next_page_token": value.next_page_token,
+            }
+        if origin in _LISTS:
+            if _is_listish(value):
+                (item,) = typing.get_args(hint) or (_ANY,)
+                return [encode(v, item) for v in value]
+        elif origin is tuple and isinstance(value, tuple):
+            args = typing.get_args(hint)
+            if args and args[-1] is not Ellipsis and len(args) == len(value):
+                return [encode(v, h) for v, h in zip(value, args)]
+        elif origin in (dict, Mapping):
+            args = typing.get_args(hint)
+            if isinstance(value, Mapping) and all(type(k) is str and k != TAG for k in value):
+                item = args[1] if len(args) == 2 else _ANY
+                return {k: encode(v, item) for k, v in value.items()}
+    return _encode_any(value)
+
+
+def _is_listish(value: Any) -> bool:
+    return isinstance(value, Iterable) and not isinstance(value, (str, bytes, bytearray, Mapping))
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    hints = field_hints(type(value))  # type: ignore[arg-type]
+    return {name: encode(getattr(value, name), hint) for name, hint in hints.items()}
+
+
+def _encode_any(value: Any) -> Any:
+    """``value`` with nothing known about where it goes: tags wherever JSON would lose it."""
+    if value is None or value is True or value is False:
+        return value
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is int:
+        return value
+    if kind is float:
+        if math.isfinite(value):
+            return value
+        return {TAG: "float", "value": repr(value)}
+    if isinstance(value, enum.Enum):
+        if _ENUMS.get(kind.__name__) is kind:
+            return {TAG: "enum", "enum": kind.__name__, "name": value.name}
+        return _opaque(value)
+    if kind is list:
+        return [_encode_any(v) for v in value]
+    if kind is dict:
+        if all(type(k) is str and k != TAG for k in value):
+            return {k: _encode_any(v) for k, v in value.items()}
+        return {TAG: "dict", "items": [[_encode_any(k), _encode_any(v)] for k, v in value.items()]}
+    if dataclasses.is_dataclass(value) and _CLASSES.get(kind.__name__) is kind:
+        return {TAG: kind.__name__, **_fields(value)}
+    if kind is tuple:
+        return {TAG: "tuple", "items": [_encode_any(v) for v in value]}
+    if kind in (set, frozenset):
+        return {TAG: "set", "items": [_encode_any(v) for v in value]}
+    if kind in (bytes, bytearray):
+        return {TAG: "bytes", "base64": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)  # numpy and other integer types: the store takes them as ints
+    if isinstance(value, float):
+        return _encode_any(float(value))
+    if isinstance(value, Mapping) and not isinstance(value, dict):
+        return _encode_any(dict(value))
+    return _opaque(value)
+
+
+def _opaque(value: Any) -> dict[str, Any]:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__} object>"
+    return {TAG: "opaque", "class": type(value).__name__, "repr": text[:200]}
+
+
+# ---------------------------------------------------------------------------------------- decode
+
+
+class Opaque:
+    """The server's stand-in for an object JSON cannot carry: same class name, same repr."""
+
+    __slots__ = ("_repr",)
+
+    def __init__(self, text: str) -> None:
+        self._repr = text
+
+    def __repr__(self) -> str:
+        return self._repr
+
+
+@lru_cache(maxsize=256)
+def _opaque_class(name: str) -> type[Opaque]:
+    return type(name, (Opaque,), {"__slots__": ()})
+
+
+def decode(data: Any, hint: Any = _ANY, where: str = "request") -> Any:
+    """The Python value of the JSON ``data`` where ``hint`` is expected (see the module doc)."""
+    if data is None:
+        return None
+    if type(data) is dict and TAG in data:
+        return _decode_tagged(data, where)
+    if _is_union(hint):
+        inner = _optional_of(hint)
+        return decode(data, inner, where) if inner is not None else _decode_any(data, where)
+    origin = typing.get_origin(hint) or hint
+    if isinstance(origin, type):
+        if dataclasses.is_dataclass(origin) and type(data) is dict:
+            return _build(origin, data, where)
+        if issubclass(origin, enum.Enum) and type(data) is str:
+            member = origin.__members__.get(data)
+            return member if member is not None else data
+        if origin is model.ResultPage and type(data) is dict:
+            (item,) = typing.get_args(hint) or (_ANY,)
+            items = [decode(v, item, where) for v in data.get("items") or ()]
+            return model.ResultPage(items, data.get("next_page_token"))
+        if origin is tuple and type(data) is list:
+            args = typing.get_args(hint)
+            if args and args[-1] is not Ellipsis and len(args) == len(data):
+                return tuple(decode(v, h, where) for v, h in zip(data, args))
+            return tuple(_decode_any(v, where) for v in data)
+        if type(data) is list and origin in _LISTS:
+            (item,) = typing.get_args(hint) or (_ANY,)
+            return [decode(v, item, where) for v in data]
+        if type(data) is dict and (origin is dict or origin is Mapping):
+            args = typing.get_args(hint)
+            item = args[1] if len(args) == 2 else _ANY
+            return {k: decode(v, item, where) for k, v in data.items()}
+    return _decode_any(data, where)
+
+
+def _decode_any(data: Any, where: str) -> Any:
+    kind = type(data)
+    if kind is list:
+        return [_decode_any(v, where) for v in data]
+    if kind is dict:
+        if TAG in data:
+            return _decode_tagged(data, where)
+        return {k: _decode_any(v, where) for k, v in data.items()}
+    return data
+
+
+_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def _decode_tagged(data: dict[str, Any], where: str) -> Any:
+    tag = data[TAG]
+    try:
+        if tag == "tuple":
+            return tuple(_decode_any(v, where) for v in data["items"])
+        if tag == "set":
+            return {_decode_any(v, where) for v in data["items"]}
+        if tag == "dict":
+            return {_decode_any(k, where): _decode_any(v, where) for k, v in data["items"]}
+        if tag == "float":
+            return _FLOATS[data["value"]]
+        if tag == "bytes":
+            return base64.b64decode(data["base64"], validate=True)
+        if tag == "enum":
+            return _ENUMS[data["enum"]][data["name"]]
+        if tag == "opaque":
+            name = str(data["class"])
+            if not name.isidentifier() or len(name) > 100:
+                raise ValueError(name)
+            return _opaque_class(name)(str(data["repr"])[:200])
+        cls = _CLASSES.get(tag) if type(tag) is str else None
+        if cls is not None:
+            return _build(cls, {k: v for k, v in data.items() if k != TAG}, where)
+    except InvalidArgumentError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidArgumentError(
+            f"{where}: a value tagged {short_json(tag)} is malformed ({type(exc).__name__}: "
+            f"{exc}); see the wire format in docs/server.md"
+        ) from None
+    raise InvalidArgumentError(
+        f"{where}: unknown value tag {short_json(tag)}; tags are data class names (Artifact, "
+        "Event...), 'enum', 'tuple', 'set', 'dict', 'float', 'bytes' and 'opaque'"
+    )
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    hints = field_hints(cls)
+    unknown = sorted(set(data) - set(hints))
+    if unknown:
+        raise InvalidArgumentError(
+            f"{where}: {cls.__name__} has no field {unknown[0]!r} (fields: {', '.join(hints)})"
+        )
+    values = {name: decode(value, hints[name], where) for name, value in data.items()}
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise InvalidArgumentError(f"{where}: cannot build a {cls.__name__}: {exc}") from None
+
+
+def short_json(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_register_defaults()

@@ -1,0 +1,38 @@
+"""The server's settings, declared once: ``create_app(settings=Settings(...))`` and the options
+of ``mltrail serve`` are these fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The largest request body the server reads unless told (bytes).
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """How a server runs.
+
+    ``home``: the directory of the server's own files and of its projects' stores (default:
+    ``.mltrail`` at the root of the working tree). ``max_body_bytes``: larger requests are refused
+    with :class:`~mltrail.errors.RequestTooLargeError` (413).
+    """
+
+    home: Path | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    def resolved_home(self, store: str | None) -> Path:
+        if self.home is not None:
+            return Path(self.home).expanduser().absolute()
+        from mltrail.tracking._project import project_root, state_directory
+
+        return state_directory(project_root())
+
+    def default_store(self, store: str | None) -> str:
+        """The default project's store: ``store``, else the working tree's embedded file."""
+        if store is not None:
+            return store
+        from mltrail.tracking._project import default_store_location, project_root
+
+        return default_store_location(project_root())
