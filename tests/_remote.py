@@ -57,6 +57,7 @@ class RemoteServer:
             env={**os.environ, **(env or {})},
         )
         self._wait()
+        self.http = httpx.Client(base_url=self.url, timeout=30)
 
     def _wait(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -72,11 +73,17 @@ class RemoteServer:
         self.close()
         raise RuntimeError(f"mltrail serve did not answer within {START_TIMEOUT} s:\n{self.log()}")
 
+    def reopen(self, project: str = "default") -> None:
+        response = self.http.post(f"/api/v1/projects/{project}/reopen")
+        assert response.status_code == 200, response.text
+
     def log(self) -> str:
         self._log.flush()
         return self.log_path.read_text(errors="replace")[-5000:]
 
     def close(self) -> None:
+        if hasattr(self, "http"):
+            self.http.close()
         if self.process.poll() is None:
             self.process.terminate()
             try:

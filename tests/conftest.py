@@ -83,6 +83,7 @@ class RemoteStores:
             empty_sqlite(Path(store[len("sqlite:///") :]))
         else:
             self.servers[REMOTES[backend]].empty(store)
+        server.reopen()  # the server forgets what it read of the store before it was emptied
         return server.url
 
     def _start(self, backend: str) -> tuple[RemoteServer, str]:

@@ -310,6 +310,7 @@ def test_a_parent_must_be_a_context_not_another_node(store: m.MetadataStore) -> 
     assert store.get_parent_contexts_by_context(cid) == []
 
 
+@pytest.mark.sql_only
 def test_concurrent_links_cannot_close_a_cycle_together(
     store: m.MetadataStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

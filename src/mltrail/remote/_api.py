@@ -46,12 +46,19 @@ class Call:
         """The JSON body for a call with these arguments (raises TypeError as Python would)."""
         bound = self.signature.bind(None, *args, **kwargs)
         body: dict[str, Any] = {}
+        encoder = _wire.Encoder()
         for name, value in list(bound.arguments.items())[1:]:
-            if name == self.extra:
-                for key, item in value.items():
-                    body[key] = _wire.encode(item)
-            else:
-                body[name] = _wire.encode(value, self.hints.get(name, Any))
+            try:
+                if name == self.extra:
+                    for key, item in value.items():
+                        body[key] = encoder.any(item)
+                else:
+                    body[name] = encoder.encode(value, self.hints.get(name, Any))
+            except RecursionError:
+                raise InvalidArgumentError(
+                    f"{self.name}: {name} holds a value nested more than 64 levels deep (or one "
+                    "that contains itself); the store takes at most 64 levels"
+                ) from None
         return body
 
     def decode_arguments(self, body: Any) -> dict[str, Any]:
@@ -61,22 +68,32 @@ class Call:
                 f"the body of {self.name} must be a JSON object of its arguments by name, got "
                 f"{type(body).__name__}"
             )
+        try:
+            kwargs = self._decode(body)
+        except RecursionError:
+            raise InvalidArgumentError(
+                f"{self.name}: the arguments are nested too deeply"
+            ) from None
+        try:
+            self.signature.bind(None, **kwargs)
+        except TypeError as exc:
+            raise InvalidArgumentError(f"{self.name}: {exc}") from None
+        return kwargs
+
+    def _decode(self, body: dict[str, Any]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
+        decoder = _wire.Decoder(self.name)
         for key, value in body.items():
-            where = f"{self.name}: {key}"
+            decoder.where = f"{self.name}: {key}"
             if key in self.hints:
-                kwargs[key] = _wire.decode(value, self.hints[key], where)
+                kwargs[key] = decoder.decode(value, self.hints[key])
             elif self.extra is not None and key not in self.signature.parameters:
-                kwargs[key] = _wire.decode(value, Any, where)
+                kwargs[key] = decoder.decode(value, Any)
             else:
                 raise InvalidArgumentError(
                     f"{self.name} has no argument {key!r}; its arguments: "
                     f"{', '.join(self.parameter_names)}"
                 )
-        try:
-            self.signature.bind(None, **kwargs)
-        except TypeError as exc:
-            raise InvalidArgumentError(f"{self.name}: {exc}") from None
         return kwargs
 
     @property

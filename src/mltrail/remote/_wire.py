@@ -108,88 +108,130 @@ def field_hints(cls: type) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------- encode
 
 
+def _registered(kind: type) -> type | None:
+    """The registered data class ``kind`` is, or derives from (None when there is none)."""
+    for cls in kind.__mro__:
+        if _CLASSES.get(cls.__name__) is cls:
+            return cls
+    return None
+
+
+@cache
+def _late_fields(cls: type) -> tuple[str, ...]:
+    """Fields a data class computes itself (``init=False``); they travel too, as given."""
+    return tuple(f.name for f in dataclasses.fields(cls) if not f.init)
+
+
 def encode(value: Any, hint: Any = _ANY) -> Any:
-    """The JSON-ready form of ``value`` where ``hint`` is expected."""
-    if value is None:
-        return None
-    if _is_union(hint):
-        inner = _optional_of(hint)
-        return encode(value, inner) if inner is not None else _encode_any(value)
-    origin = typing.get_origin(hint) or hint
-    if isinstance(origin, type):
-        if dataclasses.is_dataclass(origin) and type(value) is origin:
-            return _fields(value)
-        if issubclass(origin, enum.Enum) and type(value) is origin:
-            return value.name
-        if origin is model.ResultPage and isinstance(value, model.ResultPage):
-            (item,) = typing.get_args(hint) or (_ANY,)
-            return {
-                "items": [encode(v, item) for v in value],
-                "next_page_token": value.next_page_token,
-            }
-        if origin in _LISTS:
-            if _is_listish(value):
+    """The JSON-ready form of ``value`` where ``hint`` is expected (an answer: no references)."""
+    return Encoder(references=False).encode(value, hint)
+
+
+class Encoder:
+    """One request's encoding. With ``references``, each model object carries ``"$id"`` and one
+    met again is sent as ``{"$type": "ref", "id": n}``, so that the receiver sees the same object
+    twice (the store treats one object given twice as one, as an identical copy is not)."""
+
+    def __init__(self, *, references: bool = True) -> None:
+        self.references = references
+        self.seen: dict[int, int] = {}
+        self.keep: list[Any] = []  # holds the objects whose id() is in ``seen``
+
+    def encode(self, value: Any, hint: Any) -> Any:
+        if value is None:
+            return None
+        if _is_union(hint):
+            inner = _optional_of(hint)
+            return self.encode(value, inner) if inner is not None else self.any(value)
+        origin = typing.get_origin(hint) or hint
+        if isinstance(origin, type):
+            if dataclasses.is_dataclass(origin):
+                if isinstance(value, origin) and _registered(type(value)) is origin:
+                    return self.model(value, origin, tagged=False)
+                if type(value) is dict:
+                    return self.tagged_dict(value)
+            elif issubclass(origin, enum.Enum) and type(value) is origin:
+                return value.name
+            elif origin is model.ResultPage and isinstance(value, model.ResultPage):
                 (item,) = typing.get_args(hint) or (_ANY,)
-                return [encode(v, item) for v in value]
-        elif origin is tuple and isinstance(value, tuple):
-            args = typing.get_args(hint)
-            if args and args[-1] is not Ellipsis and len(args) == len(value):
-                return [encode(v, h) for v, h in zip(value, args)]
-        elif origin in (dict, Mapping):
-            args = typing.get_args(hint)
-            if isinstance(value, Mapping) and all(type(k) is str and k != TAG for k in value):
-                item = args[1] if len(args) == 2 else _ANY
-                return {k: encode(v, item) for k, v in value.items()}
-    return _encode_any(value)
+                return {
+                    "items": [self.encode(v, item) for v in value],
+                    "next_page_token": value.next_page_token,
+                }
+            elif origin in _LISTS:
+                if _is_listish(value):
+                    (item,) = typing.get_args(hint) or (_ANY,)
+                    return [self.encode(v, item) for v in value]
+            elif origin is tuple and isinstance(value, tuple):
+                args = typing.get_args(hint)
+                if args and args[-1] is not Ellipsis and len(args) == len(value):
+                    return [self.encode(v, h) for v, h in zip(value, args)]
+            elif origin in (dict, Mapping):
+                args = typing.get_args(hint)
+                if isinstance(value, Mapping) and all(type(k) is str and k != TAG for k in value):
+                    item = args[1] if len(args) == 2 else _ANY
+                    return {k: self.encode(v, item) for k, v in value.items()}
+        return self.any(value)
+
+    def model(self, value: Any, cls: type, *, tagged: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {TAG: cls.__name__} if tagged else {}
+        if self.references:
+            key = id(value)
+            if key in self.seen:
+                return {TAG: "ref", "id": self.seen[key]}
+            out["$id"] = self.seen[key] = len(self.seen)
+            self.keep.append(value)
+        for name, hint in field_hints(cls).items():
+            out[name] = self.encode(getattr(value, name), hint)
+        for name in _late_fields(cls):
+            out[name] = self.any(getattr(value, name, None))
+        return out
+
+    def tagged_dict(self, value: dict[Any, Any]) -> dict[str, Any]:
+        return {TAG: "dict", "items": [[self.any(k), self.any(v)] for k, v in value.items()]}
+
+    def any(self, value: Any) -> Any:
+        """``value`` with nothing known about where it goes: tags wherever JSON would lose it."""
+        if value is None or value is True or value is False:
+            return value
+        kind = type(value)
+        if kind is str or kind is int:
+            return value
+        if kind is float:
+            if math.isfinite(value):
+                return value
+            return {TAG: "float", "value": repr(value)}
+        if isinstance(value, enum.Enum):
+            if _ENUMS.get(kind.__name__) is kind:
+                return {TAG: "enum", "enum": kind.__name__, "name": value.name}
+            return _opaque(value)
+        if kind is list:
+            return [self.any(v) for v in value]
+        if kind is dict:
+            if all(type(k) is str and k != TAG for k in value):
+                return {k: self.any(v) for k, v in value.items()}
+            return self.tagged_dict(value)
+        if dataclasses.is_dataclass(value):
+            cls = _registered(kind)
+            if cls is not None:
+                return self.model(value, cls, tagged=True)
+        if kind is tuple:
+            return {TAG: "tuple", "items": [self.any(v) for v in value]}
+        if kind in (set, frozenset):
+            return {TAG: "set", "items": [self.any(v) for v in value]}
+        if kind in (bytes, bytearray):
+            return {TAG: "bytes", "base64": base64.b64encode(value).decode("ascii")}
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return int(value)  # numpy and other integer types: the store takes them as ints
+        if isinstance(value, float):
+            return self.any(float(value))
+        if isinstance(value, Mapping):
+            return self.any(dict(value))
+        return _opaque(value)
 
 
 def _is_listish(value: Any) -> bool:
     return isinstance(value, Iterable) and not isinstance(value, (str, bytes, bytearray, Mapping))
-
-
-def _fields(value: Any) -> dict[str, Any]:
-    hints = field_hints(type(value))  # type: ignore[arg-type]
-    return {name: encode(getattr(value, name), hint) for name, hint in hints.items()}
-
-
-def _encode_any(value: Any) -> Any:
-    """``value`` with nothing known about where it goes: tags wherever JSON would lose it."""
-    if value is None or value is True or value is False:
-        return value
-    kind = type(value)
-    if kind is str:
-        return value
-    if kind is int:
-        return value
-    if kind is float:
-        if math.isfinite(value):
-            return value
-        return {TAG: "float", "value": repr(value)}
-    if isinstance(value, enum.Enum):
-        if _ENUMS.get(kind.__name__) is kind:
-            return {TAG: "enum", "enum": kind.__name__, "name": value.name}
-        return _opaque(value)
-    if kind is list:
-        return [_encode_any(v) for v in value]
-    if kind is dict:
-        if all(type(k) is str and k != TAG for k in value):
-            return {k: _encode_any(v) for k, v in value.items()}
-        return {TAG: "dict", "items": [[_encode_any(k), _encode_any(v)] for k, v in value.items()]}
-    if dataclasses.is_dataclass(value) and _CLASSES.get(kind.__name__) is kind:
-        return {TAG: kind.__name__, **_fields(value)}
-    if kind is tuple:
-        return {TAG: "tuple", "items": [_encode_any(v) for v in value]}
-    if kind in (set, frozenset):
-        return {TAG: "set", "items": [_encode_any(v) for v in value]}
-    if kind in (bytes, bytearray):
-        return {TAG: "bytes", "base64": base64.b64encode(value).decode("ascii")}
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return int(value)  # numpy and other integer types: the store takes them as ints
-    if isinstance(value, float):
-        return _encode_any(float(value))
-    if isinstance(value, Mapping) and not isinstance(value, dict):
-        return _encode_any(dict(value))
-    return _opaque(value)
 
 
 def _opaque(value: Any) -> dict[str, Any]:
@@ -222,101 +264,121 @@ def _opaque_class(name: str) -> type[Opaque]:
 
 def decode(data: Any, hint: Any = _ANY, where: str = "request") -> Any:
     """The Python value of the JSON ``data`` where ``hint`` is expected (see the module doc)."""
-    if data is None:
-        return None
-    if type(data) is dict and TAG in data:
-        return _decode_tagged(data, where)
-    if _is_union(hint):
-        inner = _optional_of(hint)
-        return decode(data, inner, where) if inner is not None else _decode_any(data, where)
-    origin = typing.get_origin(hint) or hint
-    if isinstance(origin, type):
-        if dataclasses.is_dataclass(origin) and type(data) is dict:
-            return _build(origin, data, where)
-        if issubclass(origin, enum.Enum) and type(data) is str:
-            member = origin.__members__.get(data)
-            return member if member is not None else data
-        if origin is model.ResultPage and type(data) is dict:
-            (item,) = typing.get_args(hint) or (_ANY,)
-            items = [decode(v, item, where) for v in data.get("items") or ()]
-            return model.ResultPage(items, data.get("next_page_token"))
-        if origin is tuple and type(data) is list:
-            args = typing.get_args(hint)
-            if args and args[-1] is not Ellipsis and len(args) == len(data):
-                return tuple(decode(v, h, where) for v, h in zip(data, args))
-            return tuple(_decode_any(v, where) for v in data)
-        if type(data) is list and origin in _LISTS:
-            (item,) = typing.get_args(hint) or (_ANY,)
-            return [decode(v, item, where) for v in data]
-        if type(data) is dict and (origin is dict or origin is Mapping):
-            args = typing.get_args(hint)
-            item = args[1] if len(args) == 2 else _ANY
-            return {k: decode(v, item, where) for k, v in data.items()}
-    return _decode_any(data, where)
-
-
-def _decode_any(data: Any, where: str) -> Any:
-    kind = type(data)
-    if kind is list:
-        return [_decode_any(v, where) for v in data]
-    if kind is dict:
-        if TAG in data:
-            return _decode_tagged(data, where)
-        return {k: _decode_any(v, where) for k, v in data.items()}
-    return data
+    return Decoder(where).decode(data, hint)
 
 
 _FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
-def _decode_tagged(data: dict[str, Any], where: str) -> Any:
-    tag = data[TAG]
-    try:
-        if tag == "tuple":
-            return tuple(_decode_any(v, where) for v in data["items"])
-        if tag == "set":
-            return {_decode_any(v, where) for v in data["items"]}
-        if tag == "dict":
-            return {_decode_any(k, where): _decode_any(v, where) for k, v in data["items"]}
-        if tag == "float":
-            return _FLOATS[data["value"]]
-        if tag == "bytes":
-            return base64.b64decode(data["base64"], validate=True)
-        if tag == "enum":
-            return _ENUMS[data["enum"]][data["name"]]
-        if tag == "opaque":
-            name = str(data["class"])
-            if not name.isidentifier() or len(name) > 100:
-                raise ValueError(name)
-            return _opaque_class(name)(str(data["repr"])[:200])
-        cls = _CLASSES.get(tag) if type(tag) is str else None
-        if cls is not None:
-            return _build(cls, {k: v for k, v in data.items() if k != TAG}, where)
-    except InvalidArgumentError:
-        raise
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidArgumentError(
-            f"{where}: a value tagged {short_json(tag)} is malformed ({type(exc).__name__}: "
-            f"{exc}); see the wire format in docs/server.md"
-        ) from None
-    raise InvalidArgumentError(
-        f"{where}: unknown value tag {short_json(tag)}; tags are data class names (Artifact, "
-        "Event...), 'enum', 'tuple', 'set', 'dict', 'float', 'bytes' and 'opaque'"
-    )
+class Decoder:
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.objects: dict[int, Any] = {}
 
+    def decode(self, data: Any, hint: Any) -> Any:
+        if data is None:
+            return None
+        if type(data) is dict and TAG in data:
+            return self.tagged(data)
+        if _is_union(hint):
+            inner = _optional_of(hint)
+            return self.decode(data, inner) if inner is not None else self.any(data)
+        origin = typing.get_origin(hint) or hint
+        if isinstance(origin, type):
+            if dataclasses.is_dataclass(origin) and type(data) is dict:
+                return self.build(origin, data)
+            if issubclass(origin, enum.Enum) and type(data) is str:
+                member = origin.__members__.get(data)
+                return member if member is not None else data
+            if origin is model.ResultPage and type(data) is dict:
+                (item,) = typing.get_args(hint) or (_ANY,)
+                items = [self.decode(v, item) for v in data.get("items") or ()]
+                return model.ResultPage(items, data.get("next_page_token"))
+            if origin is tuple and type(data) is list:
+                args = typing.get_args(hint)
+                if args and args[-1] is not Ellipsis and len(args) == len(data):
+                    return tuple(self.decode(v, h) for v, h in zip(data, args))
+                return tuple(self.any(v) for v in data)
+            if type(data) is list and origin in _LISTS:
+                (item,) = typing.get_args(hint) or (_ANY,)
+                return [self.decode(v, item) for v in data]
+            if type(data) is dict and origin in (dict, Mapping):
+                args = typing.get_args(hint)
+                item = args[1] if len(args) == 2 else _ANY
+                return {k: self.decode(v, item) for k, v in data.items()}
+        return self.any(data)
 
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
-    hints = field_hints(cls)
-    unknown = sorted(set(data) - set(hints))
-    if unknown:
+    def any(self, data: Any) -> Any:
+        kind = type(data)
+        if kind is list:
+            return [self.any(v) for v in data]
+        if kind is dict:
+            if TAG in data:
+                return self.tagged(data)
+            return {k: self.any(v) for k, v in data.items()}
+        return data
+
+    def tagged(self, data: dict[str, Any]) -> Any:
+        tag = data[TAG]
+        try:
+            if tag == "tuple":
+                return tuple(self.any(v) for v in data["items"])
+            if tag == "set":
+                return {self.any(v) for v in data["items"]}
+            if tag == "dict":
+                return {self.any(k): self.any(v) for k, v in data["items"]}
+            if tag == "float":
+                return _FLOATS[data["value"]]
+            if tag == "bytes":
+                return base64.b64decode(data["base64"], validate=True)
+            if tag == "enum":
+                return _ENUMS[data["enum"]][data["name"]]
+            if tag == "ref":
+                return self.objects[data["id"]]
+            if tag == "opaque":
+                name = str(data["class"])
+                if not name.isidentifier() or len(name) > 100:
+                    raise ValueError(name)
+                return _opaque_class(name)(str(data["repr"])[:200])
+            cls = _CLASSES.get(tag) if type(tag) is str else None
+            if cls is not None:
+                return self.build(cls, {k: v for k, v in data.items() if k != TAG})
+        except InvalidArgumentError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidArgumentError(
+                f"{self.where}: a value tagged {short_json(tag)} is malformed "
+                f"({type(exc).__name__}: {exc}); see the wire format in docs/server.md"
+            ) from None
         raise InvalidArgumentError(
-            f"{where}: {cls.__name__} has no field {unknown[0]!r} (fields: {', '.join(hints)})"
+            f"{self.where}: unknown value tag {short_json(tag)}; tags are data class names "
+            "(Artifact, Event...), 'enum', 'tuple', 'set', 'dict', 'float', 'bytes', 'ref' and "
+            "'opaque'"
         )
-    values = {name: decode(value, hints[name], where) for name, value in data.items()}
-    try:
-        return cls(**values)
-    except TypeError as exc:
-        raise InvalidArgumentError(f"{where}: cannot build a {cls.__name__}: {exc}") from None
+
+    def build(self, cls: type, data: dict[str, Any]) -> Any:
+        hints = field_hints(cls)
+        late = _late_fields(cls)
+        ref = data.get("$id")
+        unknown = sorted(set(data) - set(hints) - set(late) - {"$id"})
+        if unknown:
+            raise InvalidArgumentError(
+                f"{self.where}: {cls.__name__} has no field {unknown[0]!r} (fields: "
+                f"{', '.join(hints)})"
+            )
+        values = {name: self.decode(data[name], hints[name]) for name in hints if name in data}
+        try:
+            built = cls(**values)
+        except TypeError as exc:
+            raise InvalidArgumentError(
+                f"{self.where}: cannot build a {cls.__name__}: {exc}"
+            ) from None
+        for name in late:
+            if name in data:
+                object.__setattr__(built, name, self.any(data[name]))
+        if ref is not None:
+            self.objects[ref] = built
+        return built
 
 
 def short_json(value: Any) -> str:

@@ -110,6 +110,17 @@ class Projects:
         finally:
             temporary.unlink(missing_ok=True)
 
+    def reopen(self, name: str) -> None:
+        """Close the project's database and forget what was read of it: the next request opens
+        it again. For a database restored from a backup or changed by other means than the API
+        (types are otherwise only ever added, and what the server knows of them stays right)."""
+        if not self.exists(name):
+            self.store(name)  # raises NotFoundError
+        with self._lock:
+            store = self._stores.pop(name, None)
+        if store is not None:
+            store.close()
+
     def close(self) -> None:
         with self._lock:
             for store in self._stores.values():

@@ -78,6 +78,8 @@ def create_app(store: str | None = None, *, settings: Settings | None = None) ->
 
     app.openapi = openapi  # type: ignore[method-assign]
 
+    _project_routes(app, projects)
+
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
         """The process is up."""
@@ -91,6 +93,34 @@ def create_app(store: str | None = None, *, settings: Settings | None = None) ->
         return Response(json.dumps(body), media_type="application/json")
 
     return app
+
+
+def _project_routes(app: FastAPI, projects: Projects) -> None:
+    router = APIRouter(prefix=f"{API_PREFIX}/projects", tags=["projects"])
+
+    @router.get("")
+    async def list_projects() -> dict[str, list[str]]:
+        """The projects of this server."""
+        return {"projects": await run_in_threadpool(projects.names)}
+
+    @router.post("", status_code=201)
+    async def create_project(request: Request) -> dict[str, str]:
+        """Create a project (an empty store): ``{"name": "<project>"}``."""
+        data = await _json_body(request, 4096)
+        name = data.get("name") if type(data) is dict else None
+        if not isinstance(name, str):
+            raise InvalidArgumentError('the body must be {"name": "<project>"}')
+        await run_in_threadpool(projects.create, name)
+        return {"name": name}
+
+    @router.post("/{name}/reopen")
+    async def reopen_project(name: str) -> dict[str, str]:
+        """Close the project's database and forget what the server read of it (after its
+        database was restored from a backup); the next request opens it again."""
+        await run_in_threadpool(projects.reopen, name)
+        return {"name": name}
+
+    app.include_router(router)
 
 
 def _schema_version(store: MetadataStore) -> int:
@@ -114,12 +144,7 @@ def _store_endpoint(call: Call, settings: Settings) -> Handler:
     async def endpoint(request: Request) -> Response:
         projects: Projects = request.app.state.projects
         project = request.path_params.get("project", DEFAULT_PROJECT)
-        body = await _read_body(request, limit)
-        try:
-            data = json.loads(body) if body else {}
-        except ValueError as exc:
-            raise InvalidArgumentError(f"the request body is not JSON: {exc}") from None
-        kwargs = call.decode_arguments(data)
+        kwargs = call.decode_arguments(await _json_body(request, limit))
 
         def run() -> Any:
             store = projects.store(project)
@@ -130,6 +155,16 @@ def _store_endpoint(call: Call, settings: Settings) -> Handler:
 
     endpoint.__name__ = call.name
     return endpoint
+
+
+async def _json_body(request: Request, limit: int) -> Any:
+    body = await _read_body(request, limit)
+    try:
+        return json.loads(body) if body else {}
+    except ValueError as exc:
+        raise InvalidArgumentError(f"the request body is not JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidArgumentError("the request body is nested too deeply") from None
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
