@@ -35,26 +35,32 @@ class RemoteServer:
 
     def __init__(
         self,
-        store: str,
-        home: Path,
+        store: str | None,
+        home: Path | None,
         *,
         args: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        log_dir: Path | None = None,
     ) -> None:
         self.store = store
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = home / "server.log"
-        home.mkdir(parents=True, exist_ok=True)
+        logs = log_dir or home or cwd
+        assert logs is not None, "give a home, a cwd or a log_dir"
+        logs.mkdir(parents=True, exist_ok=True)
+        self.log_path = logs / f"server-{self.port}.log"
         self._log = self.log_path.open("wb")
-        command = [sys.executable, "-m", "mltrail", "serve", store, "--port", str(self.port)]
-        command += ["--home", str(home), *args]
+        command = [sys.executable, "-m", "mltrail", "serve", "--port", str(self.port)]
+        command += [store] if store is not None else []
+        command += ["--home", str(home)] if home is not None else []
         self.process = subprocess.Popen(
-            command,
+            [*command, *args],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
+            cwd=cwd,
         )
         self._wait()
         self.http = httpx.Client(base_url=self.url, timeout=30)

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from mltrail.cli import admin
+from mltrail.cli.admin import registry_option
 from mltrail.errors import MltrailError
 
 
@@ -32,21 +34,22 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
+HOME_HELP = "The server's home directory (default: .mltrail of the working tree)."
+
+
 @main.command()
 @click.argument("store", required=False)
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", default=8765, show_default=True, type=int, help="The port to listen on.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1), help="Processes.")
-@click.option(
-    "--home",
-    type=click.Path(file_okay=False),
-    help="The directory of the server's projects (default: .mltrail of the working tree).",
-)
+@click.option("--home", type=click.Path(file_okay=False), help=HOME_HELP)
 @click.option(
     "--max-body-size",
     type=click.IntRange(1),
     help="The largest request body accepted, in bytes (default 32 MiB).",
 )
+@click.option("--auth", is_flag=True, help="Require a bearer token (mltrail token create).")
+@registry_option
 @click.option(
     "--insecure",
     is_flag=True,
@@ -59,6 +62,8 @@ def serve(
     workers: int,
     home: str | None,
     max_body_size: int | None,
+    auth: bool,
+    registry: str | None,
     insecure: bool,
 ) -> None:
     """Serve STORE (default: the embedded SQLite file) and its projects over HTTP."""
@@ -71,5 +76,11 @@ def serve(
         workers=workers,
         home=home,
         max_body_bytes=max_body_size,
+        auth=auth,
+        registry=registry,
         insecure=insecure,
     )
+
+
+main.add_command(admin.token)
+main.add_command(admin.project)

@@ -1,7 +1,7 @@
 """The projects a server hosts: each an isolated store, opened on first use.
 
 The server's home is a directory. The default project's store is the one the server was started
-with (by default the embedded SQLite file of the working tree, ``.mltrail/store.db``); every other
+with (by default the embedded SQLite file of the working tree, ``.mltrail/mltrail.db``); every other
 project is a SQLite file ``<home>/projects/<name>.db``. A project exists when its file does:
 nothing else records it, so any number of server processes over one home agree on the list.
 """

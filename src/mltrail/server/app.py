@@ -13,27 +13,52 @@ from starlette.concurrency import run_in_threadpool
 
 from mltrail.errors import FailedPreconditionError, InvalidArgumentError, RequestTooLargeError
 from mltrail.remote._api import API_PREFIX, Call, calls
-from mltrail.server import _errors, _schema
+from mltrail.server import _errors, _schema, admin
 from mltrail.server._projects import DEFAULT_PROJECT, Projects
 from mltrail.server.settings import Settings
 
 if TYPE_CHECKING:
+    from mltrail.server.tokens import Registry
     from mltrail.store import MetadataStore
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
+class Guard:
+    """Checks a request's token for a role on a project; lets everything through when the
+    server runs without authentication (which it does only on a loopback address)."""
+
+    def __init__(self, registry: Registry | None) -> None:
+        self.registry = registry
+
+    def check(self, request: Request, project: str, role: str) -> None:
+        if self.registry is not None:
+            self.registry.authorize(request.headers.get("authorization"), project, role)
+
+
 def create_app(store: str | None = None, *, settings: Settings | None = None) -> FastAPI:
     """The server of the store at ``store`` (default: the embedded SQLite file of the working
-    tree) and of the projects in its home directory (``settings.home``)."""
+    tree) and of the projects in its home directory (``settings.home``).
+
+    With ``settings.auth`` every call needs a bearer token of the registry
+    (:mod:`mltrail.server.tokens`) that grants its role on its project.
+    """
     settings = settings or Settings()
     home = settings.resolved_home(store)
     projects = Projects(settings.default_store(store), home)
+    registry = None
+    if settings.auth:
+        from mltrail.server.tokens import Registry
+
+        registry = Registry(settings.registry_url(home))
+    guard = Guard(registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         projects.close()
+        if registry is not None:
+            registry.close()
 
     app = FastAPI(
         title="mltrail",
@@ -47,13 +72,14 @@ def create_app(store: str | None = None, *, settings: Settings | None = None) ->
     )
     app.state.projects = projects
     app.state.settings = settings
+    app.state.registry = registry
     _errors.install(app)
 
     store_api = APIRouter()
     for call in calls().values():
         store_api.add_api_route(
             call.path,
-            _store_endpoint(call, settings),
+            _store_endpoint(call, settings, guard),
             methods=["POST"],
             name=call.name,
             operation_id=call.name,
@@ -64,6 +90,7 @@ def create_app(store: str | None = None, *, settings: Settings | None = None) ->
         )
     app.include_router(store_api, prefix=API_PREFIX)
     app.include_router(store_api, prefix="/p/{project}" + API_PREFIX, include_in_schema=False)
+    app.include_router(admin.router(projects, registry, guard))
 
     default_openapi = app.openapi
 
@@ -78,8 +105,6 @@ def create_app(store: str | None = None, *, settings: Settings | None = None) ->
 
     app.openapi = openapi  # type: ignore[method-assign]
 
-    _project_routes(app, projects)
-
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
         """The process is up."""
@@ -93,34 +118,6 @@ def create_app(store: str | None = None, *, settings: Settings | None = None) ->
         return Response(json.dumps(body), media_type="application/json")
 
     return app
-
-
-def _project_routes(app: FastAPI, projects: Projects) -> None:
-    router = APIRouter(prefix=f"{API_PREFIX}/projects", tags=["projects"])
-
-    @router.get("")
-    async def list_projects() -> dict[str, list[str]]:
-        """The projects of this server."""
-        return {"projects": await run_in_threadpool(projects.names)}
-
-    @router.post("", status_code=201)
-    async def create_project(request: Request) -> dict[str, str]:
-        """Create a project (an empty store): ``{"name": "<project>"}``."""
-        data = await _json_body(request, 4096)
-        name = data.get("name") if type(data) is dict else None
-        if not isinstance(name, str):
-            raise InvalidArgumentError('the body must be {"name": "<project>"}')
-        await run_in_threadpool(projects.create, name)
-        return {"name": name}
-
-    @router.post("/{name}/reopen")
-    async def reopen_project(name: str) -> dict[str, str]:
-        """Close the project's database and forget what the server read of it (after its
-        database was restored from a backup); the next request opens it again."""
-        await run_in_threadpool(projects.reopen, name)
-        return {"name": name}
-
-    app.include_router(router)
 
 
 def _schema_version(store: MetadataStore) -> int:
@@ -138,27 +135,30 @@ def _schema_version(store: MetadataStore) -> int:
     return found
 
 
-def _store_endpoint(call: Call, settings: Settings) -> Handler:
+def _store_endpoint(call: Call, settings: Settings, guard: Guard) -> Handler:
     limit = settings.max_body_bytes
+    role = "reader" if call.read else "writer"
 
     async def endpoint(request: Request) -> Response:
         projects: Projects = request.app.state.projects
         project = request.path_params.get("project", DEFAULT_PROJECT)
-        kwargs = call.decode_arguments(await _json_body(request, limit))
+        body = await read_body(request, limit)
 
-        def run() -> Any:
+        def run() -> bytes:
+            # One trip to the thread pool: the token, the arguments, the call and the answer.
+            guard.check(request, project, role)
+            kwargs = call.decode_arguments(parse_json(body))
             store = projects.store(project)
-            return call.encode_result(getattr(store, call.name)(**kwargs))
+            result = call.encode_result(getattr(store, call.name)(**kwargs))
+            return json.dumps({"result": result}).encode()
 
-        result = await run_in_threadpool(run)
-        return Response(json.dumps({"result": result}), media_type="application/json")
+        return Response(await run_in_threadpool(run), media_type="application/json")
 
     endpoint.__name__ = call.name
     return endpoint
 
 
-async def _json_body(request: Request, limit: int) -> Any:
-    body = await _read_body(request, limit)
+def parse_json(body: bytes) -> Any:
     try:
         return json.loads(body) if body else {}
     except ValueError as exc:
@@ -167,7 +167,8 @@ async def _json_body(request: Request, limit: int) -> Any:
         raise InvalidArgumentError("the request body is nested too deeply") from None
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request's body, refused with RequestTooLargeError (413) beyond ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise RequestTooLargeError(_too_large(limit))

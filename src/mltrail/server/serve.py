@@ -1,8 +1,8 @@
 """``mltrail serve``: run the server with uvicorn, safe by default.
 
 It listens on 127.0.0.1 unless told otherwise, and refuses another address unless the server
-checks tokens or ``insecure=True`` says that an open server is meant. With several workers each
-process builds its own application from the settings passed in the environment.
+checks tokens (``auth=True``) or ``insecure=True`` says that an open server is meant. With several
+workers each process builds its own application from the settings passed in the environment.
 """
 
 from __future__ import annotations
@@ -37,16 +37,18 @@ def serve(
     workers: int = 1,
     home: str | os.PathLike[str] | None = None,
     max_body_bytes: int | None = None,
+    auth: bool = False,
+    registry: str | None = None,
     insecure: bool = False,
 ) -> None:
     """Run the server until interrupted."""
     import uvicorn
 
-    if not is_loopback(host) and not insecure:
+    if not is_loopback(host) and not auth and not insecure:
         raise FailedPreconditionError(
             f"refusing to serve {host} without authentication: anyone who can reach it could "
-            "read and change every project; serve 127.0.0.1 behind an authenticating proxy, or "
-            "pass --insecure if an open server is really meant"
+            "read and change every project; add --auth (and give out tokens made with mltrail "
+            "token create), or pass --insecure if an open server is really meant"
         )
     if workers < 1:
         raise InvalidArgumentError(f"workers must be at least 1, got {workers}")
@@ -54,10 +56,15 @@ def serve(
         "store": store,
         "home": str(Path(home).absolute()) if home is not None else None,
         "max_body_bytes": max_body_bytes or DEFAULT_MAX_BODY_BYTES,
+        "auth": auth,
+        "registry": registry,
     }
     os.environ[SETTINGS_VARIABLE] = json.dumps(settings)
-    # Fails now, in the foreground, when the store cannot be opened.
-    app_from_environment().state.projects.close()
+    # Fails now, in the foreground, when the store or the token registry cannot be opened.
+    checked = app_from_environment()
+    checked.state.projects.close()
+    if checked.state.registry is not None:
+        checked.state.registry.close()
     uvicorn.run(
         "mltrail.server.serve:app_from_environment",
         factory=True,
@@ -78,6 +85,8 @@ def app_from_environment() -> Any:
     settings = Settings(
         home=Path(home) if home else None,
         max_body_bytes=int(given.get("max_body_bytes") or DEFAULT_MAX_BODY_BYTES),
+        auth=bool(given.get("auth")),
+        registry=given.get("registry"),
     )
     app = create_app(given.get("store"), settings=settings)
     app.state.projects.store("default")  # opens (and migrates) the default store now

@@ -15,16 +15,25 @@ class Settings:
     """How a server runs.
 
     ``home``: the directory of the server's own files and of its projects' stores (default:
-    ``.mltrail`` at the root of the working tree). ``max_body_bytes``: larger requests are refused
+    ``.mltrail`` at the root of the working tree). ``auth``: every request needs a bearer token
+    of the registry (``registry``: a database URL; default ``<home>/server.db``, a SQLite file;
+    replicas share a PostgreSQL or MySQL one). ``max_body_bytes``: larger requests are refused
     with :class:`~mltrail.errors.RequestTooLargeError` (413).
     """
 
     home: Path | None = None
+    auth: bool = False
+    registry: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    def registry_url(self, home: Path) -> str:
+        return self.registry or f"sqlite:///{home / 'server.db'}"
 
     def resolved_home(self, store: str | None) -> Path:
         if self.home is not None:
-            return Path(self.home).expanduser().absolute()
+            home = Path(self.home).expanduser().absolute()
+            home.mkdir(parents=True, exist_ok=True)
+            return home
         from mltrail.tracking._project import project_root, state_directory
 
         return state_directory(project_root())

@@ -61,10 +61,11 @@ class Tracker:
     """Records a pipeline's stages, runs and artifacts.
 
     ``pipeline``: the pipeline's name (default: the project directory's name). ``store``: a
-    :class:`~mltrail.MetadataStore`, a URL or a path; by default ``$MLTRAIL_STORE``, else the
-    SQLite file ``.mltrail/mltrail.db`` under the project root (the git work tree root, else the
-    current directory). ``root`` overrides the project root, which paths are recorded relative
-    to. ``hash_algorithm``: ``"sha256"`` or ``"md5"`` (DVC's). ``hash_memo=False`` re-reads every
+    :class:`~mltrail.MetadataStore` (or a server's store), a URL (``http://...`` for a server)
+    or a path; by default ``$MLTRAIL_STORE``, else the SQLite file ``.mltrail/mltrail.db``
+    under the project root (the git work tree root, else the current directory). ``root`` overrides
+    the project root, which paths are recorded relative to. ``hash_algorithm``: ``"sha256"`` or
+    ``"md5"`` (DVC's). ``hash_memo=False`` re-reads every
     file instead of trusting the (path, size, mtime, inode) memo. ``git=False`` and
     ``environment=False`` skip capturing the code version and the Python environment.
 
@@ -90,11 +91,14 @@ class Tracker:
             raise InvalidArgumentError("the pipeline needs a non-empty name")
         self._properties = property_dict(properties, "pipeline property")
         self.hasher = Hasher(hash_algorithm, _memo(self.root) if hash_memo else None)
-        self._owns_store = not isinstance(store, MetadataStore)
-        if isinstance(store, MetadataStore):
-            self.store = store
-        else:
+        # A store object (a MetadataStore, or a server's RemoteStore) is used as given; a URL or
+        # a path is opened here and closed with the tracker.
+        if store is None or isinstance(store, (str, os.PathLike)):
+            self._owns_store = True
             self.store = connect(store if store is not None else default_store_location(self.root))
+        else:
+            self._owns_store = False
+            self.store = store
         self._capture_git = git
         self._capture_environment = environment
         self._types = S.TypeRegistry(self.store)
