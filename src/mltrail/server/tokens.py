@@ -175,10 +175,14 @@ class Registry:
                 "every project" if token.project == ALL_PROJECTS else f"project {token.project!r}"
             )
             raise PermissionDeniedError(
-                f"this token is a {token.role} of {where}; this call needs a {role} of project "
-                f"{project!r}"
+                f"this token is {_a(token.role)} of {where}; this call needs {_a(role)} of "
+                f"project {project!r}"
             )
         return token
+
+
+def _a(role: str) -> str:
+    return f"an {role}" if role[0] in "aeiou" else f"a {role}"
 
 
 def _token(row: Any) -> Token:
