@@ -1,9 +1,16 @@
 """The projects a server hosts: each an isolated store, opened on first use.
 
-The server's home is a directory. The default project's store is the one the server was started
-with (by default the embedded SQLite file of the working tree, ``.mltrail/mltrail.db``); every other
-project is a SQLite file ``<home>/projects/<name>.db``. A project exists when its file does:
-nothing else records it, so any number of server processes over one home agree on the list.
+The default project's store is the one the server was started with (by default the embedded
+SQLite file of the working tree, ``.mltrail/mltrail.db``). The other projects live beside it, in
+the same kind of database (:class:`Places`):
+
+- the default store is a SQLite file (or none is given): each project is a SQLite file
+  ``<home>/projects/<name>.db``;
+- PostgreSQL: each project is a schema ``mlt_p_<name>`` of the default store's database;
+- MySQL/MariaDB: each project is a database ``<database>_p_<name>`` on the same server.
+
+A project exists when its store does (its file, or its schema version table): nothing else
+records it, so any number of server processes agree on the list.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import os
 import re
 import threading
 from pathlib import Path
+from typing import Any
 
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from mltrail.store import MetadataStore
@@ -29,6 +37,204 @@ def check_project_name(name: str) -> str:
     return name
 
 
+class Places:
+    """Where the stores of the projects other than the default one live."""
+
+    #: The longest project name the place can hold.
+    max_name = 63
+
+    def url(self, name: str) -> str:
+        raise NotImplementedError
+
+    def exists(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def names(self) -> list[str]:
+        raise NotImplementedError
+
+    def create(self, name: str) -> None:
+        """Make an empty store for ``name``; AlreadyExistsError when it exists."""
+        raise NotImplementedError
+
+    def check(self, name: str) -> str:
+        check_project_name(name)
+        if len(name) > self.max_name:
+            raise InvalidArgumentError(
+                f"project name {name!r} is too long for this server's database: at most "
+                f"{self.max_name} characters"
+            )
+        return name
+
+
+class Files(Places):
+    """SQLite files ``<home>/projects/<name>.db``."""
+
+    def __init__(self, home: Path) -> None:
+        self.directory = home / "projects"
+
+    def path(self, name: str) -> Path:
+        return self.directory / f"{self.check(name)}.db"
+
+    def url(self, name: str) -> str:
+        return f"sqlite:///{self.path(name)}"
+
+    def exists(self, name: str) -> bool:
+        return self.path(name).is_file()
+
+    def names(self) -> list[str]:
+        return sorted(p.stem for p in self.directory.glob("*.db") if _NAME.fullmatch(p.stem))
+
+    def create(self, name: str) -> None:
+        import mltrail
+
+        path = self.path(name)
+        if path.exists():
+            raise AlreadyExistsError(f"project {name!r} already exists")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        # The store is built under a temporary name and linked into place, so that a project
+        # never exists half made (another process sees the file only once its schema is
+        # complete), and two creators cannot both succeed.
+        temporary = self.directory / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
+        mltrail.connect(f"sqlite:///{temporary}").close()
+        for suffix in ("-wal", "-shm"):
+            Path(f"{temporary}{suffix}").unlink(missing_ok=True)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            raise AlreadyExistsError(f"project {name!r} already exists") from None
+        finally:
+            temporary.unlink(missing_ok=True)
+
+
+class ServerPlaces(Places):
+    """Projects as schemas (PostgreSQL) or databases (MySQL) next to the default store."""
+
+    def __init__(self, base: str) -> None:
+        from sqlalchemy.engine import make_url
+
+        self.base = make_url(base)
+
+    def _run(self, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
+        """Run one statement on the default store's database (rows of a SELECT)."""
+        from sqlalchemy import Connection
+
+        from mltrail.backends.sql.database import Database
+
+        reads = sql.lstrip().upper().startswith("SELECT")
+
+        def run(conn: Connection) -> list[Any]:
+            result = conn.exec_driver_sql(sql, params or {})
+            return list(result.fetchall()) if reads else []
+
+        database = Database(self.base, {"pool_size": 1})
+        try:
+            return database.run(run, write=not reads)
+        finally:
+            database.close()
+
+    def create(self, name: str) -> None:
+        import mltrail
+
+        if self.exists(name):
+            raise AlreadyExistsError(f"project {name!r} already exists")
+        try:
+            self._run(self._create_sql(name))
+        except Exception as exc:  # the schema or database exists: a concurrent creator
+            if self.exists(name) or "exist" in str(exc).lower():
+                raise AlreadyExistsError(f"project {name!r} already exists") from None
+            raise
+        mltrail.connect(self.url(name)).close()
+
+    def _create_sql(self, name: str) -> str:
+        raise NotImplementedError
+
+
+class Schemas(ServerPlaces):
+    """PostgreSQL: schema ``mlt_p_<name>`` of the default store's database."""
+
+    PREFIX = "mlt_p_"
+    max_name = 63 - len(PREFIX)
+
+    def schema(self, name: str) -> str:
+        return self.PREFIX + self.check(name)
+
+    def url(self, name: str) -> str:
+        given = self.base.query.get("options")
+        given = " ".join(given) if isinstance(given, tuple) else (given or "")
+        options = f'{given} -csearch_path="{self.schema(name)}"'.strip()
+        return self.base.update_query_dict({"options": options}).render_as_string(
+            hide_password=False
+        )
+
+    def exists(self, name: str) -> bool:
+        return bool(
+            self._run(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = %(s)s "
+                "AND table_name = 'mlt_schema'",
+                {"s": self.schema(name)},
+            )
+        )
+
+    def names(self) -> list[str]:
+        rows = self._run(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'mlt_schema' "
+            "AND table_schema LIKE 'mlt\\_p\\_%%'"
+        )
+        found = (str(r[0])[len(self.PREFIX) :] for r in rows)
+        return sorted(n for n in found if _NAME.fullmatch(n))
+
+    def _create_sql(self, name: str) -> str:
+        return f'CREATE SCHEMA "{self.schema(name)}"'
+
+
+class Databases(ServerPlaces):
+    """MySQL/MariaDB: database ``<database>_p_<name>`` on the default store's server."""
+
+    def prefix(self) -> str:
+        return f"{self.base.database}_p_"
+
+    @property
+    def max_name(self) -> int:  # type: ignore[override]
+        return 64 - len(self.prefix())
+
+    def database(self, name: str) -> str:
+        return self.prefix() + self.check(name)
+
+    def url(self, name: str) -> str:
+        return self.base.set(database=self.database(name)).render_as_string(hide_password=False)
+
+    def exists(self, name: str) -> bool:
+        return bool(
+            self._run(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = %(s)s "
+                "AND table_name = 'mlt_schema'",
+                {"s": self.database(name)},
+            )
+        )
+
+    def names(self) -> list[str]:
+        rows = self._run(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'mlt_schema'"
+        )
+        prefix = self.prefix()
+        found = (str(r[0])[len(prefix) :] for r in rows if str(r[0]).startswith(prefix))
+        return sorted(n for n in found if _NAME.fullmatch(n))
+
+    def _create_sql(self, name: str) -> str:
+        return f"CREATE DATABASE `{self.database(name)}` CHARACTER SET utf8mb4"
+
+
+def places_for(default_store: str | None, home: Path) -> Places:
+    """The place of the projects of a server whose default project is ``default_store``."""
+    if default_store and "://" in default_store:
+        scheme = default_store.split("://", 1)[0].split("+", 1)[0].lower()
+        if scheme in ("postgresql", "postgres"):
+            return Schemas(default_store)
+        if scheme in ("mysql", "mariadb"):
+            return Databases(default_store)
+    return Files(home)
+
+
 class Projects:
     """Project name → store. Thread-safe; databases stay open until :meth:`close`.
 
@@ -40,30 +246,24 @@ class Projects:
     def __init__(self, default_store: str | None, home: Path) -> None:
         self.home = home
         self.default_store = default_store
+        self.places = places_for(default_store, home)
         self._stores: dict[str, MetadataStore] = {}
         self._lock = threading.Lock()
-
-    @property
-    def directory(self) -> Path:
-        return self.home / "projects"
-
-    def path(self, name: str) -> Path:
-        return self.directory / f"{check_project_name(name)}.db"
 
     def url(self, name: str) -> str | None:
         if name == DEFAULT_PROJECT:
             return self.default_store
-        return f"sqlite:///{self.path(name)}"
+        return self.places.url(name)
 
     def exists(self, name: str) -> bool:
-        return name == DEFAULT_PROJECT or self.path(name).is_file()
+        check_project_name(name)
+        return name == DEFAULT_PROJECT or self.places.exists(name)
 
     def names(self) -> list[str]:
-        found = sorted(p.stem for p in self.directory.glob("*.db") if _NAME.fullmatch(p.stem))
-        return [DEFAULT_PROJECT, *[n for n in found if n != DEFAULT_PROJECT]]
+        return [DEFAULT_PROJECT, *[n for n in self.places.names() if n != DEFAULT_PROJECT]]
 
     def store(self, name: str) -> MetadataStore:
-        """The open store of project ``name``; NotFoundError when there is no such project."""
+        """A store of project ``name``; NotFoundError when there is no such project."""
         store = self._stores.get(name)
         if store is None:
             store = self._opened(name)
@@ -92,23 +292,9 @@ class Projects:
     def create(self, name: str) -> None:
         """Create project ``name`` (an empty store). AlreadyExistsError when it exists."""
         check_project_name(name)
-        if self.exists(name):
+        if name == DEFAULT_PROJECT:
             raise AlreadyExistsError(f"project {name!r} already exists")
-        self.directory.mkdir(parents=True, exist_ok=True)
-        # The store is built under a temporary name and renamed, so that a project never exists
-        # half made (another process sees the file only once its schema is complete).
-        temporary = self.directory / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
-        import mltrail
-
-        mltrail.connect(f"sqlite:///{temporary}").close()
-        for suffix in ("-wal", "-shm"):
-            Path(f"{temporary}{suffix}").unlink(missing_ok=True)
-        try:
-            os.link(temporary, self.path(name))  # fails if another process made it meanwhile
-        except FileExistsError:
-            raise AlreadyExistsError(f"project {name!r} already exists") from None
-        finally:
-            temporary.unlink(missing_ok=True)
+        self.places.create(name)
 
     def reopen(self, name: str) -> None:
         """Close the project's database and forget what was read of it: the next request opens
