@@ -142,3 +142,24 @@ def test_the_openapi_document_lists_every_call(http: httpx.Client) -> None:
         assert "requestBody" in operation
     assert "Artifact" in document["components"]["schemas"]
     json.dumps(document)  # serializable as a whole
+
+
+def test_a_long_listing_is_streamed_and_whole(open_server: RemoteServer) -> None:
+    with m.connect(open_server.url) as store:
+        at = store.put_artifact_type(m.ArtifactType(name="Many"))
+        ids = store.put_artifacts([m.Artifact(type_id=at, uri=f"/many/{i}") for i in range(1234)])
+        response = open_server.http.post(
+            "/api/v1/store/get_artifacts_by_type", json={"type_name": "Many"}
+        )
+        assert "content-length" not in response.headers  # sent in pieces
+        items = response.json()["result"]["items"]
+        assert [a["id"] for a in items] == ids
+        got = store.get_artifacts_by_type("Many")
+        assert [a.id for a in got] == ids and got.next_page_token is None
+        assert [a.uri for a in store.get_artifacts_by_id(ids)] == [
+            f"/many/{i}" for i in range(1234)
+        ]
+        short = open_server.http.post(
+            "/api/v1/store/get_artifacts_by_id", json={"artifact_ids": ids[:3]}
+        )
+        assert short.headers["content-length"] == str(len(short.content))

@@ -9,11 +9,14 @@ its routes from it and the remote client its methods.
 from __future__ import annotations
 
 import inspect
+import json
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from mltrail import model
 from mltrail.errors import InvalidArgumentError
 from mltrail.remote import _wire
 
@@ -106,6 +109,33 @@ class Call:
 
     def encode_result(self, value: Any) -> Any:
         return _wire.encode(value, self.returns)
+
+    def answer_chunks(self, value: Any, batch: int = 500) -> Iterator[bytes]:
+        """The JSON answer ``{"result": ...}`` in pieces: a long list is encoded ``batch``
+        items at a time, so that the whole answer never exists twice in memory."""
+        origin = typing.get_origin(self.returns) or self.returns
+        if (
+            not isinstance(value, list)
+            or len(value) <= batch
+            or origin
+            not in (
+                list,
+                model.ResultPage,
+            )
+        ):
+            yield json.dumps({"result": self.encode_result(value)}).encode()
+            return
+        (item,) = typing.get_args(self.returns) or (Any,)
+        yield b'{"result": {"items": [' if isinstance(value, model.ResultPage) else b'{"result": ['
+        for start in range(0, len(value), batch):
+            encoded = [_wire.encode(v, item) for v in value[start : start + batch]]
+            text = json.dumps(encoded)[1:-1]
+            yield (b", " if start else b"") + text.encode()
+        if isinstance(value, model.ResultPage):
+            token = json.dumps(value.next_page_token).encode()
+            yield b'], "next_page_token": ' + token + b"}}"
+        else:
+            yield b"]}"
 
     def decode_result(self, data: Any) -> Any:
         return _wire.decode(data, self.returns, f"the answer of {self.name}")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from mltrail.errors import FailedPreconditionError, InvalidArgumentError, RequestTooLargeError
@@ -144,15 +145,19 @@ def _store_endpoint(call: Call, settings: Settings, guard: Guard) -> Handler:
         project = request.path_params.get("project", DEFAULT_PROJECT)
         body = await read_body(request, limit)
 
-        def run() -> bytes:
-            # One trip to the thread pool: the token, the arguments, the call and the answer.
+        def run() -> tuple[list[bytes], Iterator[bytes]]:
+            # One trip to the thread pool: the token, the arguments, the call and the answer
+            # (its first two pieces: one piece is a short answer, sent with its length).
             guard.check(request, project, role)
             kwargs = call.decode_arguments(parse_json(body))
             store = projects.store(project)
-            result = call.encode_result(getattr(store, call.name)(**kwargs))
-            return json.dumps({"result": result}).encode()
+            chunks = call.answer_chunks(getattr(store, call.name)(**kwargs))
+            return list(itertools.islice(chunks, 2)), chunks
 
-        return Response(await run_in_threadpool(run), media_type="application/json")
+        head, rest = await run_in_threadpool(run)
+        if len(head) == 1:
+            return Response(head[0], media_type="application/json")
+        return StreamingResponse(itertools.chain(head, rest), media_type="application/json")
 
     endpoint.__name__ = call.name
     return endpoint
