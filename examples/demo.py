@@ -1,15 +1,21 @@
-"""Record a small multi-stage pipeline in a SQLite file, then ask it questions.
+"""Record a small multi-stage pipeline in a SQLite file, ask it questions, then serve it.
 
     python examples/demo.py [path/to/demo.db]
 
 Two runs of ingest → clean → featurize → train → evaluate are recorded (the second with a
 different learning rate); then the demo prints where the newest model came from, what was made
 from the raw data, the two models side by side, and whether the second training had already run.
+Last, it starts ``mltrail serve`` on the same file, records a third run through the server with
+the remote client, as another machine would, and asks the server where that run's model came
+from.
 """
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import mltrail
@@ -175,6 +181,40 @@ def main() -> None:
         print(f"And with lr=0.001? No. Nearest earlier run: {why.nearest.name}; differences:")
         for difference in why.differences:
             print(f"  - {difference}")
+    through_a_server(path)
+
+
+def through_a_server(path: Path) -> None:
+    """Serve the store with ``mltrail serve`` and use it with the remote client."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    home = path.parent / "server"
+    command = [sys.executable, "-m", "mltrail", "serve", f"sqlite:///{path}", "--port", str(port)]
+    server = subprocess.Popen(
+        [*command, "--home", str(home)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        remote = mltrail.connect(url)
+        for _ in range(200):  # the server is up once it answers
+            try:
+                remote.get_context_types()
+                break
+            except mltrail.errors.UnavailableError:
+                time.sleep(0.05)
+        print(f"\nServing {path} at {url} (mltrail serve); recording run 3 through it")
+        raw = remote.get_artifacts(filter_query="name = 'raw.csv'")[0]
+        record_run(remote, 3, lr=0.05, raw=raw)  # type: ignore[arg-type]
+        model = remote.get_artifact_by_type_and_name("Model", "churn-model-3")
+        assert model is not None and model.id is not None
+        show_graph(
+            f"The server: where did {model.name} come from?", remote.get_provenance(model.id)
+        )
+        remote.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 if __name__ == "__main__":
