@@ -1,0 +1,29 @@
+"""``make demo`` runs: examples/demo.py records, asks, serves and records through the server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import mltrail
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_demo_runs(tmp_path: Path) -> None:
+    path = tmp_path / "demo.db"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py"), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Where did churn-model-2 come from?" in done.stdout
+    assert "The server: where did churn-model-3 come from?" in done.stdout
+    assert "raw.csv                          ──▶ ingest-3" in done.stdout
+    with mltrail.connect(path) as store:
+        models = store.get_artifacts_by_type("Model")
+        assert [a.name for a in models] == ["churn-model-1", "churn-model-2", "churn-model-3"]
