@@ -117,3 +117,22 @@ def test_projects_from_the_command_line(tmp_path: Path) -> None:
     assert again.exit_code == 1 and "already exists" in again.stderr
     listed = runner.invoke(main, ["project", "list", "--home", str(tmp_path)])
     assert listed.stdout.split() == ["default", "vision"]
+
+
+def test_cors_is_off_unless_an_origin_is_given(tmp_path: Path, open_server: RemoteServer) -> None:
+    preflight = {"origin": "https://ui.example.org", "access-control-request-method": "POST"}
+    closed = open_server.http.options("/api/v1/store/get_artifacts", headers=preflight)
+    assert "access-control-allow-origin" not in closed.headers
+    asked = open_server.http.post("/api/v1/store/get_artifacts", json={}, headers=preflight)
+    assert "access-control-allow-origin" not in asked.headers
+    server = RemoteServer(
+        f"sqlite:///{tmp_path / 's.db'}", tmp_path, args=("--cors-origin", "https://ui.example.org")
+    )
+    try:
+        opened = server.http.options("/api/v1/store/get_artifacts", headers=preflight)
+        assert opened.headers["access-control-allow-origin"] == "https://ui.example.org"
+        other = {**preflight, "origin": "https://evil.example.com"}
+        refused = server.http.options("/api/v1/store/get_artifacts", headers=other)
+        assert "access-control-allow-origin" not in refused.headers
+    finally:
+        server.close()

@@ -51,6 +51,13 @@ HOME_HELP = "The server's home directory (default: .mltrail of the working tree)
 @click.option("--auth", is_flag=True, help="Require a bearer token (mltrail token create).")
 @registry_option
 @click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="A web origin whose pages may call the API (repeatable; none by default).",
+)
+@click.option(
     "--insecure",
     is_flag=True,
     help="Serve an address other than loopback without authentication.",
@@ -64,6 +71,7 @@ def serve(
     max_body_size: int | None,
     auth: bool,
     registry: str | None,
+    cors_origins: tuple[str, ...],
     insecure: bool,
 ) -> None:
     """Serve STORE (default: the embedded SQLite file) and its projects over HTTP."""
@@ -78,6 +86,7 @@ def serve(
         max_body_bytes=max_body_size,
         auth=auth,
         registry=registry,
+        cors_origins=cors_origins,
         insecure=insecure,
     )
 

@@ -75,6 +75,15 @@ def create_app(store: str | None = None, *, settings: Settings | None = None) ->
     app.state.settings = settings
     app.state.registry = registry
     _errors.install(app)
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["authorization", "content-type"],
+        )
 
     store_api = APIRouter()
     for call in calls().values():

@@ -39,6 +39,7 @@ def serve(
     max_body_bytes: int | None = None,
     auth: bool = False,
     registry: str | None = None,
+    cors_origins: tuple[str, ...] = (),
     insecure: bool = False,
 ) -> None:
     """Run the server until interrupted."""
@@ -58,6 +59,7 @@ def serve(
         "max_body_bytes": max_body_bytes or DEFAULT_MAX_BODY_BYTES,
         "auth": auth,
         "registry": registry,
+        "cors_origins": list(cors_origins),
     }
     os.environ[SETTINGS_VARIABLE] = json.dumps(settings)
     # Fails now, in the foreground, when the store or the token registry cannot be opened.
@@ -87,6 +89,7 @@ def app_from_environment() -> Any:
         max_body_bytes=int(given.get("max_body_bytes") or DEFAULT_MAX_BODY_BYTES),
         auth=bool(given.get("auth")),
         registry=given.get("registry"),
+        cors_origins=tuple(given.get("cors_origins") or ()),
     )
     app = create_app(given.get("store"), settings=settings)
     app.state.projects.store("default")  # opens (and migrates) the default store now

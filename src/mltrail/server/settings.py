@@ -18,13 +18,15 @@ class Settings:
     ``.mltrail`` at the root of the working tree). ``auth``: every request needs a bearer token
     of the registry (``registry``: a database URL; default ``<home>/server.db``, a SQLite file;
     replicas share a PostgreSQL or MySQL one). ``max_body_bytes``: larger requests are refused
-    with :class:`~mltrail.errors.RequestTooLargeError` (413).
+    with :class:`~mltrail.errors.RequestTooLargeError` (413). ``cors_origins``: the web origins
+    whose pages may call the API from a browser (none by default).
     """
 
     home: Path | None = None
     auth: bool = False
     registry: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    cors_origins: tuple[str, ...] = ()
 
     def registry_url(self, home: Path) -> str:
         return self.registry or f"sqlite:///{home / 'server.db'}"
