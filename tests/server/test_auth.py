@@ -143,3 +143,25 @@ def test_health_needs_no_token(auth_server: AuthServer) -> None:
     with auth_server.client() as http:
         assert http.get("/healthz").json() == {"status": "ok"}
         assert http.get("/readyz").json()["status"] == "ready"
+
+
+def test_every_call_checks_its_permission(auth_server: AuthServer) -> None:
+    """Every store call refuses a request without a token, a token of another project, and
+    (for calls that write) a reader; the check comes before the body is looked at."""
+    from mltrail.remote._api import calls
+
+    reader = auth_server.token("default", "reader")
+    stranger = auth_server.token("elsewhere", "admin")
+    with (
+        auth_server.client() as anonymous,
+        auth_server.client(reader) as as_reader,
+        auth_server.client(stranger) as as_stranger,
+    ):
+        for name, call in calls().items():
+            assert post(anonymous, name).status_code == 401, name
+            assert post(as_stranger, name).status_code == 403, name
+            status = post(as_reader, name).status_code
+            if call.read:
+                assert status != 403, name  # allowed: the empty body may still be refused (400)
+            else:
+                assert status == 403, name
