@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import Text, cast, literal, null, select, union_all
 
 import mltrail as m
+from mltrail._plain import short
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.database import Database
 from mltrail.errors import MltrailError
 from mltrail.query.fingerprint import Fingerprint
-from mltrail.store._args import short
 
 T = m.EventType
 P = m.PropertyType

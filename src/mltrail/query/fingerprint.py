@@ -14,10 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mltrail._plain import ValueProblem, plain_json, short
 from mltrail.errors import InvalidArgumentError
 from mltrail.model import Artifact, Execution
-from mltrail.store._args import short
-from mltrail.store._values import ValueProblem, plain_json
 
 DIGEST_PROPERTY = "mltrail.fingerprint"
 PARTS_PROPERTY = "mltrail.fingerprint_parts"

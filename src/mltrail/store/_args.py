@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import enum
 import numbers
-import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from mltrail._plain import short
 from mltrail.backends.sql.schema import NAME_LENGTH
 from mltrail.errors import InvalidArgumentError
 
@@ -22,20 +22,6 @@ NUL = "\x00"
 ID_MAX = 2**63 - 1
 #: The largest count a caller may give (``limit``, ``max_hops``, ``max_nodes``...).
 COUNT_MAX = 1_000_000_000
-
-
-_REPR = reprlib.Repr()
-_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict = 3, 50, 50, 5, 4
-
-
-def short(value: Any) -> str:
-    """``repr(value)`` cut to a readable length, for messages: safe on deeply nested or huge
-    values and on objects whose ``__repr__`` fails."""
-    try:
-        text = _REPR.repr(value)
-    except Exception:
-        text = f"<{type(value).__name__} object>"
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def batch(values: Any, what: str) -> list[Any]:

@@ -8,12 +8,13 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from mltrail._plain import short
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.dialects import Dialect
 from mltrail.backends.sql.fast import Batch
 from mltrail.errors import InvalidArgumentError, NotFoundError
 from mltrail.model import Artifact, Context, Event, Execution
-from mltrail.store._args import id_arg, name_arg, short
+from mltrail.store._args import id_arg, name_arg
 from mltrail.store._edges import check_event, event_time, insert_events, insert_memberships
 from mltrail.store._nodes import (
     ARTIFACTS,

@@ -8,13 +8,14 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Table, bindparam, insert, select
 
+from mltrail._plain import INT64_MAX, INT64_MIN, short
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.dialects import Dialect
 from mltrail.backends.sql.fast import Batch
 from mltrail.backends.sql.readers import events_of
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError
 from mltrail.model import Association, Attribution, Event, EventType, ParentContext
-from mltrail.store._args import clean_text, optional_id, required_id, short, storable_ids
+from mltrail.store._args import clean_text, optional_id, required_id, storable_ids
 from mltrail.store._nodes import (
     ARTIFACTS,
     CONTEXTS,
@@ -29,7 +30,7 @@ from mltrail.store._statements import (
     insert_event,
     membership_insert,
 )
-from mltrail.store._values import INT64_MAX, INT64_MIN, enum_value
+from mltrail.store._values import enum_value
 
 E = schema.event
 

@@ -15,23 +15,17 @@ from typing import Any
 from sqlalchemy import Connection, Select, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from mltrail._plain import ValueProblem, short
 from mltrail.backends.sql import readers, schema
 from mltrail.backends.sql.dialects import Dialect
 from mltrail.backends.sql.fast import Batch, InStatement, StatementCache
 from mltrail.backends.sql.schema import NAME_LENGTH, TypeKind
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from mltrail.model import Artifact, Context, Execution
-from mltrail.store._args import (
-    clean_text,
-    name_arg,
-    optional_id,
-    short,
-    storable_ids,
-    text_arg,
-)
+from mltrail.store._args import clean_text, name_arg, optional_id, storable_ids, text_arg
 from mltrail.store._statements import SLOTS, node_statements
 from mltrail.store._types import TypeCache, TypeInfo
-from mltrail.store._values import ValueProblem, encode, enum_value
+from mltrail.store._values import encode, enum_value
 
 Node = Artifact | Execution | Context
 PropKey = tuple[str, bool]  # (name, is_custom)

@@ -22,10 +22,10 @@ from sqlalchemy import BigInteger, Integer, and_, bindparam, case, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
+from mltrail._plain import short
 from mltrail.backends.sql.schema import NAME_LENGTH
 from mltrail.errors import InvalidArgumentError
 from mltrail.model import OrderByField
-from mltrail.store._args import short
 from mltrail.store._nodes import NodeSpec
 
 _COLUMNS = {

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, and_, bindparam, cast, literal, select, union
 
+from mltrail._plain import short
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.schema import TypeKind
 from mltrail.errors import InvalidArgumentError, NotFoundError
@@ -42,7 +43,6 @@ from mltrail.store._args import (
     id_arg,
     is_storable_id,
     optional_ids,
-    short,
     storable_ids,
     texts_arg,
 )
