@@ -1,5 +1,8 @@
 """Filters checked against the store's types: one that can never match is refused with a hint.
 
+Only an empty answer can come from such a filter, so the listings check it only then, after
+running the query: a filter that selects something costs no check at all.
+
 The check (:mod:`mltrail.query._hints`) reads a view of the types, kept per engine. Types are
 add-only, so a view that lets a filter through stays right and costs no SQL in steady state; a
 view that refuses it may be stale, so the types are read again, in the listing's transaction,

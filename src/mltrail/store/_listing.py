@@ -123,8 +123,6 @@ def list_nodes(
     filter_text = filter_arg(options.filter_query, "filter_query") or ""
     optional_text(options.page_token, "page_token")
     compiled = analyze(spec.kind, filter_text) if filter_text else None
-    if compiled is not None:
-        check_filter_types(conn, compiled)
     digest = _digest(spec.label, scope.label, filter_text)
     params: dict[str, Any] = scope.params()
     if compiled is not None:
@@ -158,6 +156,10 @@ def list_nodes(
 
     statement = _LISTINGS.get(key, listing)
     rows = statement.all(conn, params)
+    if not rows and compiled is not None:
+        # A filter the types show can never match selects nothing: only an empty answer can
+        # be one, and only then are the types read.
+        check_filter_types(conn, compiled)
     width = len(node_statements(spec.kind).node_columns)
     token = None
     if limit is not None and len(rows) > limit:
@@ -183,7 +185,6 @@ def count_nodes(conn: Connection, spec: NodeSpec, filter_query: str | None, scop
     compiled = analyze(spec.kind, filter_text) if filter_text else None
     params: dict[str, Any] = scope.params()
     if compiled is not None:
-        check_filter_types(conn, compiled)
         params.update(compiled.params)
     key = (spec.kind, scope.kind, compiled.shape if compiled is not None else None)
 
@@ -192,7 +193,10 @@ def count_nodes(conn: Connection, spec: NodeSpec, filter_query: str | None, scop
         where = _where(spec, scope, compiled, None)
         return query.where(where) if where is not None else query
 
-    return int(_COUNTS.get(key, build).all(conn, params)[0][0])
+    count = int(_COUNTS.get(key, build).all(conn, params)[0][0])
+    if not count and compiled is not None:
+        check_filter_types(conn, compiled)  # as in list_nodes: only a count of 0 can be one
+    return count
 
 
 def _where(
