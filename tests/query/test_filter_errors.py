@@ -6,10 +6,13 @@ what the message and the hint must say.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from mlmd_store import Mlmd
 
 import mltrail as m
@@ -515,3 +518,18 @@ def test_a_like_pattern_ending_in_its_escape_character(store: m.MetadataStore) -
     assert "ends with the escape character" in error.reason and "SELECT" not in str(error)
     found = store.get_artifacts(filter_query="name LIKE 'abc\\\\\\\\'")  # the pattern is abc\\
     assert [a.name for a in found] == ["abc\\"]
+
+
+@given(body=st.text(alphabet="ab\\'\"nt\n", max_size=12))
+def test_string_values_unescape_backslashes(body: str) -> None:
+    """A quoted value is unescaped as the grammar's STRING terminal reads it: \\n and \\t are
+    a line break and a tab, a backslash before any other character stands for that character."""
+    from mltrail.query import _parse
+
+    text = "'" + body + "'"
+    if not re.fullmatch(r"'(?:[^'\\]|\\.)*'", text, re.S):
+        return  # not one string token
+    expected = re.sub(
+        r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body, flags=re.S
+    )
+    assert _parse._unquote(text) == expected

@@ -313,7 +313,7 @@ def _suggest(word: str, options: list[str]) -> str:
     return f"did you mean {close[0]!r}? " if close else ""
 
 
-def _part_text(part: Any) -> str:
+def part_text(part: Any) -> str:
     text = str(part)
     return text[1:-1] if text.startswith("`") else text
 
@@ -322,7 +322,7 @@ def resolve(scope: Scope, tree: lark.Tree[Any], short_kind: str | None) -> Opera
     """The operand an attribute path names. ``short_kind`` is the literal kind for short forms."""
     scope.where = tree.meta
     operand = _resolve_path(scope, tree, short_kind)
-    parts = [_part_text(p) for p in tree.children]
+    parts = [part_text(p) for p in tree.children]
     keys = []
     if NEIGHBOUR.match(parts[0]) and parts[0] not in scope.kind.columns:
         keys.append(parts[0])
@@ -334,7 +334,7 @@ def resolve(scope: Scope, tree: lark.Tree[Any], short_kind: str | None) -> Opera
 
 
 def _resolve_path(scope: Scope, tree: lark.Tree[Any], short_kind: str | None) -> Operand:
-    parts = [_part_text(p) for p in tree.children]
+    parts = [part_text(p) for p in tree.children]
     label = ".".join(str(p) for p in tree.children)
     owner, kind, owner_key, rest = scope.base, scope.kind, "", parts
     match = NEIGHBOUR.match(parts[0])

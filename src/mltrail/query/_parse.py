@@ -192,9 +192,26 @@ def read_literal(tree: lark.Tree[Any]) -> Literal:
     return Literal("bare", str(token), line, column)
 
 
+_ESCAPES = {"n": "\n", "t": "\t"}
+
+
 def _unquote(text: str) -> str:
+    """The value of a quoted string: ``\\n`` and ``\\t`` are a line break and a tab, any other
+    escaped character stands for itself (the lexer lets no backslash end a line or the text)."""
     body = text[1:-1]
-    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
+    escape = body.find("\\")
+    if escape < 0:
+        return body
+    out = []
+    start = 0
+    while escape >= 0:
+        out.append(body[start:escape])
+        char = body[escape + 1]
+        out.append(_ESCAPES.get(char, char))
+        start = escape + 2
+        escape = body.find("\\", start)
+    out.append(body[start:])
+    return "".join(out)
 
 
 # ------------------------------------------------------------------------------- checks and limits

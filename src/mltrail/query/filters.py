@@ -32,11 +32,13 @@ from mltrail._lru import SizedLRU
 from mltrail.backends.sql.schema import TypeKind
 from mltrail.query._attributes import (
     KINDS,
+    NEIGHBOUR,
     NodeKind,
     Operand,
     Scope,
     ValueKind,
     convert,
+    part_text,
     query_error,
     resolve,
 )
@@ -231,11 +233,13 @@ def _analyze(kind: TypeKind, text: str, prefix: str, limits: FilterLimits) -> Co
     tree = parse(text, limits)
     # Filters on the node's own columns apply to its table directly, indexes and all; filters
     # on neighbours or properties need joins, made in a subquery over an alias of the table.
-    scope = Scope(node_kind, text, node_kind.table, prefix, limits)
-    condition = _compile(scope, tree, False)
+    # The condition is built once, on the base the query's attributes show it needs; should
+    # the joins it made say otherwise, it is built again on the other.
+    joined = _needs_joins(node_kind, tree)
+    scope, condition = _build(node_kind, text, prefix, limits, tree, joined)
+    if scope.joined != joined:
+        scope, condition = _build(node_kind, text, prefix, limits, tree, scope.joined)
     if scope.joined:
-        scope = Scope(node_kind, text, node_kind.table.alias("n0"), prefix, limits)
-        condition = _compile(scope, tree, False)
         matching = select(scope.base.c.id).select_from(scope.from_).where(condition)
         condition = node_kind.table.c.id.in_(matching)
     digest = hashlib.sha256(repr((kind, prefix, _shape(tree))).encode()).hexdigest()
@@ -246,6 +250,25 @@ def _analyze(kind: TypeKind, text: str, prefix: str, limits: FilterLimits) -> Co
         text,
         formula(kind, tree),
     )
+
+
+def _build(
+    kind: NodeKind, text: str, prefix: str, limits: FilterLimits, tree: Any, joined: bool
+) -> tuple[Scope, ColumnElement[bool]]:
+    scope = Scope(kind, text, kind.table.alias("n0") if joined else kind.table, prefix, limits)
+    return scope, _compile(scope, tree, False)
+
+
+def _needs_joins(kind: NodeKind, tree: Any) -> bool:
+    """Whether an attribute of the query names a neighbour or a property (as ``resolve`` sees
+    them), which the condition reaches by joins."""
+    for attribute in tree.find_data("attribute"):
+        parts = [part_text(p) for p in attribute.children]
+        if NEIGHBOUR.match(parts[0]) and parts[0] not in kind.columns:
+            return True
+        if parts[0] in ("properties", "custom_properties") and len(parts) > 1:
+            return True
+    return False
 
 
 _VALUE_TOKENS = frozenset({"STRING", "NUMBER", "TRUE", "FALSE"})
