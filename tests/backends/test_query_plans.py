@@ -80,7 +80,16 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorded]:
         calls.append((sql, args))
         return original(self, conn, params)
 
+    prepare = fast.FastStatement.prepared
+
+    def recording_prepared(self: fast.FastStatement, conn: Any, rows: Any) -> Any:
+        # Statements a dialect sends together (batched reads, multi-row writes).
+        sql, args = prepare(self, conn, rows)
+        calls.extend((sql, one) for one in args[:1])
+        return sql, args
+
     monkeypatch.setattr(fast.FastStatement, "execute", recording)
+    monkeypatch.setattr(fast.FastStatement, "prepared", recording_prepared)
     yield calls
 
 
