@@ -217,7 +217,7 @@ class Scope:
 
     def _alias(self, table: Table) -> Any:
         self._count += 1
-        return table.alias(f"j{self._count}")
+        return alias(table, f"j{self._count}")
 
     def _join(self, table: Table, on: Callable[[Any], ColumnElement[bool]]) -> Any:
         limit = self.limits.max_joins
@@ -295,6 +295,20 @@ class Scope:
                 ),
             )
         return alias
+
+
+_ALIASES: dict[tuple[str, str], Any] = {}
+
+
+def alias(table: Table, name: str) -> Any:
+    """The alias ``name`` of ``table``, made once: an alias builds its columns on first use,
+    and a filter's joins are named by their position (j1, j2...), so filters share them. Each
+    name stands once in a filter's subquery, which is never nested in another one's."""
+    key = (table.name, name)
+    found = _ALIASES.get(key)
+    if found is None:
+        found = _ALIASES[key] = table.alias(name)
+    return found
 
 
 def prop_key(owner_key: str, name: str, custom: bool) -> str:

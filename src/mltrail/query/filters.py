@@ -37,6 +37,7 @@ from mltrail.query._attributes import (
     Operand,
     Scope,
     ValueKind,
+    alias,
     convert,
     part_text,
     query_error,
@@ -255,7 +256,7 @@ def _analyze(kind: TypeKind, text: str, prefix: str, limits: FilterLimits) -> Co
 def _build(
     kind: NodeKind, text: str, prefix: str, limits: FilterLimits, tree: Any, joined: bool
 ) -> tuple[Scope, ColumnElement[bool]]:
-    scope = Scope(kind, text, kind.table.alias("n0") if joined else kind.table, prefix, limits)
+    scope = Scope(kind, text, alias(kind.table, "n0") if joined else kind.table, prefix, limits)
     return scope, _compile(scope, tree, False)
 
 
