@@ -75,7 +75,7 @@ def free_port() -> int:
 class Server:
     """``python -m mltrail serve STORE --workers N`` on a free loopback port."""
 
-    def __init__(self, store: str, home: Path, workers: int) -> None:
+    def __init__(self, store: str, home: Path, workers: int, variant: str | None = None) -> None:
         self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -84,6 +84,10 @@ class Server:
         self._log = self.log_path.open("wb")
         command = [sys.executable, "-m", "mltrail", "serve", store, "--port", str(self.port)]
         command += ["--home", str(home), "--workers", str(workers), *AUTH_PLACEHOLDER_SERVE_ARGS]
+        if variant is not None:  # benchmarks/server_variants.py, one worker
+            script = str(Path(__file__).with_name("server_variants.py"))
+            command = [sys.executable, script, store, "--port", str(self.port)]
+            command += ["--home", str(home), "--variant", variant]
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_TIMEOUT
         while True:
@@ -147,7 +151,7 @@ class Bench(MltrailBench):
     """The pipeline benchmark's workload, counting what it writes."""
 
     def __init__(self, url: str) -> None:
-        if url.startswith("http") and AUTH_PLACEHOLDER_TOKEN is not None:  # pragma: no cover
+        if url.startswith("http") and AUTH_PLACEHOLDER_TOKEN is not None:
             os.environ["MLTRAIL_TOKEN"] = AUTH_PLACEHOLDER_TOKEN
         super().__init__(url)
         self.written = Written()
@@ -320,7 +324,7 @@ def breakdown(
             ("client: encode the call, decode the answer", client_wire),
             ("server: decode the call, encode the answer", server_wire),
             ("store: the step on a new MetadataStore", store_fresh),
-            ("HTTP floor: GET /api/v1/docs (httpx, h11, uvicorn, FastAPI)", http_floor),
+            ("HTTP: GET /api/v1/docs (httpx, h11, uvicorn, FastAPI)", http_floor),
             ("server: find the route (FastAPI, in this process)", find_route),
         ):
             parts.setdefault(name, 0.0)
@@ -332,10 +336,10 @@ def breakdown(
     total = parts.pop("step through the server")
     print(f"  where a step's time goes (medians of {args.breakdown_calls} calls each; {load()}):")
     for name, value in parts.items():
-        print(f"    {name:<52} {ms(value):6.3f} ms")
+        print(f"    {name:<54} {ms(value):6.3f} ms")
     rest = total - sum(parts.values())
-    print(f"    {'rest: the rest of the handling, waiting for a CPU':<52} {ms(rest):6.3f} ms")
-    print(f"    {'step through the server':<52} {ms(total):6.3f} ms")
+    print(f"    {'rest: the rest of the handling, waiting for a CPU':<54} {ms(rest):6.3f} ms")
+    print(f"    {'step through the server':<54} {ms(total):6.3f} ms")
 
 
 def route_finder(store: str, server: Server) -> Callable[[], Any]:
@@ -511,6 +515,61 @@ def memory(args: argparse.Namespace, store: str, home: Path, runs: Runs, total: 
         server.close()
 
 
+def variants(args: argparse.Namespace, store: str, home: Path, runs: Runs, total: Written) -> None:
+    """Experimental server changes (``benchmarks/server_variants.py``), rounds alternated."""
+    import importlib.util
+
+    names = [
+        "",
+        "no-access-log",
+        "one-route",
+        "no-thread",
+        "uvloop",
+        "no-access-log,one-route,uvloop",
+    ]
+    if not all(importlib.util.find_spec(m) for m in ("httptools", "uvloop")):
+        print("\n(httptools and uvloop are not installed: their variants are left out)")
+        names = [n for n in names if "uvloop" not in n]
+    print(f"\n== server variants: one client, {args.rounds} rounds of {args.steps} steps ==")
+    servers = {name: Server(store, home / f"variant-{i}", 1, name) for i, name in enumerate(names)}
+    try:
+        benches = {name: Bench(server.url) for name, server in servers.items()}
+        for bench in benches.values():
+            for run in runs.take(4):
+                bench.chain(run, args.depth)
+        medians: dict[str, list[float]] = {name: [] for name in names}
+        cpu = {name: [0.0, 0.0] for name in names}
+        loads = [load()]
+        for _ in range(args.rounds):
+            for name, bench in benches.items():
+                pid = servers[name].pid
+                times: list[float] = []
+                mine, its = time.process_time(), cpu_seconds(pid)
+                for run in runs.take(max(1, args.steps // args.depth)):
+                    bench.chain(run, args.depth, times)
+                cpu[name][0] += time.process_time() - mine
+                cpu[name][1] += cpu_seconds(pid) - its
+                medians[name].append(statistics.median(times))
+        loads.append(load())
+        steps = args.rounds * max(1, args.steps // args.depth) * args.depth
+        print(f"  {'variant':<32} ms/step (median; rounds)  vs as served  CPU client/server")
+        for name in names:
+            values = medians[name]
+            ratio = statistics.median(a / b for a, b in zip(values, medians[""]))
+            print(
+                f"  {name or 'as served':<32} {ms(statistics.median(values)):5.2f} "
+                f"({ms(min(values)):.2f}-{ms(max(values)):.2f}){'':<6} {ratio:5.2f}x"
+                f"       {ms(cpu[name][0] / steps):.2f} / {ms(cpu[name][1] / steps):.2f} ms"
+            )
+        print(f"  {loads[0]} -> {loads[1]}")
+        for bench in benches.values():
+            total.add(bench.written)
+            bench.store.close()
+    finally:
+        for server in servers.values():
+            server.close()
+
+
 # ----------------------------------------------------------------------------------- the answer
 
 
@@ -558,7 +617,12 @@ def database(url: str | None, tmp: Path) -> Iterator[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--only", choices=["step", "concurrency", "memory"], default=None)
+    parser.add_argument(
+        "--only",
+        choices=["step", "concurrency", "memory", "variants"],
+        default=None,
+        help="one scenario (the server variants run only when asked for)",
+    )
     parser.add_argument("--url", help="a database to create, use and drop (default: SQLite file)")
     parser.add_argument("--rounds", type=int, default=5, help="one-client rounds per side")
     parser.add_argument("--steps", type=int, default=500, help="steps per one-client round")
@@ -579,6 +643,8 @@ def main() -> None:
                 concurrency(args, store, tmp, runs, total)
             if args.only in (None, "memory"):
                 memory(args, store, tmp, runs, total)
+            if args.only == "variants":
+                variants(args, store, tmp, runs, total)
             check(store, tmp, total)
     shown = " ".join(
         make_url(a).render_as_string(hide_password=True) if "://" in a else a for a in sys.argv[1:]
