@@ -61,7 +61,12 @@ class RemoteStore:
             )
         self.url = url.rstrip("/")
         token = token if token is not None else os.environ.get(TOKEN_VARIABLE) or None
-        headers = {"accept": "application/json", "user-agent": "mltrail"}
+        # Every request is a JSON POST: its headers are the client's, not merged per call.
+        headers = {
+            "accept": "application/json",
+            "content-type": "application/json",
+            "user-agent": "mltrail",
+        }
         if token:
             headers["authorization"] = f"Bearer {token}"
         try:
@@ -76,6 +81,8 @@ class RemoteStore:
                 f"cannot use {url!r} as an mltrail server URL: {exc}; expected "
                 "http://host:port or http://host:port/p/<project>"
             ) from None
+        #: Each call's absolute URL, parsed once (httpx parses a relative one on every request).
+        self._urls: dict[str, httpx.URL] = {}
 
     def __repr__(self) -> str:
         return f"<RemoteStore {self.url}>"
@@ -101,9 +108,7 @@ class RemoteStore:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             last = attempt == MAX_ATTEMPTS
             try:
-                response = self._http.post(
-                    call.path, content=body, headers={"content-type": "application/json"}
-                )
+                response = self._http.post(self._url(call), content=body)
             except httpx.ConnectError as exc:  # never reached the server: safe to resend
                 if last:
                     raise self._unreachable(exc) from None
@@ -119,6 +124,12 @@ class RemoteStore:
             time.sleep(delay)
             delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _url(self, call: Call) -> httpx.URL:
+        url = self._urls.get(call.name)
+        if url is None:
+            url = self._urls[call.name] = self._http.base_url.join(call.path.lstrip("/"))
+        return url
 
     def _answer(self, call: Call, response: httpx.Response) -> Any:
         try:

@@ -67,15 +67,35 @@ def serve(
     checked.state.projects.close()
     if checked.state.registry is not None:
         checked.state.registry.close()
-    uvicorn.run(
-        "mltrail.server.serve:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        server_header=False,
-    )
+    options: dict[str, Any] = {"factory": True, "log_level": "info", "server_header": False}
+    if workers == 1:
+        uvicorn.run(APP, host=host, port=port, **options)
+    else:
+        _run_workers(uvicorn.Config(APP, host=host, port=port, workers=workers, **options))
+
+
+#: The application factory each server process calls.
+APP = "mltrail.server.serve:app_from_environment"
+
+
+def _run_workers(config: Any) -> None:
+    """Several worker processes on one listening socket (what ``uvicorn.run`` does), the socket
+    marked as TCP: uvicorn binds it with protocol 0, and asyncio then leaves Nagle's algorithm on
+    for the connections the workers accept, so every answer waited ~40 ms for the client's
+    delayed ACK between its header and its body."""
+    import socket
+
+    from uvicorn.supervisors import Multiprocess
+
+    bound = config.bind_socket()
+    sock = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
+    sock.set_inheritable(True)
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
 
 
 def app_from_environment() -> Any:
