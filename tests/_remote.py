@@ -3,8 +3,9 @@
 A remote backend (``remote-sqlite``, ``remote-postgresql``) is a server started once per test
 session (per pytest-xdist worker) on a store of that kind; the tests talk to it with the remote
 client (``mltrail.connect("http://...")``) exactly as they talk to a SQL store. Between tests the
-server's database is emptied directly, as the SQL backends' are; the server keeps no state
-between requests that this could make stale.
+server's database is emptied directly, as the SQL backends' are, and the server is told to
+reopen it (``POST /api/v1/projects/default/reopen``), as after restoring a backup: the types it
+had read are gone.
 """
 
 from __future__ import annotations

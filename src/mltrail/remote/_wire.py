@@ -117,6 +117,20 @@ def _registered(kind: type) -> type | None:
 
 
 @cache
+def _omissible(cls: type) -> dict[str, type | None]:
+    """Fields left out of the wire when they hold their default: ``None`` for a field whose
+    default is None, an empty dict or list for one whose default is a new empty one (the
+    receiver's constructor gives the same default back)."""
+    out: dict[str, type | None] = {}
+    for f in dataclasses.fields(cls):
+        if f.init and f.default is None:
+            out[f.name] = None
+        elif f.init and f.default_factory in (dict, list):
+            out[f.name] = f.default_factory
+    return out
+
+
+@cache
 def _late_fields(cls: type) -> tuple[str, ...]:
     """Fields a data class computes itself (``init=False``); they travel too, as given."""
     return tuple(f.name for f in dataclasses.fields(cls) if not f.init)
@@ -181,8 +195,14 @@ class Encoder:
                 return {TAG: "ref", "id": self.seen[key]}
             out["$id"] = self.seen[key] = len(self.seen)
             self.keep.append(value)
+        omissible = _omissible(cls)
         for name, hint in field_hints(cls).items():
-            out[name] = self.encode(getattr(value, name), hint)
+            item = getattr(value, name)
+            if name in omissible:
+                empty = omissible[name]
+                if item is None if empty is None else (type(item) is empty and not item):
+                    continue
+            out[name] = self.encode(item, hint)
         for name in _late_fields(cls):
             out[name] = self.any(getattr(value, name, None))
         return out

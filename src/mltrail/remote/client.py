@@ -70,18 +70,21 @@ class RemoteStore:
         if token:
             headers["authorization"] = f"Bearer {token}"
         try:
-            self._http = httpx.Client(
-                base_url=self.url + API_PREFIX,
-                headers=headers,
-                timeout=httpx.Timeout(timeout),
-                transport=transport,
-            )
+            self._base = httpx.URL(self.url + API_PREFIX)
+            if self._base.scheme not in ("http", "https") or not self._base.host:
+                raise ValueError("it needs http:// or https:// and a host")
         except (httpx.InvalidURL, ValueError) as exc:
             raise InvalidArgumentError(
                 f"cannot use {url!r} as an mltrail server URL: {exc}; expected "
                 "http://host:port or http://host:port/p/<project>"
             ) from None
-        #: Each call's absolute URL, parsed once (httpx parses a relative one on every request).
+        self._headers = httpx.Headers(headers)
+        self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
+        # Requests go straight to the pooled keep-alive transport: the client layer of httpx
+        # (redirects, cookies, auth flows, merging per-call options) cost ~0.3 ms of CPU a call
+        # and gives this API nothing.
+        self._transport = transport if transport is not None else httpx.HTTPTransport()
+        #: Each call's absolute URL, parsed once.
         self._urls: dict[str, httpx.URL] = {}
 
     def __repr__(self) -> str:
@@ -95,7 +98,7 @@ class RemoteStore:
 
     def close(self) -> None:
         """Close the connections to the server."""
-        self._http.close()
+        self._transport.close()
 
     # ------------------------------------------------------------------------------ calls
 
@@ -108,7 +111,7 @@ class RemoteStore:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             last = attempt == MAX_ATTEMPTS
             try:
-                response = self._http.post(self._url(call), content=body)
+                response = self._post(self._url(call), body)
             except httpx.ConnectError as exc:  # never reached the server: safe to resend
                 if last:
                     raise self._unreachable(exc) from None
@@ -125,10 +128,21 @@ class RemoteStore:
             delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _post(self, url: httpx.URL, body: bytes) -> httpx.Response:
+        request = httpx.Request(
+            "POST", url, headers=self._headers, content=body, extensions=self._extensions
+        )
+        response = self._transport.handle_request(request)
+        try:
+            response.read()
+        finally:
+            response.close()
+        return response
+
     def _url(self, call: Call) -> httpx.URL:
         url = self._urls.get(call.name)
         if url is None:
-            url = self._urls[call.name] = self._http.base_url.join(call.path.lstrip("/"))
+            url = self._urls[call.name] = httpx.URL(str(self._base) + call.path)
         return url
 
     def _answer(self, call: Call, response: httpx.Response) -> Any:

@@ -236,11 +236,14 @@ def places_for(default_store: str | None, home: Path) -> Places:
 
 
 class Projects:
-    """Project name → store. Thread-safe; databases stay open until :meth:`close`.
+    """Project name → open store, shared by the requests of the process (a store is safe to
+    share between threads). Stores stay open until :meth:`close`.
 
-    :meth:`store` gives a new :class:`~mltrail.store.MetadataStore` object over the project's
-    open database for each request: nothing one request learns (the types it read) is kept for
-    the next, so replicas and other writers of the same database can never make it stale.
+    What a store keeps between calls stays true whatever other processes write to its database
+    (replicas, sites, scripts): the types it has read, which are only ever added to (a type that
+    lacks a property a request names is read again before the request is refused), and compiled
+    statements. Only a database changed behind the API (restored from a backup) needs
+    :meth:`reopen`.
     """
 
     def __init__(self, default_store: str | None, home: Path) -> None:
@@ -265,9 +268,7 @@ class Projects:
     def store(self, name: str) -> MetadataStore:
         """A store of project ``name``; NotFoundError when there is no such project."""
         store = self._stores.get(name)
-        if store is None:
-            store = self._opened(name)
-        return MetadataStore(store.database, store.schema_version)
+        return store if store is not None else self._opened(name)
 
     def _opened(self, name: str) -> MetadataStore:
         if not self.exists(name):

@@ -96,8 +96,19 @@ def _object(cls: type) -> dict[str, Any]:
     return out
 
 
+def operation(call: Call) -> dict[str, Any]:
+    """The OpenAPI operation of a store call: ``POST /api/v1/store/<method>``."""
+    return {
+        "operationId": call.name,
+        "summary": call.summary,
+        "description": call.doc,
+        "tags": ["store"],
+        **call_openapi(call),
+    }
+
+
 def call_openapi(call: Call) -> dict[str, Any]:
-    """The ``openapi_extra`` of a call's route: its request body and its answer."""
+    """A call's request body and answer."""
     properties: dict[str, Any] = {}
     required: list[str] = []
     for parameter in list(call.signature.parameters.values())[1:]:

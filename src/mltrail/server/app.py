@@ -8,12 +8,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from mltrail.errors import FailedPreconditionError, InvalidArgumentError, RequestTooLargeError
-from mltrail.remote._api import API_PREFIX, Call, calls
+from mltrail.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    RequestTooLargeError,
+)
+from mltrail.remote._api import API_PREFIX, calls
 from mltrail.server import _errors, _schema, admin
 from mltrail.server._projects import DEFAULT_PROJECT, Projects
 from mltrail.server.settings import Settings
@@ -85,21 +90,13 @@ def create_app(store: str | None = None, *, settings: Settings | None = None) ->
             allow_headers=["authorization", "content-type"],
         )
 
-    store_api = APIRouter()
-    for call in calls().values():
-        store_api.add_api_route(
-            call.path,
-            _store_endpoint(call, settings, guard),
-            methods=["POST"],
-            name=call.name,
-            operation_id=call.name,
-            summary=call.summary,
-            description=call.doc,
-            tags=["store"],
-            openapi_extra=_schema.call_openapi(call),
-        )
-    app.include_router(store_api, prefix=API_PREFIX)
-    app.include_router(store_api, prefix="/p/{project}" + API_PREFIX, include_in_schema=False)
+    # One route serves every store call (matching a route per method cost more than the
+    # dispatch); the API document still describes each call on its own path.
+    # A plain Starlette route: the endpoint reads its body itself, so FastAPI's request
+    # handling (dependencies, body models) would only add work.
+    endpoint = _store_endpoint(settings, guard)
+    for prefix in (API_PREFIX, "/p/{project}" + API_PREFIX):
+        app.add_route(prefix + "/store/{method}", endpoint, ["POST"], include_in_schema=False)
     app.include_router(admin.router(projects, registry, guard))
 
     default_openapi = app.openapi
@@ -107,6 +104,9 @@ def create_app(store: str | None = None, *, settings: Settings | None = None) ->
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = default_openapi()
+            paths = document.setdefault("paths", {})
+            for call in calls().values():
+                paths[API_PREFIX + call.path] = {"post": _schema.operation(call)}
             document.setdefault("components", {}).setdefault("schemas", {}).update(
                 _schema.COMPONENTS
             )
@@ -145,13 +145,20 @@ def _schema_version(store: MetadataStore) -> int:
     return found
 
 
-def _store_endpoint(call: Call, settings: Settings, guard: Guard) -> Handler:
+def _store_endpoint(settings: Settings, guard: Guard) -> Handler:
     limit = settings.max_body_bytes
-    role = "reader" if call.read else "writer"
+    catalog = calls()
 
     async def endpoint(request: Request) -> Response:
         projects: Projects = request.app.state.projects
         project = request.path_params.get("project", DEFAULT_PROJECT)
+        call = catalog.get(request.path_params["method"])
+        if call is None:
+            raise NotFoundError(
+                f"no such route: POST {request.url.path}; the store calls are listed in "
+                f"{API_PREFIX}/openapi.json"
+            )
+        role = "reader" if call.read else "writer"
         body = await read_body(request, limit)
 
         def run() -> tuple[list[bytes], Iterator[bytes]]:
@@ -168,7 +175,6 @@ def _store_endpoint(call: Call, settings: Settings, guard: Guard) -> Handler:
             return Response(head[0], media_type="application/json")
         return StreamingResponse(itertools.chain(head, rest), media_type="application/json")
 
-    endpoint.__name__ = call.name
     return endpoint
 
 
