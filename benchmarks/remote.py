@@ -57,10 +57,6 @@ from mltrail import Artifact, Context, Event, EventType, Execution, ExecutionSta
 
 #: Seconds a server may take to answer /healthz after its start.
 START_TIMEOUT = 60.0
-#: Authentication is not measured. Placeholder for when ``mltrail serve`` checks tokens: the
-#: extra ``mltrail serve`` arguments that set a token up, and the token the clients then send.
-AUTH_PLACEHOLDER_SERVE_ARGS: tuple[str, ...] = ()
-AUTH_PLACEHOLDER_TOKEN: str | None = None
 
 
 # ------------------------------------------------------------------------------------- servers
@@ -75,7 +71,14 @@ def free_port() -> int:
 class Server:
     """``python -m mltrail serve STORE --workers N`` on a free loopback port."""
 
-    def __init__(self, store: str, home: Path, workers: int, variant: str | None = None) -> None:
+    def __init__(
+        self,
+        store: str,
+        home: Path,
+        workers: int,
+        variant: str | None = None,
+        extra: tuple[str, ...] = (),
+    ) -> None:
         self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -83,7 +86,7 @@ class Server:
         self.log_path = home / "server.log"
         self._log = self.log_path.open("wb")
         command = [sys.executable, "-m", "mltrail", "serve", store, "--port", str(self.port)]
-        command += ["--home", str(home), "--workers", str(workers), *AUTH_PLACEHOLDER_SERVE_ARGS]
+        command += ["--home", str(home), "--workers", str(workers), *extra]
         if variant is not None:  # benchmarks/server_variants.py, one worker
             script = str(Path(__file__).with_name("server_variants.py"))
             command = [sys.executable, script, store, "--port", str(self.port)]
@@ -151,8 +154,6 @@ class Bench(MltrailBench):
     """The pipeline benchmark's workload, counting what it writes."""
 
     def __init__(self, url: str) -> None:
-        if url.startswith("http") and AUTH_PLACEHOLDER_TOKEN is not None:
-            os.environ["MLTRAIL_TOKEN"] = AUTH_PLACEHOLDER_TOKEN
         super().__init__(url)
         self.written = Written()
 
@@ -615,11 +616,61 @@ def database(url: str | None, tmp: Path) -> Iterator[str]:
         recreate(admin, (parsed.database,), drop_only=True)
 
 
+def auth_cost(args: argparse.Namespace, store: str, tmp: Path) -> None:
+    """The cost of checking a token: the same cheap call against a server without and one with
+    authentication (a writer token), rounds alternated."""
+    import mltrail
+    from mltrail.server.tokens import Registry
+
+    print(
+        "\n== authentication: ms per request (get_artifact_types_by_id([])), rounds alternated =="
+    )
+    open_home, auth_home = tmp / "auth-off", tmp / "auth-on"
+    auth_home.mkdir(parents=True, exist_ok=True)
+    registry = Registry(f"sqlite:///{auth_home / 'server.db'}")
+    token = registry.create("default", "writer", "benchmark")[0]
+    registry.close()
+    servers = {
+        "no auth": Server(store, open_home, 1),
+        "auth (token checked)": Server(store, auth_home, 1, extra=("--auth",)),
+    }
+    try:
+        clients = {
+            "no auth": mltrail.connect(servers["no auth"].url),
+            "auth (token checked)": mltrail.connect(
+                servers["auth (token checked)"].url, token=token
+            ),
+        }
+        rounds: dict[str, list[float]] = {name: [] for name in clients}
+        for _ in range(args.rounds):
+            for name, client in clients.items():
+                client.get_artifact_types_by_id([])
+                started = time.perf_counter()
+                for _ in range(args.steps):
+                    client.get_artifact_types_by_id([])
+                rounds[name].append((time.perf_counter() - started) / args.steps * 1000)
+        for name, values in rounds.items():
+            print(
+                f"  {name:<22} median {statistics.median(values):6.3f} ms (rounds "
+                f"{min(values):.3f}-{max(values):.3f})"
+            )
+        diffs = [b - a for a, b in zip(rounds["no auth"], rounds["auth (token checked)"])]
+        print(
+            f"  cost of the token check: {statistics.median(diffs):.3f} ms per request "
+            f"(median of the rounds' differences); {load()}"
+        )
+        for client in clients.values():
+            client.close()
+    finally:
+        for server in servers.values():
+            server.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument(
         "--only",
-        choices=["step", "concurrency", "memory", "variants"],
+        choices=["step", "concurrency", "memory", "auth", "variants"],
         default=None,
         help="one scenario (the server variants run only when asked for)",
     )
@@ -643,6 +694,8 @@ def main() -> None:
                 concurrency(args, store, tmp, runs, total)
             if args.only in (None, "memory"):
                 memory(args, store, tmp, runs, total)
+            if args.only in (None, "auth"):
+                auth_cost(args, store, tmp)
             if args.only == "variants":
                 variants(args, store, tmp, runs, total)
             check(store, tmp, total)
