@@ -2,6 +2,19 @@
 which offers the whole :class:`~mltrail.store.MetadataStore` API over HTTP, one request per call.
 """
 
-from mltrail.remote.client import RemoteStore
+from __future__ import annotations
+
+import typing
+
+if typing.TYPE_CHECKING:
+    from mltrail.remote.client import RemoteStore
 
 __all__ = ["RemoteStore"]
+
+
+def __getattr__(name: str) -> object:
+    if name == "RemoteStore":
+        from mltrail.remote.client import RemoteStore
+
+        return RemoteStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import inspect
 import json
+import pprint
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from mltrail import model
@@ -141,35 +143,133 @@ class Call:
         return _wire.decode(data, self.returns, f"the answer of {self.name}")
 
 
-@lru_cache(maxsize=1)
-def calls() -> dict[str, Call]:
-    """Every call of the API, by method name."""
+def _call(name: str, signature: inspect.Signature, hints: dict[str, Any], doc: str) -> Call:
+    extra = next(
+        (p.name for p in signature.parameters.values() if p.kind is inspect.Parameter.VAR_KEYWORD),
+        None,
+    )
+    return Call(
+        name=name,
+        signature=signature,
+        hints={k: v for k, v in hints.items() if k not in ("return", extra)},
+        returns=hints.get("return", Any),
+        extra=extra,
+        read=name.startswith(READ_PREFIXES),
+        summary=doc.split("\n\n")[0].replace("\n", " "),
+        doc=doc,
+    )
+
+
+def _store_methods() -> dict[str, Any]:
     from mltrail.store import MetadataStore
 
-    found: dict[str, Call] = {}
-    for name in sorted(dir(MetadataStore)):
-        member = getattr(MetadataStore, name)
-        if name.startswith("_") or name in NOT_CALLS or not inspect.isfunction(member):
-            continue
-        signature = inspect.signature(member)
-        hints = typing.get_type_hints(member)
-        extra = next(
+    return {
+        name: getattr(MetadataStore, name)
+        for name in sorted(dir(MetadataStore))
+        if not name.startswith("_")
+        and name not in NOT_CALLS
+        and inspect.isfunction(getattr(MetadataStore, name))
+    }
+
+
+@lru_cache(maxsize=1)
+def calls() -> dict[str, Call]:
+    """Every call of the API, by method name, read off the store class (the server's view)."""
+    return {
+        name: _call(
+            name,
+            inspect.signature(member),
+            typing.get_type_hints(member),
+            inspect.getdoc(member) or "",
+        )
+        for name, member in _store_methods().items()
+    }
+
+
+# ------------------------------------------------------------------- the client's catalog
+#
+# The remote client must not import the store (and SQLAlchemy with it) to know its calls: it
+# reads them from _catalog.py, written from the store class by ``python -m mltrail.remote._api``
+# (tests/server/test_catalog.py fails until the file matches the store again).
+
+CATALOG = Path(__file__).with_name("_catalog.py")
+
+
+def catalog_source() -> str:
+    """The text of _catalog.py for the store class as it is."""
+    entries = []
+    for name, member in _store_methods().items():
+        parameters = [
             (
-                p.name
-                for p in signature.parameters.values()
-                if p.kind is inspect.Parameter.VAR_KEYWORD
-            ),
-            None,
-        )
-        doc = inspect.getdoc(member) or ""
-        found[name] = Call(
-            name=name,
-            signature=signature,
-            hints={k: v for k, v in hints.items() if k not in ("return", extra)},
-            returns=hints.get("return", Any),
-            extra=extra,
-            read=name.startswith(READ_PREFIXES),
-            summary=doc.split("\n\n")[0].replace("\n", " "),
-            doc=doc,
-        )
+                p.name,
+                int(p.kind),
+                None if p.default is inspect.Parameter.empty else repr(p.default),
+                p.annotation if isinstance(p.annotation, str) else None,
+            )
+            for p in inspect.signature(member, eval_str=False).parameters.values()
+        ]
+        returns = inspect.signature(member, eval_str=False).return_annotation
+        entries.append((name, parameters, returns, inspect.getdoc(member) or ""))
+    body = pprint.pformat(entries, width=100, sort_dicts=False)
+    return (
+        '"""The store calls of the API, for the remote client: written by\n'
+        "``python -m mltrail.remote._api`` from MetadataStore; do not edit.\n"
+        '"""\n\n'
+        "CALLS: list[tuple[str, list[tuple[str, int, str | None, str | None]], str, str]] = "
+        f"{body}\n"
+    )
+
+
+def _namespace() -> dict[str, Any]:
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+    from mltrail.query.compare import ArtifactComparison
+    from mltrail.query.fingerprint import CachedExecution, CacheExplanation, Fingerprint
+
+    return {
+        **{name: getattr(model, name) for name in model.__all__},
+        "PropertyValue": model.PropertyValue,
+        "Any": Any,
+        "Iterable": Iterable,
+        "Iterator": Iterator,
+        "Mapping": Mapping,
+        "Sequence": Sequence,
+        "ArtifactComparison": ArtifactComparison,
+        "CachedExecution": CachedExecution,
+        "CacheExplanation": CacheExplanation,
+        "Fingerprint": Fingerprint,
+    }
+
+
+@lru_cache(maxsize=1)
+def client_calls() -> dict[str, Call]:
+    """Every call of the API, by method name, from the generated catalog (the client's view)."""
+    from mltrail.remote._catalog import CALLS
+
+    namespace = _namespace()
+    found: dict[str, Call] = {}
+    for name, parameters, returns, doc in CALLS:
+        built = []
+        hints: dict[str, Any] = {}
+        for pname, kind, default, annotation in parameters:
+            value = inspect.Parameter.empty if default is None else eval(default, namespace)
+            built.append(
+                inspect.Parameter(
+                    pname,
+                    inspect._ParameterKind(kind),
+                    default=value,
+                    annotation=annotation or inspect.Parameter.empty,
+                )
+            )
+            if annotation:
+                hints[pname] = eval(annotation, namespace)
+        answer = eval(returns, namespace)
+        hints["return"] = type(None) if answer is None else answer  # as get_type_hints gives it
+        signature = inspect.Signature(built, return_annotation=returns)
+        found[name] = _call(name, signature, hints, doc)
     return found
+
+
+if __name__ == "__main__":
+    CATALOG.write_text(catalog_source(), encoding="utf-8")
+    print(f"wrote {CATALOG}")

@@ -9,7 +9,6 @@ server answered :class:`~mltrail.errors.AbortedError`).
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import time
@@ -26,7 +25,7 @@ from mltrail.errors import (
     UnavailableError,
 )
 from mltrail.model import ListOptions, ResultPage
-from mltrail.remote._api import API_PREFIX, Call, calls
+from mltrail.remote._api import API_PREFIX, Call, client_calls
 
 #: How many times a call is sent when retrying is safe.
 MAX_ATTEMPTS = 4
@@ -83,7 +82,10 @@ class RemoteStore:
         # Requests go straight to the pooled keep-alive transport: the client layer of httpx
         # (redirects, cookies, auth flows, merging per-call options) cost ~0.3 ms of CPU a call
         # and gives this API nothing.
-        self._transport = transport if transport is not None else httpx.HTTPTransport()
+        if transport is None:
+            # A plain-HTTP server needs no certificates: loading them costs ~40 ms at start.
+            transport = httpx.HTTPTransport(verify=self._base.scheme == "https")
+        self._transport = transport
         #: Each call's absolute URL, parsed once.
         self._urls: dict[str, httpx.URL] = {}
 
@@ -233,17 +235,15 @@ def error_from(status: int, payload: Any, where: str) -> MltrailError:
 
 
 def _method(call: Call) -> Callable[..., Any]:
-    from mltrail.store import MetadataStore
-
-    original = getattr(MetadataStore, call.name)
-
-    @functools.wraps(original)
     def method(self: RemoteStore, *args: Any, **kwargs: Any) -> Any:
         return self._call(call, args, kwargs)
 
+    method.__name__ = method.__qualname__ = call.name
+    method.__doc__ = call.doc
+    method.__signature__ = call.signature  # type: ignore[attr-defined]
     return method
 
 
-for _call_ in calls().values():
+for _call_ in client_calls().values():
     setattr(RemoteStore, _call_.name, _method(_call_))
 del _call_
