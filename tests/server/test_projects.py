@@ -79,10 +79,11 @@ def test_a_reopened_project_reads_its_database_again(projects: Projects) -> None
         projects.reopen("missing")
 
 
-def test_a_server_on_postgresql_serves_its_projects(
-    servers: dict[str, Server], tmp_path: Path
+@pytest.mark.parametrize("kind", SERVERS)
+def test_a_server_on_a_database_server_serves_its_projects(
+    kind: str, servers: dict[str, Server], tmp_path: Path
 ) -> None:
-    database = servers["postgresql"]
+    database = servers[kind]
     need(database)
     url = database.new_database("served")
     server = RemoteServer(url, tmp_path / "home")
@@ -96,3 +97,6 @@ def test_a_server_on_postgresql_serves_its_projects(
         assert server.http.get("/api/v1/projects").json() == {"projects": ["default", "team-a"]}
     finally:
         server.close()
+        if kind == "mysql":  # the project's database is dropped with the session's own
+            name = url.rsplit("/", 1)[1].split("?", 1)[0]
+            database.databases.append(f"{name}_p_team-a")
