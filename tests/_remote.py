@@ -20,6 +20,8 @@ from pathlib import Path
 
 import httpx
 
+from _servers import DELETE_ORDER
+
 REMOTES = {"remote-sqlite": "sqlite-file", "remote-postgresql": "postgresql"}
 #: Seconds a server may take to answer /healthz after its start.
 START_TIMEOUT = 60.0
@@ -111,8 +113,6 @@ def empty_sqlite(path: Path) -> None:
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'mlt_%'"
             )
         ]
-        from _servers import DELETE_ORDER
-
         ordered = [t for t in DELETE_ORDER if t in tables]
         with conn:
             for table in ordered:

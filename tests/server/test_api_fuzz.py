@@ -21,12 +21,11 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Text, cast, literal, null, select, union_all
 
 import mltrail as m
+from _dump import dump
 from _remote import RemoteServer
 from mltrail import errors
-from mltrail.backends.sql import schema
 from mltrail.backends.sql.database import Database
 
 EXAMPLES = int(os.environ.get("MLTRAIL_FUZZ_EXAMPLES", "100")) * 3
@@ -38,24 +37,6 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 STATUSES = {cls.http_status for cls in vars(errors).values() if isinstance(cls, type)}
-
-
-def _dump_statement() -> Any:
-    tables = schema.metadata.sorted_tables
-    width = max(len(t.columns) for t in tables)
-    return union_all(
-        *(
-            select(
-                literal(t.name),
-                *[cast(c, Text) for c in t.columns],
-                *[null()] * (width - len(t.columns)),
-            )
-            for t in tables
-        )
-    )
-
-
-DUMP = _dump_statement()
 
 
 class Target:
@@ -87,8 +68,7 @@ class Target:
                 self.calls[path.rsplit("/", 1)[1]] = body["properties"]
 
     def dump(self) -> list[tuple[Any, ...]]:
-        rows = self.database.run(lambda conn: conn.execute(DUMP).all(), write=False)
-        return sorted((tuple(r) for r in rows), key=repr)
+        return dump(self.database)
 
     def close(self) -> None:
         self.database.close()

@@ -15,11 +15,9 @@ from functools import partial
 from pathlib import PurePosixPath
 from typing import Any
 
-from sqlalchemy import Text, cast, literal, null, select, union_all
-
 import mltrail as m
+from _dump import dump
 from mltrail._plain import short
-from mltrail.backends.sql import schema
 from mltrail.backends.sql.database import Database
 from mltrail.errors import MltrailError
 from mltrail.query.fingerprint import Fingerprint
@@ -248,29 +246,6 @@ def _stored_type(kind: str, name: str) -> Any:
 
 def is_write(name: str) -> bool:
     return name.startswith("put_")
-
-
-def _dump_statement() -> Any:
-    """One SELECT of every row of every table, each column as text: a store's content in one
-    round trip (compared only with other dumps of the same database)."""
-    tables = schema.metadata.sorted_tables
-    width = max(len(t.columns) for t in tables)
-    parts = []
-    for table in tables:
-        columns = [cast(c, Text) for c in table.columns]
-        parts.append(
-            select(literal(table.name).label("t"), *columns, *[null()] * (width - len(columns)))
-        )
-    return union_all(*parts)
-
-
-_DUMP = _dump_statement()
-
-
-def dump(database: Database) -> list[tuple[Any, ...]]:
-    """Every row of every table, sorted."""
-    rows = database.run(lambda conn: conn.execute(_DUMP).all(), write=False)
-    return sorted((tuple(row) for row in rows), key=repr)
 
 
 def positions(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[int | str]:

@@ -3,10 +3,16 @@ machine that holds its home (no running server needed)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from mltrail.server.tokens import Registry
 
 home_option = click.option(
     "--home",
@@ -26,6 +32,18 @@ def _settings(home: str | None, registry: str | None) -> tuple[Path, str]:
     settings = Settings(home=Path(home) if home else None, registry=registry)
     resolved = settings.resolved_home(None)
     return resolved, settings.registry_url(resolved)
+
+
+@contextlib.contextmanager
+def _registry(home: str | None, registry: str | None) -> Iterator[Registry]:
+    """The token registry of the home (or at ``registry``), closed afterwards."""
+    from mltrail.server.tokens import Registry
+
+    opened = Registry(_settings(home, registry)[1])
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 @click.group()
@@ -48,13 +66,8 @@ def token_create(
     project: str, role: str, name: str, home: str | None, registry: str | None
 ) -> None:
     """Create a token and print its secret (shown only this once)."""
-    from mltrail.server.tokens import Registry
-
-    found = Registry(_settings(home, registry)[1])
-    try:
+    with _registry(home, registry) as found:
         secret, made = found.create(project, role, name)
-    finally:
-        found.close()
     click.echo(secret)
     click.echo(f"token {made.id}: {made.role} of {made.project}", err=True)
 
@@ -66,13 +79,8 @@ def token_create(
 @registry_option
 def token_list(project: str | None, as_json: bool, home: str | None, registry: str | None) -> None:
     """List tokens (never their secrets)."""
-    from mltrail.server.tokens import Registry
-
-    found = Registry(_settings(home, registry)[1])
-    try:
+    with _registry(home, registry) as found:
         tokens = found.list(project)
-    finally:
-        found.close()
     if as_json:
         click.echo(json.dumps([t.__dict__ for t in tokens], indent=2))
         return
@@ -87,13 +95,8 @@ def token_list(project: str | None, as_json: bool, home: str | None, registry: s
 @registry_option
 def token_revoke(token_id: int, home: str | None, registry: str | None) -> None:
     """Revoke a token: servers refuse it from the next request on."""
-    from mltrail.server.tokens import Registry
-
-    found = Registry(_settings(home, registry)[1])
-    try:
+    with _registry(home, registry) as found:
         found.revoke(token_id)
-    finally:
-        found.close()
     click.echo(f"token {token_id} revoked")
 
 

@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from mltrail.cli import admin
-from mltrail.cli.admin import registry_option
 from mltrail.errors import MltrailError
 
 
@@ -34,22 +33,19 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
-HOME_HELP = "The server's home directory (default: .mltrail of the working tree)."
-
-
 @main.command()
 @click.argument("store", required=False)
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", default=8765, show_default=True, type=int, help="The port to listen on.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1), help="Processes.")
-@click.option("--home", type=click.Path(file_okay=False), help=HOME_HELP)
+@admin.home_option
 @click.option(
     "--max-body-size",
     type=click.IntRange(1),
     help="The largest request body accepted, in bytes (default 32 MiB).",
 )
 @click.option("--auth", is_flag=True, help="Require a bearer token (mltrail token create).")
-@registry_option
+@admin.registry_option
 @click.option(
     "--cors-origin",
     "cors_origins",

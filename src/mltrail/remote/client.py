@@ -33,6 +33,8 @@ MAX_ATTEMPTS = 4
 DEFAULT_TIMEOUT = 60.0
 #: The environment variable holding the bearer token when ``token`` is not given.
 TOKEN_VARIABLE = "MLTRAIL_TOKEN"
+#: The page size of iter_artifacts and the like, as MetadataStore's (not imported from there:
+#: that would load SQLAlchemy).
 DEFAULT_PAGE_SIZE = 1000
 
 

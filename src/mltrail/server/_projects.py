@@ -15,14 +15,18 @@ records it, so any number of server processes agree on the list.
 
 from __future__ import annotations
 
+import abc
 import os
 import re
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from mltrail.store import MetadataStore
+
+if TYPE_CHECKING:
+    from mltrail.backends.sql.database import Database
 
 DEFAULT_PROJECT = "default"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
@@ -37,24 +41,31 @@ def check_project_name(name: str) -> str:
     return name
 
 
-class Places:
+class Places(abc.ABC):
     """Where the stores of the projects other than the default one live."""
 
     #: The longest project name the place can hold.
     max_name = 63
 
+    @abc.abstractmethod
     def url(self, name: str) -> str:
-        raise NotImplementedError
+        """The store URL of project ``name``."""
 
+    @abc.abstractmethod
     def exists(self, name: str) -> bool:
-        raise NotImplementedError
+        """Whether project ``name`` has a complete store."""
 
+    @abc.abstractmethod
     def names(self) -> list[str]:
-        raise NotImplementedError
+        """The projects that exist, by name."""
 
+    @abc.abstractmethod
     def create(self, name: str) -> None:
         """Make an empty store for ``name``; AlreadyExistsError when it exists."""
-        raise NotImplementedError
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release what the place holds open."""
 
     def check(self, name: str) -> str:
         check_project_name(name)
@@ -71,6 +82,9 @@ class Files(Places):
 
     def __init__(self, home: Path) -> None:
         self.directory = home / "projects"
+
+    def close(self) -> None:
+        """Nothing to release: each project's file is opened by its store."""
 
     def path(self, name: str) -> Path:
         return self.directory / f"{self.check(name)}.db"
@@ -107,12 +121,25 @@ class Files(Places):
 
 
 class ServerPlaces(Places):
-    """Projects as schemas (PostgreSQL) or databases (MySQL) next to the default store."""
+    """Projects as schemas (PostgreSQL) or databases (MySQL) next to the default store: each a
+    container (:meth:`container`) whose ``mlt_schema`` table marks a complete store."""
 
     def __init__(self, base: str) -> None:
         from sqlalchemy.engine import make_url
 
         self.base = make_url(base)
+        self._database: Database | None = None
+
+    @abc.abstractmethod
+    def prefix(self) -> str:
+        """What every project's container name starts with."""
+
+    def container(self, name: str) -> str:
+        return self.prefix() + self.check(name)
+
+    @abc.abstractmethod
+    def _create_sql(self, name: str) -> str:
+        """The statement that makes the project's empty container."""
 
     def _run(self, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
         """Run one statement on the default store's database (rows of a SELECT)."""
@@ -126,11 +153,25 @@ class ServerPlaces(Places):
             result = conn.exec_driver_sql(sql, params or {})
             return list(result.fetchall()) if reads else []
 
-        database = Database(self.base, {"pool_size": 1})
-        try:
-            return database.run(run, write=not reads)
-        finally:
-            database.close()
+        if self._database is None:
+            self._database = Database(self.base, {"pool_size": 1})
+        return self._database.run(run, write=not reads)
+
+    def exists(self, name: str) -> bool:
+        found = self._run(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = %(c)s "
+            "AND table_name = 'mlt_schema'",
+            {"c": self.container(name)},
+        )
+        return bool(found)
+
+    def names(self) -> list[str]:
+        rows = self._run(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'mlt_schema'"
+        )
+        prefix = self.prefix()
+        found = (str(r[0])[len(prefix) :] for r in rows if str(r[0]).startswith(prefix))
+        return sorted(n for n in found if _NAME.fullmatch(n))
 
     def create(self, name: str) -> None:
         import mltrail
@@ -145,8 +186,10 @@ class ServerPlaces(Places):
             raise
         mltrail.connect(self.url(name)).close()
 
-    def _create_sql(self, name: str) -> str:
-        raise NotImplementedError
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.close()
+            self._database = None
 
 
 class Schemas(ServerPlaces):
@@ -155,36 +198,19 @@ class Schemas(ServerPlaces):
     PREFIX = "mlt_p_"
     max_name = 63 - len(PREFIX)
 
-    def schema(self, name: str) -> str:
-        return self.PREFIX + self.check(name)
+    def prefix(self) -> str:
+        return self.PREFIX
 
     def url(self, name: str) -> str:
         given = self.base.query.get("options")
         given = " ".join(given) if isinstance(given, tuple) else (given or "")
-        options = f'{given} -csearch_path="{self.schema(name)}"'.strip()
+        options = f'{given} -csearch_path="{self.container(name)}"'.strip()
         return self.base.update_query_dict({"options": options}).render_as_string(
             hide_password=False
         )
 
-    def exists(self, name: str) -> bool:
-        return bool(
-            self._run(
-                "SELECT 1 FROM information_schema.tables WHERE table_schema = %(s)s "
-                "AND table_name = 'mlt_schema'",
-                {"s": self.schema(name)},
-            )
-        )
-
-    def names(self) -> list[str]:
-        rows = self._run(
-            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'mlt_schema' "
-            "AND table_schema LIKE 'mlt\\_p\\_%%'"
-        )
-        found = (str(r[0])[len(self.PREFIX) :] for r in rows)
-        return sorted(n for n in found if _NAME.fullmatch(n))
-
     def _create_sql(self, name: str) -> str:
-        return f'CREATE SCHEMA "{self.schema(name)}"'
+        return f'CREATE SCHEMA "{self.container(name)}"'
 
 
 class Databases(ServerPlaces):
@@ -197,31 +223,11 @@ class Databases(ServerPlaces):
     def max_name(self) -> int:  # type: ignore[override]
         return 64 - len(self.prefix())
 
-    def database(self, name: str) -> str:
-        return self.prefix() + self.check(name)
-
     def url(self, name: str) -> str:
-        return self.base.set(database=self.database(name)).render_as_string(hide_password=False)
-
-    def exists(self, name: str) -> bool:
-        return bool(
-            self._run(
-                "SELECT 1 FROM information_schema.tables WHERE table_schema = %(s)s "
-                "AND table_name = 'mlt_schema'",
-                {"s": self.database(name)},
-            )
-        )
-
-    def names(self) -> list[str]:
-        rows = self._run(
-            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'mlt_schema'"
-        )
-        prefix = self.prefix()
-        found = (str(r[0])[len(prefix) :] for r in rows if str(r[0]).startswith(prefix))
-        return sorted(n for n in found if _NAME.fullmatch(n))
+        return self.base.set(database=self.container(name)).render_as_string(hide_password=False)
 
     def _create_sql(self, name: str) -> str:
-        return f"CREATE DATABASE `{self.database(name)}` CHARACTER SET utf8mb4"
+        return f"CREATE DATABASE `{self.container(name)}` CHARACTER SET utf8mb4"
 
 
 def places_for(default_store: str | None, home: Path) -> Places:
@@ -313,3 +319,4 @@ class Projects:
             for store in self._stores.values():
                 store.close()
             self._stores.clear()
+        self.places.close()
