@@ -8,6 +8,7 @@ Every error a public call raises on purpose is a subclass of :class:`MltrailErro
      │    └── RequestTooLargeError   a request to the server exceeds its size limit (413)
      ├── NotFoundError               something the request names does not exist (404)
      ├── AlreadyExistsError          the request would duplicate something unique (409)
+     │    └── SyncConflictError      a batch of changes conflicts with the store; none applied (409)
      ├── FailedPreconditionError     the store is not in a state to do this (412)
      │    └── SchemaVersionError     the database schema version does not fit this library (412)
      ├── AbortedError                a conflict with a concurrent writer; retrying may succeed (409)
@@ -34,6 +35,7 @@ __all__ = [
     "QuerySyntaxError",
     "RequestTooLargeError",
     "SchemaVersionError",
+    "SyncConflictError",
     "UnauthenticatedError",
     "UnavailableError",
 ]
@@ -98,6 +100,19 @@ class AlreadyExistsError(MltrailError):
     a way that is not allowed."""
 
     http_status = 409
+
+
+class SyncConflictError(AlreadyExistsError):
+    """A batch of changes from another store conflicts with this one; nothing of it was applied.
+
+    ``conflicts`` lists each one as a dict: ``kind`` (``"property_type"``, ``"name"``,
+    ``"external_id"``, ``"node_type"``, ``"cycle"``), ``message`` (what clashes) and ``resolve``
+    (how to resolve it). The message lists them too.
+    """
+
+    def __init__(self, message: str, *, conflicts: list[dict[str, str]]) -> None:
+        super().__init__(message)
+        self.conflicts = conflicts
 
 
 class FailedPreconditionError(MltrailError):

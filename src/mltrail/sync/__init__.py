@@ -1,0 +1,212 @@
+"""Sync: push and pull metadata between stores, merged by global identity (docs/sync.md).
+
+``push(store, target)`` sends the changes ``target`` does not have yet; ``pull(store, source)``
+brings in those of ``source``; ``sync(store, peer)`` does both. An end is a store object
+(``mltrail.connect(...)``), a store URL or path, an mltrail server URL (``http://...``), or a
+bundle file (``*.mltrail``) for transfers without a network. Transfers go in batches, each applied
+in one transaction with the receiver's position advanced in it, so an interrupted transfer
+resumes on the next call with nothing lost and nothing twice.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mltrail.errors import MltrailError
+from mltrail.sync import _check
+from mltrail.sync._apply import Applied
+from mltrail.sync._peers import BundlePeer, Peer, StorePeer, _EndOfBundle, same_store
+
+#: Feed rows (or chosen entities) per batch.
+BATCH_SIZE = 500
+
+Progress = Callable[["Report"], None]
+
+
+@dataclass
+class Report:
+    """What a transfer did. ``records`` counts node records sent (a node with its properties
+    and edges, or a node an edge points at); ``created``/``updated``/``unchanged`` say what the
+    receiver did with them (unchanged: it had them already)."""
+
+    source: str
+    target: str
+    batches: int = 0
+    records: int = 0
+    bytes: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    edges: int = 0
+    types: int = 0
+    position: int | None = None
+    conflicts: list[dict[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for people."""
+        return (
+            f"{self.source} -> {self.target}: {self.batches} batch(es), {self.records} record(s), "
+            f"{self.bytes:,} bytes; {self.created} created, {self.updated} updated, "
+            f"{self.unchanged} already present, {self.edges} edge(s) added"
+        )
+
+    def _add(self, applied: Applied, size: int) -> None:
+        self.batches += 1
+        self.bytes += size
+        self.records += applied.records
+        self.created += applied.created
+        self.updated += applied.updated
+        self.unchanged += applied.unchanged
+        self.edges += applied.edges
+        self.types += applied.types
+
+
+def peer(end: Any, *, token: str | None = None) -> tuple[Peer, bool]:
+    """The :class:`Peer` for what push/pull accept, and whether it was opened here."""
+    if isinstance(end, Peer):
+        return end, False
+    if isinstance(end, (str, os.PathLike)):
+        text = os.fspath(end)
+        if text.endswith(BundlePeer.SUFFIX):
+            return BundlePeer(text), True
+        if text.split("://", 1)[0].lower() in ("http", "https"):
+            from mltrail.sync._http import HttpPeer
+
+            return HttpPeer(text, token=token), True
+        import mltrail
+
+        return StorePeer(mltrail.connect(text), owned=True), True
+    if hasattr(end, "_transport") and hasattr(end, "url"):  # a RemoteStore
+        from mltrail.sync._http import HttpPeer
+
+        return HttpPeer(end.url, token=token, store=end), False
+    if hasattr(end, "database"):
+        return StorePeer(end), False
+    raise MltrailError(f"cannot sync with {end!r}: give a store, a store URL, a server URL or a bundle path")
+
+
+def push(
+    store: Any,
+    target: Any,
+    *,
+    context: int | str | None = None,
+    artifact: int | None = None,
+    execution: int | None = None,
+    batch_size: int = BATCH_SIZE,
+    progress: Progress | None = None,
+    token: str | None = None,
+) -> Report:
+    """Send ``store``'s changes that ``target`` has not applied yet (or, with ``context=``,
+    ``artifact=`` or ``execution=``, one pipeline or one node's upstream lineage)."""
+    source, own_source = peer(store)
+    sink, own_sink = peer(target, token=token)
+    try:
+        selection = _selection(context, artifact, execution)
+        return _transfer(source, sink, selection, batch_size, progress)
+    finally:
+        if own_sink:
+            sink.close()
+        if own_source:
+            source.close()
+
+
+def pull(
+    store: Any,
+    source: Any,
+    *,
+    context: int | str | None = None,
+    artifact: int | None = None,
+    execution: int | None = None,
+    batch_size: int = BATCH_SIZE,
+    progress: Progress | None = None,
+    token: str | None = None,
+) -> Report:
+    """Bring into ``store`` the changes of ``source`` it has not applied yet (or a subset of
+    them chosen in ``source``'s ids or context names)."""
+    origin, own_origin = peer(source, token=token)
+    sink, own_sink = peer(store)
+    try:
+        selection = _selection(context, artifact, execution)
+        return _transfer(origin, sink, selection, batch_size, progress)
+    finally:
+        if own_origin:
+            origin.close()
+        if own_sink:
+            sink.close()
+
+
+def sync(store: Any, other: Any, *, batch_size: int = BATCH_SIZE, token: str | None = None) -> tuple[Report, Report]:
+    """Push to ``other``, then pull from it: afterwards both hold the same graph (as long as
+    nobody writes to either meanwhile)."""
+    first, own_first = peer(store)
+    second, own_second = peer(other, token=token)
+    try:
+        sent = _transfer(first, second, None, batch_size, None)
+        received = _transfer(second, first, None, batch_size, None)
+        return sent, received
+    finally:
+        if own_second:
+            second.close()
+        if own_first:
+            first.close()
+
+
+def _selection(context: Any, artifact: Any, execution: Any) -> dict[str, Any] | None:
+    chosen = {k: v for k, v in (("context", context), ("artifact", artifact), ("execution", execution)) if v is not None}
+    if len(chosen) > 1:
+        from mltrail.errors import InvalidArgumentError
+
+        raise InvalidArgumentError(f"choose one subset, got {sorted(chosen)}")
+    return chosen or None
+
+
+def _transfer(
+    source: Peer,
+    target: Peer,
+    selection: dict[str, Any] | None,
+    batch_size: int,
+    progress: Progress | None,
+) -> Report:
+    from mltrail.errors import InvalidArgumentError, SyncConflictError
+
+    if type(batch_size) is not int or batch_size < 1:
+        raise InvalidArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
+    same_store(source, target)
+    report = Report(source.label, target.label)
+
+    def send(data: bytes) -> None:
+        try:
+            applied = target.apply(data)
+        except SyncConflictError as exc:
+            report.conflicts = exc.conflicts
+            exc.report = report  # type: ignore[attr-defined]
+            raise
+        report._add(applied, len(data))
+        if progress is not None:
+            progress(report)
+
+    if selection is not None:
+        for data in source.subset(selection, batch_size):
+            send(data)
+        return report
+    site = source.site()
+    cursor = target.applied(site)
+    exclude = target.site() or None
+    while True:
+        try:
+            data = source.changes(cursor, exclude, batch_size)
+        except _EndOfBundle:
+            break
+        batch = _check.decode(data)
+        if batch["to"] == cursor:
+            break  # nothing after the position the target has
+        send(data)
+        cursor = batch["to"]
+    report.position = cursor
+    return report
+
+
+__all__ = ["BATCH_SIZE", "Peer", "Report", "pull", "push", "sync"]

@@ -1,0 +1,262 @@
+"""The two ends of a transfer: a store this process opens, or a bundle file.
+
+Every end offers the same few operations (:class:`Peer`): its site id, the feed position of
+another site it has applied, its changes after a position, a chosen subset, and applying a
+batch. Batches travel between ends as bytes (:mod:`mltrail.sync._check`), the same bytes an
+HTTP transfer or a bundle carries, so every transfer checks what it applies.
+"""
+
+from __future__ import annotations
+
+import abc
+from pathlib import Path
+from typing import Any
+
+from mltrail.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
+from mltrail.sync import _apply, _check, _read
+from mltrail.sync._tables import SITE, self_uuid
+
+
+class Peer(abc.ABC):
+    """One end of a transfer."""
+
+    label: str
+
+    @abc.abstractmethod
+    def site(self) -> str:
+        """This end's site id."""
+
+    @abc.abstractmethod
+    def applied(self, site: str) -> int:
+        """The position of ``site``'s feed that this end has applied (0: nothing yet)."""
+
+    @abc.abstractmethod
+    def changes(self, since: int, exclude: str | None, limit: int) -> bytes:
+        """A batch of this end's changes after feed position ``since``."""
+
+    @abc.abstractmethod
+    def subset(self, selection: dict[str, Any], limit: int) -> list[bytes]:
+        """Batches of the chosen entities (see :func:`mltrail.sync.push`)."""
+
+    @abc.abstractmethod
+    def apply(self, data: bytes) -> _apply.Applied:
+        """Merge a batch from another end."""
+
+    def close(self) -> None:  # noqa: B027 (most ends hold nothing)
+        """Release what this end holds."""
+
+
+class StorePeer(Peer):
+    """A store opened by this process (any SQL backend)."""
+
+    def __init__(self, store: Any, *, owned: bool = False) -> None:
+        self.store = store
+        self.label = str(getattr(store.database, "description", store))
+        self._owned = owned
+        self._site: str | None = None
+
+    @property
+    def _db(self) -> Any:
+        return self.store.database
+
+    def site(self) -> str:
+        if self._site is None:
+            self._site = self._db.run(self_uuid, write=False)
+        return self._site
+
+    def applied(self, site: str) -> int:
+        from sqlalchemy import select
+
+        def run(conn: Any) -> int:
+            return int(
+                conn.execute(select(SITE.c.applied_seq).where(SITE.c.uuid == site)).scalar() or 0
+            )
+
+        return int(self._db.run(run, write=False))
+
+    def changes(self, since: int, exclude: str | None, limit: int) -> bytes:
+        batch = self._db.run(lambda conn: _read.read_feed(conn, since, limit, exclude), write=False)
+        return _check.encode(batch)
+
+    def subset(self, selection: dict[str, Any], limit: int) -> list[bytes]:
+        wanted = _select(self.store, selection)
+        batches = []
+        for part in _split(wanted, limit):
+            batch = self._db.run(lambda conn, p=part: _read.read_subset(conn, p), write=False)
+            batches.append(_check.encode(batch))
+        return batches
+
+    def apply(self, data: bytes) -> _apply.Applied:
+        batch = _check.decode(data)
+        db = self._db
+        return db.run(  # type: ignore[no-any-return]
+            lambda conn: _apply.apply(conn, db.dialect, batch, batch["site"]),
+            write=True,
+            serial=True,
+        )
+
+    def close(self) -> None:
+        if self._owned:
+            self.store.close()
+
+
+class BundlePeer(Peer):
+    """A bundle file (``*.mltrail``): batches one per line, carried where no network reaches.
+
+    As a target it takes every batch pushed to it (a bundle knows no positions: it holds the
+    changes since the position the push starts from, 0 unless told); as a source it gives its
+    batches in order, skipping those the receiver has applied already.
+    """
+
+    SUFFIX = ".mltrail"
+
+    def __init__(self, path: str | Path, *, since: int = 0) -> None:
+        self.path = Path(path)
+        self.label = str(self.path)
+        self._since = since
+        self._out: Any = None
+        self._lines: list[bytes] | None = None
+
+    def _read(self) -> list[bytes]:
+        if self._lines is None:
+            if not self.path.is_file():
+                raise NotFoundError(f"no bundle file at {self.path}; check the path")
+            self._lines = [line for line in self.path.read_bytes().splitlines() if line.strip()]
+        return self._lines
+
+    def site(self) -> str:
+        lines = self._read() if self.path.exists() and self._out is None else []
+        if not lines:
+            return ""  # an empty or new bundle belongs to no site
+        return str(_check.decode(lines[0])["site"])
+
+    def applied(self, site: str) -> int:
+        return self._since
+
+    def changes(self, since: int, exclude: str | None, limit: int) -> bytes:
+        for line in self._read():
+            batch = _check.decode(line)
+            if batch["to"] > since or (batch["to"] == since == batch["from"] and since == 0):
+                return line
+        raise _EndOfBundle()
+
+    def subset(self, selection: dict[str, Any], limit: int) -> list[bytes]:
+        raise InvalidArgumentError(
+            "a bundle holds a feed range, not a chosen subset: import the whole bundle"
+        )
+
+    def apply(self, data: bytes) -> _apply.Applied:
+        if self._out is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._out = self.path.open("wb")
+        self._out.write(data + b"\n")
+        batch = _check.decode(data)
+        return _apply.Applied(records=len(batch["nodes"]))
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+
+class _EndOfBundle(Exception):
+    """A bundle has no batch after the position asked for."""
+
+
+def _select(store: Any, selection: dict[str, Any]) -> _read.Wanted:
+    """The entities of a subset: a pipeline (a context and its descendants, with their members)
+    or the lineage closure (upstream) of an artifact or execution."""
+    from mltrail.backends.sql.schema import TypeKind
+
+    a, e, c = int(TypeKind.ARTIFACT), int(TypeKind.EXECUTION), int(TypeKind.CONTEXT)
+    if "context" in selection:
+        context_id = _context_id(store, selection["context"])
+        graph = store.get_context_dag(context_id, include_child_contexts=True)
+        contexts = [context_id] + _descendants(store, context_id)
+        return {
+            c: contexts,
+            a: [n.id for n in graph.artifacts],
+            e: [n.id for n in graph.executions],
+        }
+    if "artifact" in selection or "execution" in selection:
+        artifact_ids = [selection["artifact"]] if "artifact" in selection else []
+        execution_ids = [selection["execution"]] if "execution" in selection else []
+        for node_id in artifact_ids + execution_ids:
+            if type(node_id) is not int:
+                raise InvalidArgumentError(f"an artifact or execution is chosen by its id, got {node_id!r}")
+        found = (
+            store.get_artifacts_by_id(artifact_ids)
+            if artifact_ids
+            else store.get_executions_by_id(execution_ids)
+        )
+        if not found:
+            label = "artifact" if artifact_ids else "execution"
+            raise NotFoundError(f"no {label} with id {(artifact_ids + execution_ids)[0]} to send")
+        graph = store.lineage(
+            artifact_ids=artifact_ids, execution_ids=execution_ids, direction="upstream"
+        )
+        return {
+            a: sorted({n.id for n in graph.artifacts} | set(artifact_ids)),
+            e: sorted({n.id for n in graph.executions} | set(execution_ids)),
+        }
+    raise InvalidArgumentError(
+        f"choose a subset with context=, artifact= or execution=, got {sorted(selection)}"
+    )
+
+
+def _context_id(store: Any, context: Any) -> int:
+    if type(context) is int:
+        if not store.get_contexts_by_id([context]):
+            raise NotFoundError(f"no context with id {context} to send")
+        return context
+    if isinstance(context, str):
+        found = [ctx for ctx in store.get_contexts(filter_query=f"name = {_quote(context)}")]
+        if not found:
+            raise NotFoundError(f"no context named {context!r} to send")
+        if len(found) > 1:
+            types = sorted(ctx.type for ctx in found)
+            raise InvalidArgumentError(
+                f"{len(found)} contexts are named {context!r} (types {types}); give the id"
+            )
+        return int(found[0].id)
+    raise InvalidArgumentError(f"a context is chosen by its id or name, got {context!r}")
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _descendants(store: Any, context_id: int) -> list[int]:
+    out: list[int] = []
+    seen = {context_id}
+    frontier = [context_id]
+    while frontier:
+        nxt = []
+        for parent in frontier:
+            for child in store.get_children_contexts_by_context(parent):
+                if child.id not in seen:
+                    seen.add(child.id)
+                    out.append(child.id)
+                    nxt.append(child.id)
+        frontier = nxt
+    return out
+
+
+def _split(wanted: _read.Wanted, limit: int) -> list[_read.Wanted]:
+    """Parts of at most ``limit`` entities, contexts first (their members name them)."""
+    flat = [(kind, i) for kind in sorted(wanted, key=lambda k: (k != 3, k)) for i in wanted[kind]]
+    parts = []
+    for start in range(0, len(flat), max(1, limit)):
+        part: _read.Wanted = {}
+        for kind, node_id in flat[start : start + limit]:
+            part.setdefault(kind, []).append(node_id)
+        parts.append(part)
+    return parts
+
+
+def same_store(first: Peer, second: Peer) -> None:
+    if first.site() and first.site() == second.site():
+        raise FailedPreconditionError(
+            f"{first.label} and {second.label} are the same store (site {first.site()}): there is "
+            "nothing to transfer (a copied store file keeps its site id: see docs/sync.md)"
+        )

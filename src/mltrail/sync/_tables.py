@@ -1,0 +1,82 @@
+"""The tables sync reads and writes, and small shared helpers (sites, kinds, global ids)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table, insert, select
+
+from mltrail.backends.sql import schema
+from mltrail.backends.sql.fast import InStatement
+from mltrail.backends.sql.readers import SPECS, NodeSpec
+from mltrail.backends.sql.schema import TypeKind
+
+SITE: Table = schema.metadata.tables["mlt_site"]
+CHANGE: Table = schema.metadata.tables["mlt_change"]
+ALIAS: Table = schema.metadata.tables["mlt_alias"]
+TOMBSTONE: Table = schema.metadata.tables["mlt_tombstone"]
+TYPE = schema.type_
+TYPE_PROPERTY = schema.type_property
+EVENT = schema.event
+ATTRIBUTION = schema.attribution
+ASSOCIATION = schema.association
+PARENT = schema.parent_context
+
+#: The local number of this store in ``mlt_site``.
+SELF = 1
+#: Feed kinds of types: ``TYPE_OFFSET + TypeKind``.
+TYPE_OFFSET = 10
+NODE_KINDS = (TypeKind.ARTIFACT, TypeKind.EXECUTION, TypeKind.CONTEXT)
+KIND_LABEL = {TypeKind.ARTIFACT: "artifact", TypeKind.EXECUTION: "execution",
+              TypeKind.CONTEXT: "context"}
+
+
+def spec(kind: int) -> NodeSpec:
+    return SPECS[TypeKind(kind)]
+
+
+#: Node columns of a sync record besides the register's scalars.
+def node_read_columns(node_spec: NodeSpec) -> tuple[Any, ...]:
+    t = node_spec.table
+    return (
+        t.c.id,
+        t.c.type_id,
+        t.c.name,
+        t.c.external_id,
+        t.c.create_time_since_epoch,
+        t.c.last_update_time_since_epoch,
+        t.c.hlc,
+        t.c.site,
+        *[t.c[c] for c in node_spec.scalars],
+    )
+
+
+def in_statement(build: Any) -> InStatement:
+    return InStatement(build)
+
+
+def sites(conn: Connection) -> dict[int, str]:
+    """Every site this store knows: local number -> uuid."""
+    return {row[0]: row[1] for row in conn.execute(select(SITE.c.id, SITE.c.uuid))}
+
+
+def self_uuid(conn: Connection) -> str:
+    found = conn.execute(select(SITE.c.uuid).where(SITE.c.id == SELF)).scalar()
+    assert found is not None, "a migrated store always has its own site row"
+    return str(found)
+
+
+def site_numbers(conn: Connection, uuids: Iterable[str], label: str | None) -> dict[str, int]:
+    """The local numbers of these site uuids, adding the sites this store did not know."""
+    known = {uuid: number for number, uuid in sites(conn).items()}
+    missing = sorted(set(uuids) - set(known))
+    if missing:
+        conn.execute(insert(SITE), [{"uuid": u, "label": label, "feed_seq": 0, "applied_seq": 0} for u in missing])
+        known = {uuid: number for number, uuid in sites(conn).items()}
+    return known
+
+
+def chunked(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
