@@ -57,3 +57,14 @@ def canon(store: Any) -> dict[str, Any]:
         (t["kind"], t["name"], t["version"], tuple(map(tuple, t["properties"]))) for t in batch["types"]
     )
     return {"types": types, "nodes": dict(sorted(nodes.items()))}
+
+
+def node_key(store: Any, kind: int, node_id: int) -> tuple[Any, ...]:
+    """The key :func:`canon` gives the node with local id ``node_id``."""
+    batch = store.database.run(lambda conn: _read.read_subset(conn, {kind: [node_id]}), write=False)
+    [record] = [r for r in batch["nodes"] if r["kind"] == kind and "edges" in r]
+    if record["external_id"] is not None:
+        return ("external_id", kind, record["external_id"])
+    if kind == 3:
+        return ("context", *record["type"], record["name"])
+    return ("gid", kind, *record["gid"])

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from _canon import canon
 from _dump import dump
-from conftest import NewStore
+from _flaky import Flaky
 
 import mltrail as m
 from mltrail import sync
@@ -20,6 +21,8 @@ from mltrail.errors import (
 )
 from mltrail.sync import _check
 from mltrail.sync._peers import StorePeer
+
+NewStore = Callable[[], m.MetadataStore]
 
 P = m.PropertyType
 
@@ -178,20 +181,6 @@ def test_a_parent_link_closing_a_cycle_is_a_conflict(new_store: NewStore, new_si
     assert canon(central) == canon(a)
 
 
-class Flaky(StorePeer):
-    """A target that fails after applying ``allowed`` batches, as a dropped connection would."""
-
-    def __init__(self, store: m.MetadataStore, allowed: int) -> None:
-        super().__init__(store)
-        self.allowed = allowed
-
-    def apply(self, data: bytes) -> Any:
-        if self.allowed == 0:
-            raise ConnectionError("the connection dropped")
-        self.allowed -= 1
-        return super().apply(data)
-
-
 def test_an_interrupted_push_resumes_without_duplicates(new_store: NewStore) -> None:
     site, central = new_store(), new_store()
     for i in range(12):
@@ -235,7 +224,8 @@ def test_batches_that_are_replayed_altered_or_malformed_are_refused(new_store: N
     # a node claimed to be this store's own that does not exist here (a forged id)
     forged = json.loads(json.dumps(batch))
     forged["from"] = forged["to"] = None
-    forged["nodes"][0]["gid"] = [target.site(), 10**9]
+    extra = {k: v for k, v in forged["nodes"][0].items() if k != "edges"}
+    forged["nodes"].append({**extra, "gid": [target.site(), 10**9]})
     with pytest.raises(InvalidArgumentError, match="does not exist here"):
         target.apply(_check.encode(forged))
     assert dump(central.database) == before
