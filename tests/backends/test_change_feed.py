@@ -454,3 +454,22 @@ def test_a_store_keeps_its_site_uuid_across_reopen(reopenable: str) -> None:
     with m.connect(reopenable) as store:
         assert site_uuid(store) == first
         assert rows(store, "SELECT uuid FROM mlt_site WHERE id = 1") == [(first,)]
+
+
+@pytest.mark.parametrize("backend", ["mysql"], indirect=True)
+def test_a_mysql_store_without_its_site_row_refuses_writes_instead_of_losing_changes(
+    store: m.MetadataStore, types: dict[str, int]
+) -> None:
+    """MySQL/MariaDB take feed positions from the self row (PostgreSQL from a sequence)."""
+    before = Feed(store).read_all()
+    [(own,)] = rows(store, "SELECT uuid FROM mlt_site WHERE id = 1")
+    with store.database.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM mlt_site")
+    try:
+        with pytest.raises(errors.MltrailError):
+            store.put_artifacts([m.Artifact(type_id=types["data"], uri="/lost")])
+        assert Feed(store).read_all() == before
+        assert rows(store, "SELECT COUNT(*) FROM mlt_artifact") == [(0,)]
+    finally:
+        with store.database.engine.begin() as conn:
+            conn.exec_driver_sql(f"INSERT INTO mlt_site (id, uuid) VALUES (1, '{own}')")

@@ -265,7 +265,8 @@ class MySQLDialect(ServerDialect):
         # The self row's update takes the positions (its row lock, held until the commit,
         # makes a later transaction wait to take its own) and leaves the last one in the
         # session's LAST_INSERT_ID(), which the insert counts back from (the feed's positions
-        # are given, so the insert does not change LAST_INSERT_ID()).
+        # are given, so the insert does not change LAST_INSERT_ID()). Without the self row
+        # the positions are NULL and the insert fails instead of reusing an older id.
         out = []
         for start in range(0, len(rows), FEED_CHUNK):
             chunk = rows[start : start + FEED_CHUNK]
@@ -275,7 +276,7 @@ class MySQLDialect(ServerDialect):
             )
             out.append(
                 "INSERT INTO mlt_change (seq, kind, entity_id, source) VALUES "
-                + feed_values(chunk, f"LAST_INSERT_ID() - {n} + {{i}}")
+                + feed_values(chunk, f"IF(ROW_COUNT() = 1, LAST_INSERT_ID(), NULL) - {n} + {{i}}")
             )
         return out
 
