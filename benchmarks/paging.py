@@ -1,8 +1,9 @@
 """Paging through big listings, and what a pipeline step writes to a SQLite file.
 
-Schema version 1 (the first migration only) and the current schema are measured side by side in
-one run, rounds alternated; ML Metadata (MLMD) too where it is installed, except for paging
-(MLMD's Python API returns no page tokens).
+The current schema is measured, with ML Metadata (MLMD) side by side where it is installed, rounds
+alternated, except for paging (MLMD's Python API returns no page tokens). Earlier schema versions
+were measured here when they were current (docs/performance.md): the library writes only the
+current schema, so they cannot be measured with it any more.
 
 * ``pages``: COUNT artifacts of TYPES types (interleaved); pages of 100 of one type, in id
   order (the default) and in create-time order, read one after the other with page tokens.
@@ -15,10 +16,9 @@ one run, rounds alternated; ML Metadata (MLMD) too where it is installed, except
   ``wal_autocheckpoint``, as before), and MLMD.
 
 * ``context`` (with ``--mysql``): the same pipeline workload on a MySQL/MariaDB server, then
-  the artifacts of one run's context, per call; schema v1 without the background check of the
-  index statistics (as before), schema v2 with it, and MLMD, side by side. It
-  creates (and drops at the end) three databases of that server: ``mltrail_bench_ctx_v1``,
-  ``mltrail_bench_ctx_v2`` and ``mltrail_bench_ctx_mlmd``.
+  the artifacts of one run's context, per call; mltrail and MLMD side by side. It creates (and
+  drops at the end) two databases of that server: ``mltrail_bench_ctx`` and
+  ``mltrail_bench_ctx_mlmd``.
 
     python benchmarks/paging.py                   # everything on SQLite (about a minute)
     python benchmarks/paging.py --only pages --count 100000
@@ -43,25 +43,21 @@ from sqlalchemy.engine import make_url
 
 import mltrail
 from mltrail import Artifact, MetadataStore
-from mltrail.backends.sql.database import Database
 from mltrail.backends.sql.dialects import sqlite as sqlite_dialect
-from mltrail.backends.sql.dialects._statistics import CHECK_INTERVAL, StatisticsKeeper
-from mltrail.backends.sql.migrations import builtin_migrations, prepare_schema
+from mltrail.backends.sql.dialects._statistics import CHECK_INTERVAL
+from mltrail.backends.sql.migrations import library_schema_version
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pipeline  # the workload of the pipeline benchmark, reused
 
 ml_metadata = pipeline.ml_metadata
 PAGE = 100
+CURRENT = f"schema v{library_schema_version()}"
 
 
-def open_store(path: str, version: int | None) -> MetadataStore:
-    """A store in ``path`` at schema ``version`` (None: the current one)."""
-    if version is None:
-        return mltrail.connect(f"sqlite:///{path}")
-    db = Database(f"sqlite:///{path}")
-    steps = builtin_migrations()[:version]
-    return MetadataStore(db, prepare_schema(db, migrations=steps))
+def open_store(path: str) -> MetadataStore:
+    """A store in ``path``, at the current schema."""
+    return mltrail.connect(f"sqlite:///{path}")
 
 
 # ------------------------------------------------------------------------------------- pages
@@ -95,10 +91,7 @@ class MltrailPages:
 
 
 def pages(tmp: str, count: int, types: int, rounds: int) -> dict[str, dict[str, float]]:
-    systems: list[Any] = [
-        MltrailPages(open_store(os.path.join(tmp, "p1.db"), 1), "schema v1"),
-        MltrailPages(open_store(os.path.join(tmp, "p2.db"), None), "schema v2"),
-    ]
+    systems: list[Any] = [MltrailPages(open_store(os.path.join(tmp, "p.db")), CURRENT)]
     for system in systems:
         system.load(count, types)
     deep = count // types // PAGE - 2  # the page number of the deep page
@@ -123,7 +116,6 @@ def pages(tmp: str, count: int, types: int, rounds: int) -> dict[str, dict[str, 
                 cell.setdefault(f"{order} order: pages {deep - 8}-{deep + 1} (ms)", []).extend(
                     t * 1000 for t in times[-10:]
                 )
-        assert answers["schema v1"] == answers["schema v2"]  # the same pages, row for row
     for order in ("id", "create_time"):  # the first pages of everything
         seen_all = []
         for _ in range(rounds):
@@ -181,9 +173,9 @@ def run_steps(bench: Any, runs: int, steps: int, first_run: int = 0) -> int:
 def wal_pages(tmp: str, runs: int, steps: int) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     with no_checkpoints():
-        for name, version in (("schema v1", 1), ("schema v2", None)):
-            path = os.path.join(tmp, f"wal{version}.db")
-            store = open_store(path, version)
+        for name in (CURRENT,):
+            path = os.path.join(tmp, "wal.db")
+            store = open_store(path)
             bench = Bench(store)
             run_steps(bench, 20, steps)  # warm: the tables are past their first pages
             before = os.path.getsize(f"{path}-wal")
@@ -217,7 +209,7 @@ def checkpoints_in_commits() -> Iterator[None]:
 
 def step_rates(tmp: str, runs: int, steps: int, rounds: int) -> dict[str, dict[str, float]]:
     def mltrail_round(path: str) -> float:
-        store = open_store(path, None)
+        store = open_store(path)
         bench = Bench(store)
         start = time.perf_counter()
         done = run_steps(bench, runs, steps)
@@ -277,11 +269,7 @@ class MlmdServerBench(pipeline.MlmdBench):
 def by_context(server: str, runs: int, steps: int, rounds: int) -> dict[str, dict[str, float]]:
     given = make_url(server)
     admin = sa.create_engine(given.set(drivername="mysql+pymysql", database=None))
-    names = {
-        "schema v1": "mltrail_bench_ctx_v1",
-        "schema v2": "mltrail_bench_ctx_v2",
-        "MLMD 1.17": "mltrail_bench_ctx_mlmd",
-    }
+    names = {CURRENT: "mltrail_bench_ctx", "MLMD 1.17": "mltrail_bench_ctx_mlmd"}
     if ml_metadata is None:
         del names["MLMD 1.17"]
     with admin.begin() as conn:
@@ -296,14 +284,7 @@ def by_context(server: str, runs: int, steps: int, rounds: int) -> dict[str, dic
             if system == "MLMD 1.17":
                 benches[system] = MlmdServerBench(url)
                 continue
-            rendered = url.render_as_string(hide_password=False)
-            if system == "schema v1":
-                db = Database(rendered)
-                # As before: schema 1, and no background check of the statistics.
-                StatisticsKeeper.of(db.engine)._stopped.set()
-                store = MetadataStore(db, prepare_schema(db, migrations=builtin_migrations()[:1]))
-            else:
-                store = mltrail.connect(rendered)
+            store = mltrail.connect(url.render_as_string(hide_password=False))
             stores.append(store)
             benches[system] = Bench(store)
         for bench in benches.values():
@@ -319,7 +300,7 @@ def by_context(server: str, runs: int, steps: int, rounds: int) -> dict[str, dic
 
             calls[system] = call
         answers = {system: call() for system, call in calls.items()}
-        assert all(a == answers["schema v2"] for a in answers.values()), answers
+        assert all(a == answers[CURRENT] for a in answers.values()), answers
         times: dict[str, list[float]] = {system: [] for system in calls}
         for _ in range(rounds * 20):
             for system, call in calls.items():  # rounds alternated

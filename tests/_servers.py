@@ -38,7 +38,10 @@ ENV = {"postgresql": "MLTRAIL_TEST_POSTGRESQL_URL", "mysql": "MLTRAIL_TEST_MYSQL
 PREFIX = "mltrail_test_"
 HOST = "".join(c for c in socket.gethostname().lower() if c.isalnum())[:12] or "host"
 #: mltrail's tables, children before parents (the order rows can be deleted in).
-DELETE_ORDER = [t.name for t in reversed(schema.metadata.sorted_tables) if t.name != "mlt_schema"]
+#: Tables whose rows a store keeps when it is emptied: the schema version, and the sites, whose
+#: row 1 (the store itself) is kept with its feed position reset (see Server.empty).
+KEPT = {"mlt_schema", "mlt_site"}
+DELETE_ORDER = [t.name for t in reversed(schema.metadata.sorted_tables) if t.name not in KEPT]
 WITH_IDS = {t.name for t in schema.metadata.sorted_tables if "id" in t.c}
 
 
@@ -142,7 +145,8 @@ class Server:
         return sorted(sa.inspect(conn).get_table_names())
 
     def empty(self, url: str) -> None:
-        """Delete every row of every table but the schema version, and restart the ids.
+        """Delete every row of every table but the schema version and the store's own site
+        (whose feed position goes back to 0), and restart the ids.
 
         Only tables that hold rows are touched (most tests write to a few), children before
         parents; DELETE and a sequence reset are much faster than TRUNCATE on both servers.
@@ -150,19 +154,20 @@ class Server:
         with self.engine(url).begin() as conn:
             present = set(self.tables(conn))
             tables = [t for t in DELETE_ORDER if t in present]
-            tables += sorted(present - set(DELETE_ORDER) - {"mlt_schema"})
+            tables += sorted(present - set(DELETE_ORDER) - KEPT)
             if not tables:
                 return
             q = self.quote
-            used = {
-                row[0]
-                for row in conn.exec_driver_sql(
-                    " UNION ALL ".join(
-                        f"SELECT '{t}' FROM {self.one_row} WHERE EXISTS (SELECT 1 FROM {q(t)})"
-                        for t in tables
-                    )
+            probes = [
+                f"SELECT '{t}' FROM {self.one_row} WHERE EXISTS (SELECT 1 FROM {q(t)})"
+                for t in tables
+            ]
+            if "mlt_site" in present:
+                probes.append(
+                    f"SELECT 'mlt_site' FROM {self.one_row} WHERE EXISTS (SELECT 1 FROM "
+                    "mlt_site WHERE id <> 1 OR feed_seq <> 0 OR applied_seq <> 0)"
                 )
-            }
+            used = {row[0] for row in conn.exec_driver_sql(" UNION ALL ".join(probes))}
             if not used:
                 return
             if self.kind == "postgresql":
@@ -170,11 +175,18 @@ class Server:
             for table in tables:
                 if table in used:
                     conn.exec_driver_sql(f"DELETE FROM {q(table)}")
+            if "mlt_site" in used:
+                conn.exec_driver_sql("DELETE FROM mlt_site WHERE id <> 1")
+                conn.exec_driver_sql("UPDATE mlt_site SET feed_seq = 0, applied_seq = 0")
             if self.kind == "postgresql":
                 conn.exec_driver_sql(
                     "SELECT setval(c.oid, 1, false) FROM pg_class c "
                     "WHERE c.relkind = 'S' AND c.relnamespace = current_schema()::regnamespace"
                 )
+                if "mlt_site" in present:  # row 1 stays: the next site is 2
+                    conn.exec_driver_sql(
+                        "SELECT setval(pg_get_serial_sequence('mlt_site', 'id'), 1, true)"
+                    )
                 return
             for table in tables:
                 if table in used and table in WITH_IDS:

@@ -276,6 +276,39 @@ def make_v1(target: Target) -> dict[str, Any]:
     return seen
 
 
+def make_old(target: Target, version: int) -> dict[str, Any]:
+    """Create the database at the older schema ``version`` holding :func:`populate`'s data, and
+    return its public view.
+
+    This library writes only the newest schema, so the data is written to a scratch store and
+    copied into the old database, each table's rows with the old version's columns (ids kept).
+    """
+    scratch = Database("sqlite://")
+    try:
+        populate(MetadataStore(scratch, prepare_schema(scratch)))
+        with target.open() as db:
+            assert prepare_schema(db, migrations=builtin_migrations()[:version]) == version
+            with scratch.connection() as source, db.engine.begin() as conn:
+                old = sa.MetaData()
+                old.reflect(conn)
+                for table in old.sorted_tables:
+                    if table.name == "mlt_schema":
+                        continue
+                    declared = schema.metadata.tables[table.name]
+                    names = [c.name for c in table.c]
+                    rows = source.execute(sa.select(*[declared.c[n] for n in names])).all()
+                    if rows:
+                        conn.execute(sa.insert(table), [dict(zip(names, row)) for row in rows])
+                    if conn.dialect.name == "postgresql" and "id" in table.c:
+                        conn.exec_driver_sql(  # the ids were given: new rows get the next ones
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                            f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table.name}), false)"
+                        )
+            return view(MetadataStore(db, version))
+    finally:
+        scratch.close()
+
+
 def read_view(target: Target, version: int) -> dict[str, Any]:
     with target.open() as db:
         return view(MetadataStore(db, version))
@@ -807,11 +840,7 @@ def test_processes_opening_one_new_database_at_once_all_succeed(
 def test_a_version_1_database_is_migrated_to_the_current_schema_with_its_data(
     target: Target,
 ) -> None:
-    first = builtin_migrations()[:1]
-    with target.open() as db:
-        assert prepare_schema(db, migrations=first) == 1
-        populate(MetadataStore(db, 1))
-        before = view(MetadataStore(db, 1))
+    before = make_old(target, 1)
     with target.open() as db:
         assert prepare_schema(db) == LIBRARY
         store = MetadataStore(db, LIBRARY)

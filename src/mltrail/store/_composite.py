@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from mltrail._plain import short
-from mltrail.backends.sql import schema
+from mltrail.backends.sql import feed, schema
 from mltrail.backends.sql.dialects import Dialect
 from mltrail.backends.sql.fast import Batch
 from mltrail.errors import InvalidArgumentError, NotFoundError
@@ -270,6 +270,7 @@ def put_execution(
         [(c, a) for c in context_ids for a in members],
         batch,
     )
+    feed.flush(conn, dialect, batch)  # the feed's write goes with the call's last rows
     dialect.run_batch(conn, batch)
     return execution_id, result_ids, context_ids
 

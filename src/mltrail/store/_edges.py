@@ -9,10 +9,11 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Table, bindparam, insert, select
 
 from mltrail._plain import INT64_MAX, INT64_MIN, short
-from mltrail.backends.sql import schema
+from mltrail.backends.sql import feed, schema
 from mltrail.backends.sql.dialects import Dialect
 from mltrail.backends.sql.fast import Batch
 from mltrail.backends.sql.readers import events_of
+from mltrail.backends.sql.schema import TypeKind
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError
 from mltrail.model import Association, Attribution, Event, EventType, ParentContext
 from mltrail.store._args import clean_text, optional_id, required_id, storable_ids
@@ -124,6 +125,8 @@ def insert_events(
                     f"an event of type {EventType(kind).name} between artifact {artifact_id} and "
                     f"execution {execution_id} already exists; events cannot be recorded twice"
                 )
+    # An event travels with its execution.
+    feed.note(conn, TypeKind.EXECUTION, {row["execution_id"]: None for row in rows})
     if batch is not None:
         batch.add(insert_event, rows)
     else:
@@ -184,8 +187,16 @@ def insert_memberships(
     batch: Batch | None = None,
 ) -> None:
     """Insert (context_id, member_id) pairs, skipping those already present (or add the insert
-    to ``batch``)."""
+    to ``batch``).
+
+    A membership travels with its member (the artifact or the execution), which is noted for
+    the change feed; whether a pair was there already is not known without a read, so a pair
+    given again notes its member too.
+    """
     rows = [{"context_id": c, member: m} for c, m in sorted(set(pairs))]
+    if rows:
+        kind = TypeKind.ARTIFACT if member == "artifact_id" else TypeKind.EXECUTION
+        feed.note(conn, kind, {row[member]: None for row in rows})
     if batch is not None:
         batch.add(membership_insert(dialect, table), rows)
     else:
@@ -279,6 +290,8 @@ def put_parent_contexts(conn: Connection, links: Sequence[Any]) -> None:
                     f"{row.context_id}"
                 )
     conn.execute(insert(PC), [{"context_id": c, "parent_context_id": p} for c, p in pairs])
+    # Every link is new (those stored already were refused); a link travels with its child.
+    feed.note(conn, TypeKind.CONTEXT, {c: None for c, _ in pairs})
     cycle = _find_cycle(conn, pairs)
     if cycle is not None:
         raise InvalidArgumentError(

@@ -16,14 +16,14 @@ from sqlalchemy import Connection, Select, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from mltrail._plain import ValueProblem, short
-from mltrail.backends.sql import readers, schema
+from mltrail.backends.sql import feed, readers, schema
 from mltrail.backends.sql.dialects import Dialect
 from mltrail.backends.sql.fast import Batch, InStatement, StatementCache
-from mltrail.backends.sql.schema import NAME_LENGTH, TypeKind
+from mltrail.backends.sql.schema import NAME_LENGTH, SELF_SITE, TypeKind
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from mltrail.model import Artifact, Context, Execution
 from mltrail.store._args import clean_text, name_arg, optional_id, storable_ids, text_arg
-from mltrail.store._statements import SLOTS, node_statements
+from mltrail.store._statements import SLOTS, node_statements, tombstone_upsert
 from mltrail.store._types import TypeCache, TypeInfo
 from mltrail.store._values import encode, enum_value
 
@@ -237,6 +237,7 @@ def put_nodes(
     same_external_id_is_same_node: bool = False,
     batch: Batch | None = None,
     loaded: Loaded | None = None,
+    last: bool = False,
 ) -> list[int]:
     """Insert nodes without id, update nodes with id; returns ids in request order.
 
@@ -245,6 +246,8 @@ def put_nodes(
     new nodes sharing an external id are one node in the same way. The properties of new nodes
     go to ``batch`` when one is given (the caller runs it), else they are written here.
     ``loaded`` holds the stored nodes the caller read already (see :func:`load_statement`).
+    ``last``: nothing else of the call writes afterwards, so the change feed's write goes with
+    the properties (without ``batch``).
     """
     plan = plan_nodes(
         conn,
@@ -259,6 +262,8 @@ def put_nodes(
     batch = Batch() if batch is None else batch
     [ids] = write_plans(conn, dialect, [plan], batch)
     if own:
+        if last:
+            feed.flush(conn, dialect, batch)
         dialect.run_batch(conn, batch)
     return ids
 
@@ -369,10 +374,14 @@ def write_plans(
 ) -> list[list[int]]:
     """Write planned nodes (of several kinds at once: their inserts go to the database
     together); returns each plan's ids in request order. New nodes' properties go to
-    ``batch``."""
+    ``batch``. Rows written get the transaction's stamp; new and changed nodes are noted for
+    the change feed."""
     stamp = now_ms()
+    hlc = feed.stamp(conn)
     for plan in plans:
-        _write_updates(conn, plan.spec, plan.changes, stamp)
+        changed = _write_updates(conn, dialect, plan.spec, plan.changes, stamp, hlc)
+        if changed:
+            feed.note(conn, plan.spec.kind, changed)
     groups = []
     for plan in plans:
         st = node_statements(plan.spec.kind)
@@ -382,6 +391,8 @@ def write_plans(
                 **p.row,
                 "create_time_since_epoch": stamp,
                 "last_update_time_since_epoch": stamp,
+                "hlc": hlc,
+                "site": SELF_SITE,
             }
             for p in plan.inserts
         ]
@@ -389,7 +400,9 @@ def write_plans(
     new_ids = dialect.insert_groups_returning_ids(conn, groups)
     out = []
     for plan, ids_of_inserts in zip(plans, new_ids):
-        props = _prop_rows(zip(ids_of_inserts, (p.props for p in plan.inserts)))
+        if ids_of_inserts:
+            feed.note(conn, plan.spec.kind, ids_of_inserts)
+        props = _prop_rows(zip(ids_of_inserts, (p.props for p in plan.inserts)), hlc)
         batch.add(node_statements(plan.spec.kind).insert_prop, props)
         ids: list[int] = [0] * plan.count
         for position, node_id in plan.update_positions:
@@ -504,27 +517,46 @@ def _check_unique(
                 )
 
 
-def _prop_rows(items: Iterable[tuple[int, PropMap]]) -> list[dict[str, Any]]:
+def _prop_rows(items: Iterable[tuple[int, PropMap]], hlc: int) -> list[dict[str, Any]]:
     return [
-        _prop_row(node_id, name, custom, slot, value)
+        _prop_row(node_id, name, custom, slot, value, hlc)
         for node_id, props in items
         for (name, custom), (slot, value) in props.items()
     ]
 
 
-_EMPTY_SLOTS = dict.fromkeys(SLOTS)
+_EMPTY_SLOTS = {**dict.fromkeys(SLOTS), "site": SELF_SITE}
 
 
-def _prop_row(node_id: int, name: str, custom: bool, slot: str, value: Any) -> dict[str, Any]:
+def _prop_row(
+    node_id: int, name: str, custom: bool, slot: str, value: Any, hlc: int
+) -> dict[str, Any]:
     row: dict[str, Any] = {"node_id": node_id, "name": name, "is_custom": custom, **_EMPTY_SLOTS}
     row[slot] = value
+    row["hlc"] = hlc
     return row
 
 
-def _write_updates(conn: Connection, spec: NodeSpec, updates: list[Update], stamp: int) -> None:
+def _write_updates(
+    conn: Connection,
+    dialect: Dialect,
+    spec: NodeSpec,
+    updates: list[Update],
+    stamp: int,
+    hlc: int,
+) -> list[int]:
+    """Write what changed in ``updates``; returns the ids of the nodes that changed.
+
+    The node row's stamp changes with its own fields only (they are one register: a change of
+    properties alone must not make another site's newer field values lose); a property row
+    is stamped when its value is written. A removed key leaves a tombstone with the stamp.
+    """
     row_changes: list[dict[str, Any]] = []
+    touched: list[dict[str, Any]] = []
     drop: list[dict[str, Any]] = []
+    buried: list[dict[str, Any]] = []
     add: list[tuple[int, PropMap]] = []
+    changed: list[int] = []
     for change in updates:
         new, old_row, old_props, node_id = (
             change.new,
@@ -534,16 +566,45 @@ def _write_updates(conn: Connection, spec: NodeSpec, updates: list[Update], stam
         )
         removed = [k for k in old_props if k not in new.props or new.props[k] != old_props[k]]
         added = {k: v for k, v in new.props.items() if old_props.get(k) != v}
-        if new.row == old_row and not removed and not added:
-            continue  # nothing changed: keep last_update_time
-        row_changes.append({"_id": node_id, **new.row, "last_update_time_since_epoch": stamp})
+        same_row = new.row == old_row
+        if same_row and not removed and not added:
+            continue  # nothing changed: keep last_update_time and the stamps
+        changed.append(node_id)
+        if same_row:
+            touched.append({"_id": node_id, "stamp": stamp})
+        else:
+            row_changes.append(
+                {
+                    "_id": node_id,
+                    **new.row,
+                    "last_update_time_since_epoch": stamp,
+                    "hlc": hlc,
+                    "site": SELF_SITE,
+                }
+            )
         drop.extend({"_node": node_id, "_name": n, "_custom": c} for n, c in removed)
+        buried.extend(
+            {
+                "kind": int(spec.kind),
+                "node_id": node_id,
+                "name": n,
+                "is_custom": c,
+                "hlc": hlc,
+                "site": SELF_SITE,
+            }
+            for n, c in removed
+            if (n, c) not in new.props
+        )
         if added:
             add.append((node_id, added))
     st = node_statements(spec.kind)
     st.update_row.execute_many(conn, row_changes)
+    st.touch.execute_many(conn, touched)
     st.delete_prop.execute_many(conn, drop)
-    st.insert_prop.execute_many(conn, _prop_rows(add))
+    st.insert_prop.execute_many(conn, _prop_rows(add, hlc))
+    if buried:
+        tombstone_upsert(dialect).execute_many(conn, buried)
+    return changed
 
 
 # ------------------------------------------------------------------------------------------- reads

@@ -14,6 +14,8 @@ from mltrail.backends.sql.readers import EVENT_COLUMNS, SPECS, node_columns, pro
 from mltrail.backends.sql.schema import TypeKind
 
 SLOTS = readers.SLOTS
+#: The stamp columns of node and property rows (see schema._stamp_columns).
+STAMP = ("hlc", "site")
 
 _TABLES: dict[TypeKind, tuple[Table, Table, tuple[str, ...]]] = {
     TypeKind.ARTIFACT: (schema.artifact, schema.artifact_property, ("uri", "state")),
@@ -33,14 +35,17 @@ class NodeStatements:
             *self.row_columns,
             "create_time_since_epoch",
             "last_update_time_since_epoch",
+            *STAMP,
         )
         values: dict[str, Any] = {c: bindparam(c) for c in insert_columns}
         self.insert_row = FastStatement(insert(t).values(values))
         self.insert_row_returning = FastStatement(insert(t).values(values).returning(t.c.id))
         self.insert_prop = FastStatement(
-            insert(p).values({c: bindparam(c) for c in ("node_id", "name", "is_custom", *SLOTS)})
+            insert(p).values(
+                {c: bindparam(c) for c in ("node_id", "name", "is_custom", *SLOTS, *STAMP)}
+            )
         )
-        changed = (*self.row_columns, "last_update_time_since_epoch")
+        changed = (*self.row_columns, "last_update_time_since_epoch", *STAMP)
         self.update_row = FastStatement(
             update(t).where(t.c.id == bindparam("_id")).values({c: bindparam(c) for c in changed})
         )
@@ -118,6 +123,17 @@ event_keys_by_execution = InStatement(
 
 
 _MEMBERSHIP: dict[tuple[type[Any], str], FastStatement] = {}
+_TOMBSTONE: dict[type[Any], FastStatement] = {}
+
+
+def tombstone_upsert(dialect: Dialect) -> FastStatement:
+    """The statement recording a removed property key with the stamp of its removal."""
+    statement = _TOMBSTONE.get(type(dialect))
+    if statement is None:
+        tb = schema.tombstone
+        built = dialect.upsert(tb, STAMP).values({c.name: bindparam(c.name) for c in tb.c})
+        statement = _TOMBSTONE[type(dialect)] = FastStatement(built)
+    return statement
 
 
 def membership_insert(dialect: Dialect, table: Table) -> FastStatement:

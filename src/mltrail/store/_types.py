@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from mltrail.backends.sql import readers, schema
+from mltrail.backends.sql import feed, readers, schema
 from mltrail.backends.sql.fast import InStatement
 from mltrail.backends.sql.schema import TypeKind
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
@@ -185,13 +185,13 @@ def put_type(
         assert created is not None
         type_id = int(created[0])
         _insert_properties(conn, type_id, properties)
+        feed.note(conn, feed.TYPE_KIND_OFFSET + kind, [type_id])
         return type_id
 
     stored = found[0]
     _check_evolution(stored, properties, base_value, can_add_fields, can_omit_fields)
-    _insert_properties(
-        conn, stored.id, {k: v for k, v in properties.items() if k not in stored.properties}
-    )
+    added = {k: v for k, v in properties.items() if k not in stored.properties}
+    _insert_properties(conn, stored.id, added)
     changes: dict[str, Any] = {}
     if external_id is not None and external_id != stored.external_id:
         changes["external_id"] = external_id
@@ -201,6 +201,8 @@ def put_type(
         changes["base_type"] = base_value
     if changes:
         conn.execute(update(T).where(T.c.id == stored.id).values(**changes))
+    if added or changes:
+        feed.note(conn, feed.TYPE_KIND_OFFSET + kind, [stored.id])
     return stored.id
 
 

@@ -250,7 +250,9 @@ class MetadataStore(Questions):
     ) -> list[int]:
         items = batch(nodes, f"{spec.label}s")
         dialect = self._db.dialect
-        return self._write(lambda conn: put_nodes(conn, dialect, self._types, spec, items, mask))
+        return self._write(
+            lambda conn: put_nodes(conn, dialect, self._types, spec, items, mask, last=True)
+        )
 
     # ------------------------------------------------------------------------------ node reads
 

@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from mltrail.backends.sql import feed
 from mltrail.backends.sql.dialects import Dialect, dialect_for
 from mltrail.backends.sql.dialects._server import boolean_option
 from mltrail.backends.sql.dialects.base import Failure
@@ -162,11 +163,17 @@ class Database:
                 try:
                     self.dialect.begin(conn, write=write, serial=serial)
                     result = fn(conn)
+                    if write and not schema_change:
+                        # What the call changed goes to the change feed, last before the commit.
+                        feed.flush(conn, self.dialect)
                     conn.commit()
                     return result
                 except BaseException:
                     with contextlib.suppress(DBAPIError):
                         conn.rollback()
+                    if write:
+                        with contextlib.suppress(Exception):
+                            feed.discard(conn)  # nothing noted survives a rollback
                     raise
         except DBAPIError as exc:
             if self._held is None and (

@@ -102,6 +102,9 @@ class FastStatement:
         cursor = self.execute(conn, params)
         try:
             return list(cursor.fetchall())
+        except conn.dialect.loaded_dbapi.Error as exc:
+            # SQLite reads rows as they are fetched: a damaged page may only show here.
+            raise wrap_error(conn, *self._sql(conn)[:1], params, exc) from exc
         finally:
             cursor.close()
 
@@ -120,17 +123,34 @@ class Batch:
     A dialect sends a batch in as few round trips as its driver allows
     (:meth:`~mltrail.backends.sql.dialects.base.Dialect.run_batch`); the statements run in the
     order they were added. Only inserts that no later statement of the call reads or conflicts
-    with may wait in a batch.
+    with may wait in a batch. ``tail`` holds statements as SQL text without parameters (the
+    change feed's write), run after the items.
     """
 
-    __slots__ = ("items",)
+    __slots__ = ("items", "tail")
 
     def __init__(self) -> None:
         self.items: list[tuple[FastStatement, list[Params]]] = []
+        self.tail: list[str] = []
+
+    def __len__(self) -> int:
+        """How many statements the batch holds (a statement with many rows counts once)."""
+        return len(self.items) + len(self.tail)
 
     def add(self, statement: FastStatement, rows: Sequence[Params]) -> None:
         if rows:
             self.items.append((statement, list(rows)))
+
+
+def execute_text(conn: Connection, sql: str) -> None:
+    """Run ``sql`` (SQL text without parameters) on the driver's cursor of ``conn``."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise wrap_error(conn, sql, None, exc) from exc
+    finally:
+        cursor.close()
 
 
 class InStatement:

@@ -8,6 +8,11 @@ type (kind, name, version); type external id; node (type, name); node external i
 event (artifact, execution, type); attribution, association and parent context pairs. Where a
 database has partial indexes (SQLite, PostgreSQL), the rows whose indexed column is NULL are
 left out of the indexes on mostly-NULL columns (external ids, node names, property slots).
+
+Sync (schema version 3): node and property rows carry the stamp of their last change (``hlc``, a
+hybrid logical clock value, and ``site``, the :data:`site` row that made it); ``mlt_change`` is
+the change feed, ``mlt_tombstone`` the stamps of removed property keys, ``mlt_alias`` the ids
+other sites gave to nodes, ``mlt_site`` the sites this store knows (row 1 is itself).
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ Double = Float(precision=53).with_variant(DOUBLE(asdecimal=False), "mysql", "mar
 # collation (set when they are created, see Dialect.table_options). MySQL's TEXT holds only
 # 64 kB, so long text is MEDIUMTEXT (16 MB) there.
 Name = String(NAME_LENGTH).with_variant(String(NAME_LENGTH, collation="C"), "postgresql")
+#: A UUID in its canonical text form (36 characters).
+UuidText = String(36).with_variant(String(36, collation="C"), "postgresql")
 LongText = (
     Text()
     .with_variant(Text(collation="C"), "postgresql")
@@ -69,6 +76,18 @@ LongText = (
 
 def _id_column() -> Column[int]:
     return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+#: The ``mlt_site`` id of the store itself.
+SELF_SITE = 1
+
+
+def _stamp_columns() -> list[Column[int]]:
+    """The stamp of a row's last change: its HLC value and the site that made it."""
+    return [
+        Column("hlc", BigInteger, nullable=False, server_default="0"),
+        Column("site", Integer, nullable=False, server_default=str(SELF_SITE)),
+    ]
 
 
 schema_version = Table(
@@ -120,6 +139,8 @@ def _node_table(name: str, *extra: Column[Any], name_nullable: bool) -> Table:
         Column("external_id", Name, nullable=True),
         Column("create_time_since_epoch", BigInteger, nullable=False),
         Column("last_update_time_since_epoch", BigInteger, nullable=False),
+        # One register for the node's own fields (name, external_id and the kind's scalars).
+        *_stamp_columns(),
     )
     c = table.c
     Index(f"uq_{name}_external_id", c.external_id, unique=True, **_not_null(c.external_id))
@@ -152,6 +173,7 @@ def _property_table(name: str, node_table: str) -> Table:
         Column("string_value", LongText, nullable=True),
         Column("bool_value", Boolean, nullable=True),
         Column("struct_value", LongText, nullable=True),
+        *_stamp_columns(),  # the stamp of this key's value
         PrimaryKeyConstraint("node_id", "name", "is_custom"),
         sqlite_with_rowid=False,
     )
@@ -244,3 +266,56 @@ parent_context = Table(
     sqlite_with_rowid=False,
 )
 Index("ix_mlt_parent_context_parent_context_id", parent_context.c.parent_context_id)
+
+
+# ------------------------------------------------------------------------------------------ sync
+
+site = Table(
+    "mlt_site",
+    metadata,
+    _id_column(),
+    Column("uuid", UuidText, nullable=False, unique=True),  # str(uuid.uuid4())
+    # The self row: the last feed position handed out (servers allocate positions from it).
+    Column("feed_seq", BigInteger, nullable=False, server_default="0"),
+    # Other sites: the position of their feed this store has applied.
+    Column("applied_seq", BigInteger, nullable=False, server_default="0"),
+    Column("label", Name, nullable=True),  # where the site was last seen, for humans
+)
+
+# One row per entity a write transaction changed, in commit order. On SQLite ``seq`` is the
+# rowid (no AUTOINCREMENT); MySQL/MariaDB hand positions out from the self row's ``feed_seq``,
+# PostgreSQL from the sequence mlt_change_seq (created by the migration, owned by the column).
+change = Table(
+    "mlt_change",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=False),
+    Column("kind", SmallInteger, nullable=False),  # TypeKind of a node; 10 + TypeKind of a type
+    Column("entity_id", Id, nullable=False),
+    Column("source", Integer, nullable=True),  # the site it was received from; NULL: made here
+)
+
+alias = Table(
+    "mlt_alias",
+    metadata,
+    Column("kind", SmallInteger, nullable=False),
+    Column("site", Integer, nullable=False),
+    Column("origin_id", Id, nullable=False),
+    Column("local_id", Id, nullable=False),
+    Column("origin", Boolean, nullable=False),
+    PrimaryKeyConstraint("kind", "site", "origin_id"),
+    sqlite_with_rowid=False,
+)
+Index("ix_mlt_alias_kind_local_id", alias.c.kind, alias.c.local_id)
+
+tombstone = Table(
+    "mlt_tombstone",
+    metadata,
+    Column("kind", SmallInteger, nullable=False),
+    Column("node_id", Id, nullable=False),
+    Column("name", Name, nullable=False),
+    Column("is_custom", Boolean, nullable=False),
+    Column("hlc", BigInteger, nullable=False),
+    Column("site", Integer, nullable=False),
+    PrimaryKeyConstraint("kind", "node_id", "name", "is_custom"),
+    sqlite_with_rowid=False,
+)

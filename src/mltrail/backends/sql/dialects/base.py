@@ -14,7 +14,12 @@ from sqlalchemy.engine import Dialect as SADialect
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.sql.dml import Insert
 
-from mltrail.backends.sql.fast import Batch, FastStatement
+from mltrail.backends.sql.fast import Batch, FastStatement, execute_text
+
+#: A row of the change feed: (kind, entity id, source site or None).
+FeedRow = tuple[int, int, "int | None"]
+#: Feed rows per statement that writes them (a huge write is split).
+FEED_CHUNK = 5_000
 
 
 class Failure(enum.Enum):
@@ -127,6 +132,24 @@ class Dialect(abc.ABC):
         for statement, rows in batch.items:
             statement.execute_many(conn, rows)
         batch.items.clear()
+        self.run_texts(conn, batch.tail)
+        batch.tail.clear()
+
+    def run_texts(self, conn: Connection, statements: list[str]) -> None:
+        """Run ``statements`` (SQL text without parameters) in order. The default runs each on
+        its own; a server dialect sends them in one request where its driver allows."""
+        for sql in statements:
+            execute_text(conn, sql)
+
+    @abc.abstractmethod
+    def feed_statements(self, rows: list[FeedRow]) -> list[str]:
+        """The statements (SQL text) that append ``rows`` to the change feed (``mlt_change``),
+        at positions after every position a transaction committed before this one can use.
+
+        Run as the last statements before the commit: positions must be handed out in commit
+        order (a transaction that commits later never holds a smaller position), so that a
+        reader of the feed who continues from the last position it read misses nothing.
+        """
 
     def run_reads(
         self, conn: Connection, reads: list[tuple[FastStatement, dict[str, Any]]]
@@ -151,6 +174,11 @@ class Dialect(abc.ABC):
     @abc.abstractmethod
     def insert_ignore(self, table: Table) -> Insert:
         """An INSERT into ``table`` that silently skips rows whose key already exists."""
+
+    @abc.abstractmethod
+    def upsert(self, table: Table, columns: tuple[str, ...]) -> Insert:
+        """An INSERT into ``table`` that, for a row whose primary key exists, sets ``columns``
+        of the stored row to the row's values instead."""
 
     def finish(self, conn: Connection) -> None:  # noqa: B027 (a hook; most dialects need none)
         """Called after the transaction of a call on ``conn`` has ended. Default: nothing."""
@@ -203,6 +231,18 @@ class Dialect(abc.ABC):
         """Check, before the migration transaction commits, what was not enforced while the
         schema changed; raise to roll the migration back. The default checks nothing."""
         return None
+
+
+def feed_values(rows: list[FeedRow], position: str | None = None) -> str:
+    """The rows of a feed insert as SQL ``VALUES`` text: ``(kind, id, source)`` each, with a
+    leading ``position`` expression (``{i}`` replaced by the row's index from 1) when given.
+    Every value is an int made by the store, so the text is built directly."""
+    parts = []
+    for index, (kind, entity_id, source) in enumerate(rows, 1):
+        lead = "" if position is None else position.format(i=index) + ", "
+        src = "NULL" if source is None else str(int(source))
+        parts.append(f"({lead}{int(kind)}, {int(entity_id)}, {src})")
+    return ", ".join(parts)
 
 
 def first_line(error: object) -> str:

@@ -60,7 +60,7 @@ from mltrail.backends.sql.dialects._server import (
     convert,
 )
 from mltrail.backends.sql.dialects._statistics import StatisticsKeeper
-from mltrail.backends.sql.dialects.base import Failure
+from mltrail.backends.sql.dialects.base import FEED_CHUNK, Failure, FeedRow, feed_values
 from mltrail.backends.sql.fast import Batch, FastStatement, wrap_error
 from mltrail.errors import AbortedError, InvalidArgumentError
 
@@ -212,6 +212,10 @@ class MySQLDialect(ServerDialect):
         key = table.primary_key.columns.values()[0]
         return mysql_insert(table).on_duplicate_key_update({key.name: key})
 
+    def upsert(self, table: Table, columns: tuple[str, ...]) -> Insert:
+        built = mysql_insert(table)
+        return built.on_duplicate_key_update({c: built.inserted[c] for c in columns})
+
     def insert_returning_ids(
         self,
         conn: Connection,
@@ -226,7 +230,7 @@ class MySQLDialect(ServerDialect):
         return self.insert_one_by_one(conn, plain, rows)
 
     def run_batch(self, conn: Connection, batch: Batch) -> None:
-        if self._driver not in _CURSORS or len(batch.items) < 2:
+        if self._driver not in _CURSORS or len(batch) < 2:
             super().run_batch(conn, batch)
             return
         cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -235,19 +239,46 @@ class MySQLDialect(ServerDialect):
             for statement, rows in batch.items:
                 sql, args = statement.prepared(conn, rows)
                 parts.append(_literal_insert(self._driver, cursor, sql, args))
+            parts.extend(batch.tail)
             text = ";\n".join(parts)
             if len(text) > MAX_BATCH_TEXT:
                 super().run_batch(conn, batch)
                 return
-            try:
-                cursor.execute(text)  # no arguments: the text is sent as it is
-                while cursor.nextset():  # each statement's result; an error raises here
-                    pass
-            except conn.dialect.loaded_dbapi.Error as exc:
-                raise wrap_error(conn, text, None, exc) from exc
+            _run_all(conn, cursor, text)
         finally:
             cursor.close()
         batch.items.clear()
+        batch.tail.clear()
+
+    def run_texts(self, conn: Connection, statements: list[str]) -> None:
+        text = ";\n".join(statements)
+        if self._driver not in _CURSORS or len(statements) < 2 or len(text) > MAX_BATCH_TEXT:
+            super().run_texts(conn, statements)
+            return
+        cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            _run_all(conn, cursor, text)
+        finally:
+            cursor.close()
+
+    def feed_statements(self, rows: list[FeedRow]) -> list[str]:
+        # The self row's update takes the positions (its row lock, held until the commit,
+        # makes a later transaction wait to take its own) and leaves the last one in the
+        # session's LAST_INSERT_ID(), which the insert counts back from (the feed's positions
+        # are given, so the insert does not change LAST_INSERT_ID()). Without the self row
+        # the positions are NULL and the insert fails instead of reusing an older id.
+        out = []
+        for start in range(0, len(rows), FEED_CHUNK):
+            chunk = rows[start : start + FEED_CHUNK]
+            n = len(chunk)
+            out.append(
+                f"UPDATE mlt_site SET feed_seq = LAST_INSERT_ID(feed_seq + {n}) WHERE id = 1"
+            )
+            out.append(
+                "INSERT INTO mlt_change (seq, kind, entity_id, source) VALUES "
+                + feed_values(chunk, f"IF(ROW_COUNT() = 1, LAST_INSERT_ID(), NULL) - {n} + {{i}}")
+            )
+        return out
 
     def insert_groups_returning_ids(
         self,
@@ -425,6 +456,17 @@ def _literal_insert(driver: str, cursor: Any, sql: str, rows: list[Any]) -> str:
     values = match.group(2).rstrip()
     postfix = (match.group(3) or "") % ()
     return prefix + ",".join(cursor.mogrify(values, row) for row in rows) + postfix
+
+
+def _run_all(conn: Connection, cursor: Any, text: str) -> None:
+    """Run the statements of ``text`` (one request, several statements) and read every
+    statement's result; the first error raises."""
+    try:
+        cursor.execute(text)  # no arguments: the text is sent as it is
+        while cursor.nextset():  # each statement's result; an error raises here
+            pass
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise wrap_error(conn, text, None, exc) from exc
 
 
 def _rollback_open_transaction(dbapi_conn: Any, record: Any, state: PoolResetState) -> None:

@@ -23,6 +23,9 @@
   go in one pipeline each; the rows it inserts last (properties, events, memberships) go as one
   request of several statements, their values bound by psycopg on the client: one round trip
   for all of them instead of one or two per statement.
+* Change feed positions (see :mod:`mltrail.backends.sql.feed`) come from the sequence
+  ``mlt_change_seq``, taken under a transaction-level advisory lock held until the commit, so
+  that positions commit in order without making concurrent writers conflict on a row.
 * Strings compare by code point (every text column is created with ``COLLATE "C"``), so equality,
   ordering and ``LIKE`` agree with SQLite and MySQL whatever the database's locale.
 """
@@ -30,6 +33,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -51,7 +55,7 @@ from mltrail.backends.sql.dialects._server import (
     check_files,
     convert,
 )
-from mltrail.backends.sql.dialects.base import Failure
+from mltrail.backends.sql.dialects.base import FEED_CHUNK, Failure, FeedRow, feed_values
 from mltrail.backends.sql.fast import Batch, FastStatement, wrap_error
 from mltrail.errors import InvalidArgumentError
 
@@ -64,6 +68,12 @@ DEFAULT_RANDOM_PAGE_COST = 1.1
 
 #: A batch longer than this (characters of SQL) is sent statement by statement.
 MAX_BATCH_TEXT = 1_000_000
+
+#: The advisory lock a write transaction holds from taking its change feed positions to its
+#: commit (per database; see PostgreSQLDialect.feed_statements).
+FEED_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"mltrail change feed").digest()[:8], "big", signed=True
+)
 
 #: The advisory lock taken while the schema is checked and migrated (per database).
 MIGRATION_LOCK_KEY = int.from_bytes(
@@ -149,11 +159,12 @@ class PostgreSQLDialect(ServerDialect):
     def configure(self, engine: Engine) -> None:
         if self._driver == "psycopg":
             event.listen(engine, "do_executemany", _executemany_in_own_pipeline)
+            event.listen(engine, "connect", _quote_negative_ints_in_parentheses)
 
     def run_batch(self, conn: Connection, batch: Batch) -> None:
         # One simple-protocol request of several statements, the values bound by psycopg on
         # the client: far less work in psycopg than a pipeline of one message per row.
-        if self._driver != "psycopg" or len(batch.items) < 2:
+        if self._driver != "psycopg" or len(batch) < 2:
             super().run_batch(conn, batch)
             return
         from psycopg import ClientCursor, Error
@@ -164,6 +175,7 @@ class PostgreSQLDialect(ServerDialect):
             for statement, rows in batch.items:
                 sql, args = statement.prepared(conn, rows)
                 parts.extend(cursor.mogrify(sql, row) for row in args)
+            parts.extend(batch.tail)
             text = ";\n".join(parts)
             if len(text) > MAX_BATCH_TEXT:
                 super().run_batch(conn, batch)
@@ -173,6 +185,31 @@ class PostgreSQLDialect(ServerDialect):
             except Error as exc:
                 raise wrap_error(conn, text, None, exc) from exc
         batch.items.clear()
+        batch.tail.clear()
+
+    def feed_statements(self, rows: list[FeedRow]) -> list[str]:
+        # Positions come from the sequence mlt_change_seq, taken holding a transaction-level
+        # advisory lock that lasts until the commit: a later transaction waits for it, so it
+        # cannot take (nor commit) a smaller position. Not the self row's feed_seq, as on
+        # MySQL: at REPEATABLE READ, updating a row that a writer committed after this
+        # transaction's snapshot was taken fails (40001), and that is every concurrent writer.
+        # The n values in a row, without setval (which needs more than the USAGE privilege on
+        # sequences that writers have): nobody else takes any while the lock is held.
+        # A NULL-only source column of VALUES is text: cast it. One statement per chunk.
+        out = []
+        for start in range(0, len(rows), FEED_CHUNK):
+            chunk = rows[start : start + FEED_CHUNK]
+            n = len(chunk)
+            out.append(
+                f"WITH l AS (SELECT pg_advisory_xact_lock({FEED_LOCK_KEY})), "
+                "s AS (SELECT max(nextval('mlt_change_seq')) AS last "
+                f"FROM l, generate_series(1, {n})) "
+                "INSERT INTO mlt_change (seq, kind, entity_id, source) "
+                f"SELECT s.last - {n} + v.i, v.kind, v.entity_id, v.source::integer "
+                f"FROM (VALUES {feed_values(chunk, '{i}')}) AS v(i, kind, entity_id, source) "
+                "LEFT JOIN s ON true"
+            )
+        return out
 
     def insert_groups_returning_ids(
         self,
@@ -222,6 +259,13 @@ class PostgreSQLDialect(ServerDialect):
 
     def insert_ignore(self, table: Table) -> Insert:
         return pg_insert(table).on_conflict_do_nothing()
+
+    def upsert(self, table: Table, columns: tuple[str, ...]) -> Insert:
+        built = pg_insert(table)
+        return built.on_conflict_do_update(
+            index_elements=list(table.primary_key.columns),
+            set_={c: built.excluded[c] for c in columns},
+        )
 
     @contextlib.contextmanager
     def migration_lock(self, conn: Connection) -> Iterator[None]:
@@ -276,6 +320,29 @@ class PostgreSQLDialect(ServerDialect):
             "check the host and port in the URL, that PostgreSQL runs there and accepts "
             "connections from this machine (listen_addresses, firewall)"
         )
+
+
+def _quote_negative_ints_in_parentheses(dbapi_conn: Any, _record: Any) -> None:
+    """Values bound on the client (the batches of :meth:`PostgreSQLDialect.run_batch`) go
+    into statements that cast them (``%(x)s::BIGINT``), and the cast binds tighter than the
+    sign: the smallest bigint, quoted ``-9223372036854775808::BIGINT``, is out of range.
+    Negative bigints are quoted in parentheses; values bound on the server are unchanged."""
+    dbapi_conn.adapters.register_dumper(int, _parenthesized_ints())
+
+
+@functools.cache
+def _parenthesized_ints() -> Any:
+    from psycopg.types.numeric import Int8, Int8Dumper, IntDumper
+
+    class _Int8(Int8Dumper):
+        def quote(self, obj: Any) -> Any:
+            quoted = super().quote(obj)
+            return b"(" + bytes(quoted) + b")" if obj < 0 else quoted
+
+    class _Ints(IntDumper):
+        _int8_dumper = _Int8(Int8)
+
+    return _Ints
 
 
 def _executemany_in_own_pipeline(cursor: Any, statement: str, rows: Any, context: Any) -> bool:

@@ -38,12 +38,19 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.dml import Insert
 
-from mltrail.backends.sql.dialects.base import Dialect, Failure
+from mltrail.backends.sql.dialects.base import (
+    FEED_CHUNK,
+    Dialect,
+    Failure,
+    FeedRow,
+    feed_values,
+)
 from mltrail.backends.sql.fast import FastStatement
 from mltrail.errors import FailedPreconditionError, InvalidArgumentError
 
@@ -315,6 +322,22 @@ class SQLiteDialect(Dialect):
     ) -> list[int]:
         # In-process inserts are cheapest one by one; the rowid of each comes for free.
         return self.insert_one_by_one(conn, plain, rows)
+
+    def feed_statements(self, rows: list[FeedRow]) -> list[str]:
+        # Writers are serialized (BEGIN IMMEDIATE): the rowid, one more than the largest, is
+        # the position; one multi-row statement per chunk.
+        return [
+            "INSERT INTO mlt_change (kind, entity_id, source) VALUES "
+            + feed_values(rows[start : start + FEED_CHUNK])
+            for start in range(0, len(rows), FEED_CHUNK)
+        ]
+
+    def upsert(self, table: Table, columns: tuple[str, ...]) -> Insert:
+        built = sqlite_insert(table)
+        return built.on_conflict_do_update(
+            index_elements=list(table.primary_key.columns),
+            set_={c: built.excluded[c] for c in columns},
+        )
 
     def insert_ignore(self, table: Table) -> Insert:
         # INSERT OR IGNORE rather than ON CONFLICT DO NOTHING: SQLAlchemy caches its compiled form.

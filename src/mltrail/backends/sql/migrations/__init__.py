@@ -72,9 +72,9 @@ def text_index(op: Operations, columns: list[str]) -> tuple[list[str], dict[str,
 
 
 def builtin_migrations() -> tuple[Migration, ...]:
-    from mltrail.backends.sql.migrations import v0001_initial, v0002_paging_indexes
+    from mltrail.backends.sql.migrations import v0001_initial, v0002_paging_indexes, v0003_sync
 
-    return (v0001_initial.MIGRATION, v0002_paging_indexes.MIGRATION)
+    return (v0001_initial.MIGRATION, v0002_paging_indexes.MIGRATION, v0003_sync.MIGRATION)
 
 
 def library_schema_version() -> int:
