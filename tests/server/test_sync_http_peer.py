@@ -22,7 +22,8 @@ from mltrail.sync._http import HttpPeer
 
 class Dropping(httpx.BaseTransport):
     """A real transport whose first request to each named route fails as a dropped
-    connection: ``"before"`` it reaches the server, or ``"after"`` the server answered."""
+    connection (``"before"`` it reaches the server, or ``"after"`` the server answered) or as
+    a timeout (``"timeout"``: no answer in time)."""
 
     def __init__(self, **drop: str) -> None:
         self.inner = httpx.HTTPTransport()
@@ -35,6 +36,8 @@ class Dropping(httpx.BaseTransport):
         when = self.drop.pop(route, None)
         if when == "before":
             raise httpx.ReadError("connection reset by peer", request=request)
+        if when == "timeout":
+            raise httpx.ReadTimeout("timed out", request=request)
         response = self.inner.handle_request(request)
         if when == "after":
             response.read()
@@ -113,6 +116,26 @@ def test_a_batch_applied_before_the_connection_dropped_is_not_sent_again(
     with central(server) as store:
         assert canon(store) == canon(site)
         assert (store.count_artifacts(), store.count_executions()) == (4, 3)
+
+
+def test_a_batch_whose_answer_timed_out_is_not_sent_again(
+    server: RemoteServer, site: m.MetadataStore
+) -> None:
+    transport = Dropping(apply="timeout")
+    with (
+        closing(HttpPeer(server.url, transport=transport)) as peer,
+        pytest.raises(UnavailableError, match="may have been applied"),
+    ):
+        sync.push(site, peer)
+    # the server may still be applying it: neither resent nor asked about
+    assert transport.sent[transport.sent.index("apply") :] == ["apply"]
+    assert sync.push(site, server.url).created > 0  # it never arrived: the next push sends it
+
+
+def test_an_empty_bundle_sends_nothing(server: RemoteServer, tmp_path: Path) -> None:
+    (tmp_path / "empty.mltrail").write_bytes(b"")
+    report = sync.push(str(tmp_path / "empty.mltrail"), server.url)
+    assert (report.batches, report.records) == (0, 0)
 
 
 def test_a_server_that_is_not_there_is_unavailable(site: m.MetadataStore) -> None:

@@ -16,6 +16,7 @@ from server_helpers import AuthServer, log_runs
 import mltrail as m
 from _canon import canon
 from _remote import RemoteServer
+from _servers import SERVERS, Server, need
 from mltrail import sync
 from mltrail.errors import (
     InvalidArgumentError,
@@ -108,6 +109,13 @@ def test_a_reader_cannot_apply(auth_server: AuthServer) -> None:
         response = http.post(f"/p/{project}/api/v1/sync/apply", content=b"")
     assert response.status_code == 403
     assert "needs a writer" in response.json()["message"]
+
+
+def test_a_project_that_does_not_exist_is_not_found(auth_server: AuthServer) -> None:
+    with auth_server.client(auth_server.admin) as http:
+        response = http.get("/p/nosuchproject/api/v1/sync/site")
+    assert response.status_code == 404
+    assert "there is no project 'nosuchproject'" in response.json()["message"]
 
 
 def test_malformed_requests_are_invalid_arguments(auth_server: AuthServer) -> None:
@@ -304,3 +312,33 @@ def test_an_http_peer_refuses_a_url_that_is_no_server() -> None:
         HttpPeer("ftp://example.org")
     with pytest.raises(InvalidArgumentError, match="http://host:port"):
         HttpPeer("http://")
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_sites_meet_through_a_server_on_a_database_server(
+    kind: str,
+    servers: dict[str, Server],
+    tmp_path: Path,
+    site: m.MetadataStore,
+    other_site: m.MetadataStore,
+) -> None:
+    database = servers[kind]
+    need(database)
+    url = database.new_database("synced")
+    server = RemoteServer(url, tmp_path / "home")
+    try:
+        log_runs(site, "run-1", "run-2")
+        log_runs(other_site, "run-3")  # the same dataset (by digest) and pipeline (by name)
+        for store in (site, other_site):
+            sync.push(store, server.url, batch_size=3)
+        for store in (site, other_site):
+            sync.pull(store, server.url, batch_size=3)
+        with m.connect(url) as central:
+            assert canon(site) == canon(other_site) == canon(central)
+            assert (
+                central.count_artifacts(),
+                central.count_executions(),
+                central.count_contexts(),
+            ) == (4, 3, 1)
+    finally:
+        server.close()

@@ -8,9 +8,10 @@ checked again where they are applied.
 Reading (the site, a position, changes, a subset) is retried when the connection drops or the
 server is briefly unavailable. Applying a batch is never resent blindly: only when it cannot
 have taken effect (the connection was never made, or the server rolled it back:
-``AbortedError``), or, after a connection dropped mid-way, when the server's position (read
-again) shows it has not applied it. Otherwise the error says the batch may have been applied,
-and the next transfer resumes from the server's position.
+``AbortedError``), or, after a connection dropped mid-way (not timed out: the server may still
+be at work), when the server's position, read again, shows it has not applied it. Otherwise
+the error says the batch may have been applied, and the next transfer resumes from the
+server's position.
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ class HttpPeer(Peer):
         return self._site
 
     def applied(self, site: str) -> int:
+        if not site:
+            return 0  # an end of no site (an empty bundle) has nothing applied anywhere
         answer = self._read("applied", lambda: self._http.get("applied", params={"site": site}))
         return int(_field(answer, "position", self.url))
 
@@ -127,7 +130,9 @@ class HttpPeer(Peer):
             except httpx.TransportError as exc:
                 # The server may have applied it: send it again only if its position shows
                 # that it has not (a resend of an applied batch would be refused as a replay).
-                if last or not self._unapplied(data):
+                # After a timeout the server may still be applying it: never send it again.
+                timeout = isinstance(exc, httpx.TimeoutException)
+                if last or timeout or not self._unapplied(data):
                     raise UnavailableError(
                         f"the connection to {self.url} failed while it applied a batch "
                         f"({exc or type(exc).__name__}): the batch may have been applied; "
