@@ -140,7 +140,10 @@ def push(
     batch_size: int | None,
     bundle: str | None,
 ) -> None:
-    """Send this store's changes that REMOTE has not applied yet (or one subset)."""
+    """Send this store's changes to REMOTE.
+
+    Only what REMOTE has not applied yet is sent; --context, --artifact or --execution send
+    one part of the graph instead."""
     from mltrail import sync
     from mltrail.sync._peers import BundlePeer
 
@@ -180,8 +183,10 @@ def pull(
     execution: int | None,
     batch_size: int | None,
 ) -> None:
-    """Bring into this store the changes of REMOTE it has not applied yet (or one subset,
-    chosen by REMOTE's ids or context names)."""
+    """Bring REMOTE's changes into this store.
+
+    Only what this store has not applied yet comes; --context, --artifact or --execution
+    bring one part of REMOTE's graph instead (by REMOTE's ids and context names)."""
     from mltrail import sync
 
     end = _remote(remote)
@@ -210,8 +215,10 @@ def pull(
 def sync_command(
     remote: str | None, store: str | None, batch_size: int | None, every: float | None
 ) -> None:
-    """Push to REMOTE, then pull from it: both end with the same graph. With --every, a round
-    that fails for want of the network is reported and the next one tries again."""
+    """Push to REMOTE, then pull from it.
+
+    Both end with the same graph. With --every, a round that fails for want of the network is
+    reported and the next one tries again."""
     from mltrail import sync
     from mltrail.errors import AbortedError, DeadlineExceededError, UnavailableError
 
