@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 
 import mltrail as m
 from _canon import canon
-from _remote import RemoteServer
+from _remote import RemoteServer, free_port
 from mltrail.cli.main import main
 from mltrail.server.tokens import Registry
 
@@ -354,4 +354,25 @@ def test_sync_every_repeats_until_interrupted(
             process.kill()
             process.wait()
     assert process.returncode == 0, stderr
+    assert stderr.strip().endswith("stopped") and "Traceback" not in stderr
+
+
+def test_sync_every_goes_on_while_the_peer_is_unreachable(tree: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nobody listens there
+    command = [sys.executable, "-m", "mltrail", "sync", url, "--every", "0.1", "--store", "peer.db"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        lines = [process.stderr.readline() for _ in range(2)]  # two failed rounds
+        assert all(
+            f"UnavailableError: cannot reach the mltrail server at {url}" in line for line in lines
+        )
+        assert all(line.rstrip().endswith("(again in 0.1 s)") for line in lines)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0 and stdout == ""
     assert stderr.strip().endswith("stopped") and "Traceback" not in stderr
