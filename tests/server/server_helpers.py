@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 
+import mltrail as m
 from _remote import RemoteServer
 from mltrail.server.tokens import Registry
 
@@ -36,3 +37,30 @@ def post(
     """POST a store call with a JSON body of its arguments."""
     prefix = f"/p/{project}" if project else ""
     return client.post(f"{prefix}/api/v1/store/{method}", json=body)
+
+
+def log_runs(store: m.MetadataStore, *runs: str) -> None:
+    """A dataset read by one training run per name, each writing a model, in a pipeline."""
+    store.put_artifact_type(m.ArtifactType(name="Dataset", properties={"rows": m.PropertyType.INT}))
+    store.put_artifact_type(m.ArtifactType(name="Model"))
+    store.put_execution_type(m.ExecutionType(name="Train"))
+    store.put_context_type(m.ContextType(name="Pipeline"))
+    for run in runs:
+        store.put_execution(
+            m.Execution(type="Train", custom_properties={"run": run}),
+            [
+                (
+                    m.Artifact(
+                        type="Dataset",
+                        uri="s3://d/src",
+                        external_id="sha256:src",
+                        properties={"rows": 3},
+                    ),
+                    m.Event(type=m.EventType.INPUT),
+                ),
+                (m.Artifact(type="Model", uri=f"s3://m/{run}"), m.Event(type=m.EventType.OUTPUT)),
+            ],
+            [m.Context(type="Pipeline", name="mnist")],
+            reuse_context_if_already_exist=True,
+            reuse_artifact_if_already_exist_by_external_id=True,
+        )

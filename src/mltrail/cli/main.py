@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from mltrail.cli import admin
+from mltrail.cli import sync as sync_commands
 from mltrail.errors import MltrailError
 
 
@@ -89,3 +90,7 @@ def serve(
 
 main.add_command(admin.token)
 main.add_command(admin.project)
+main.add_command(sync_commands.remote)
+main.add_command(sync_commands.push)
+main.add_command(sync_commands.pull)
+main.add_command(sync_commands.sync_command)

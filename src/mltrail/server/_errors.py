@@ -2,7 +2,8 @@
 
 The error's data attributes come along: a :class:`~mltrail.errors.QuerySyntaxError` carries
 ``query``, ``line``, ``column``, ``hint`` and ``reason`` (the message without the caret drawing),
-a :class:`~mltrail.errors.SchemaVersionError` both versions. Anything else that goes wrong
+a :class:`~mltrail.errors.SchemaVersionError` both versions, a
+:class:`~mltrail.errors.SyncConflictError` its ``conflicts``. Anything else that goes wrong
 is logged with its traceback and answered as ``{"error": "InternalError", ...}`` (500): a stack
 trace never leaves the server.
 """
@@ -47,7 +48,15 @@ def error_body(exc: MltrailError) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> bool:
-    return value is None or isinstance(value, (str, int, float, bool))
+    """Whether ``value`` is JSON as it is: a scalar, or lists and string-keyed objects of them
+    (a sync conflict list)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, list):
+        return all(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
 
 
 def json_error(

@@ -19,7 +19,7 @@ from mltrail.errors import (
     RequestTooLargeError,
 )
 from mltrail.remote._api import API_PREFIX, calls
-from mltrail.server import _errors, _schema, admin
+from mltrail.server import _errors, _schema, admin, sync
 from mltrail.server._projects import DEFAULT_PROJECT, Projects
 from mltrail.server.settings import Settings
 
@@ -98,6 +98,7 @@ def create_app(store: str | None = None, *, settings: Settings | None = None) ->
     for prefix in (API_PREFIX, "/p/{project}" + API_PREFIX):
         app.add_route(prefix + "/store/{method}", endpoint, ["POST"], include_in_schema=False)
     app.include_router(admin.router(projects, registry, guard))
+    app.include_router(sync.router(projects, guard, settings.max_body_bytes))
 
     default_openapi = app.openapi
 

@@ -1,0 +1,336 @@
+"""``mltrail remote``, ``mltrail push``, ``mltrail pull`` and ``mltrail sync``: shells over
+:mod:`mltrail.sync` and :mod:`mltrail.sync.remotes`.
+
+The other end (REMOTE) is a configured remote's name, a server URL, a store URL or path, or a
+bundle file (``*.mltrail``); without one, the only configured remote. This side is ``--store``
+(default: ``$MLTRAIL_STORE``, else the working tree's ``.mltrail/mltrail.db``). A progress bar
+shows on stderr while batches move (on a terminal); one summary line per direction goes to
+stdout at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mltrail.sync import Report
+    from mltrail.sync.remotes import Remote
+
+store_option = click.option(
+    "--store",
+    metavar="URL",
+    help="This side's store (default: $MLTRAIL_STORE, else .mltrail/mltrail.db).",
+)
+batch_option = click.option(
+    "--batch-size",
+    type=click.IntRange(1),
+    metavar="N",
+    help="Changes (or chosen entities) per batch (default 500).",
+)
+
+
+def subset_options(verb: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(
+            [
+                click.option(
+                    "--context",
+                    metavar="NAME|ID",
+                    help=f"{verb} one pipeline: the context, its descendants and their members "
+                    "(digits are read as an id).",
+                ),
+                click.option(
+                    "--artifact",
+                    type=int,
+                    metavar="ID",
+                    help=f"{verb} the upstream lineage of one artifact.",
+                ),
+                click.option(
+                    "--execution",
+                    type=int,
+                    metavar="ID",
+                    help=f"{verb} the upstream lineage of one execution.",
+                ),
+            ]
+        ):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+# -------------------------------------------------------------------------------- remotes
+
+
+@click.group()
+def remote() -> None:
+    """The remotes of this working tree (kept in .mltrail/config.toml)."""
+
+
+@remote.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option(
+    "--token-env",
+    metavar="VARIABLE",
+    help="The environment variable holding the remote's token (default: $MLTRAIL_TOKEN).",
+)
+def remote_add(name: str, url: str, token_env: str | None) -> None:
+    """Add remote NAME at URL (a server URL, a store URL or path, or a bundle file)."""
+    from mltrail.sync import remotes
+
+    added = remotes.add(name, url, token_env=token_env)
+    click.echo(f"remote {added.name} added: {added.url}")
+
+
+@remote.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def remote_list(as_json: bool) -> None:
+    """List the remotes."""
+    from mltrail.sync import remotes
+
+    found = remotes.remotes()
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in found.values()], indent=2))
+        return
+    for item in found.values():
+        token = f"\ttoken from ${item.token_env}" if item.token_env else ""
+        click.echo(f"{item.name}\t{item.url}{token}")
+
+
+@remote.command("remove")
+@click.argument("name")
+def remote_remove(name: str) -> None:
+    """Remove remote NAME."""
+    from mltrail.sync import remotes
+
+    removed = remotes.remove(name)
+    click.echo(f"remote {removed.name} removed ({removed.url})")
+
+
+# ------------------------------------------------------------------------------ transfers
+
+
+@click.command()
+@click.argument("remote", required=False)
+@store_option
+@subset_options("Send")
+@batch_option
+@click.option(
+    "--to",
+    "bundle",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Push into a bundle file instead (carry it where no network reaches; pull from it).",
+)
+def push(
+    remote: str | None,
+    store: str | None,
+    context: str | None,
+    artifact: int | None,
+    execution: int | None,
+    batch_size: int | None,
+    bundle: str | None,
+) -> None:
+    """Send this store's changes to REMOTE.
+
+    Only what REMOTE has not applied yet is sent; --context, --artifact or --execution send
+    one part of the graph instead."""
+    from mltrail import sync
+    from mltrail.sync._peers import BundlePeer
+
+    if bundle is not None and remote is not None:
+        raise click.UsageError("give REMOTE or --to FILE, not both")
+    if bundle is not None:
+        target: Any = BundlePeer(bundle)
+        token = None
+    else:
+        end = _remote(remote)
+        target, token = end.url, end.token()
+    with contextlib.ExitStack() as stack:
+        if isinstance(target, BundlePeer):
+            stack.callback(target.close)  # given as an object, the push leaves it open
+        progress = stack.enter_context(progress_bar())
+        report = sync.push(
+            _store(store),
+            target,
+            token=token,
+            progress=progress,
+            batch_size=batch_size or sync.BATCH_SIZE,
+            **_subset(context, artifact, execution),
+        )
+    click.echo(report.summary())
+
+
+@click.command()
+@click.argument("remote", required=False)
+@store_option
+@subset_options("Bring in")
+@batch_option
+def pull(
+    remote: str | None,
+    store: str | None,
+    context: str | None,
+    artifact: int | None,
+    execution: int | None,
+    batch_size: int | None,
+) -> None:
+    """Bring REMOTE's changes into this store.
+
+    Only what this store has not applied yet comes; --context, --artifact or --execution
+    bring one part of REMOTE's graph instead (by REMOTE's ids and context names)."""
+    from mltrail import sync
+
+    end = _remote(remote)
+    with progress_bar() as progress:
+        report = sync.pull(
+            _store(store),
+            end.url,
+            token=end.token(),
+            progress=progress,
+            batch_size=batch_size or sync.BATCH_SIZE,
+            **_subset(context, artifact, execution),
+        )
+    click.echo(report.summary())
+
+
+@click.command("sync")
+@click.argument("remote", required=False)
+@store_option
+@batch_option
+@click.option(
+    "--every",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Sync again every SECONDS until interrupted (a server federating with a peer).",
+)
+def sync_command(
+    remote: str | None, store: str | None, batch_size: int | None, every: float | None
+) -> None:
+    """Push to REMOTE, then pull from it.
+
+    Both end with the same graph. With --every, a round that fails for want of the network is
+    reported and the next one tries again."""
+    from mltrail import sync
+    from mltrail.errors import AbortedError, DeadlineExceededError, UnavailableError
+
+    end = _remote(remote)
+    if end.url.endswith(".mltrail"):
+        raise click.UsageError(
+            "a bundle is not synced: push into it (mltrail push --to FILE), pull from it "
+            "(mltrail pull FILE)"
+        )
+    token = end.token()
+    size = batch_size or sync.BATCH_SIZE
+    here, _ = sync.peer(_store(store))
+    try:
+        there, _ = sync.peer(end.url, token=token)
+    except BaseException:
+        here.close()
+        raise
+    try:
+        while True:
+            try:
+                with progress_bar() as progress:
+                    sent = sync.push(here, there, progress=progress, batch_size=size)
+                    received = sync.pull(here, there, progress=progress, batch_size=size)
+                click.echo(sent.summary())
+                click.echo(received.summary())
+            except (UnavailableError, AbortedError, DeadlineExceededError) as exc:
+                if every is None:
+                    raise
+                click.echo(f"error: {type(exc).__name__}: {exc} (again in {every:g} s)", err=True)
+            if every is None:
+                return
+            time.sleep(every)
+    except KeyboardInterrupt:
+        if every is None:
+            raise
+        click.echo("stopped", err=True)
+    finally:
+        there.close()
+        here.close()
+
+
+# -------------------------------------------------------------------------------- helpers
+
+
+def _store(store: str | None) -> str:
+    if store:
+        return store
+    from mltrail.tracking._project import default_store_location, project_root
+
+    return default_store_location(project_root())
+
+
+def _remote(name_or_url: str | None) -> Remote:
+    from mltrail.sync import remotes
+
+    return remotes.resolve(name_or_url)
+
+
+def _subset(context: str | None, artifact: int | None, execution: int | None) -> dict[str, Any]:
+    chosen: dict[str, Any] = {}
+    if context is not None:
+        chosen["context"] = int(context) if context.isdigit() else context
+    if artifact is not None:
+        chosen["artifact"] = artifact
+    if execution is not None:
+        chosen["execution"] = execution
+    if len(chosen) > 1:
+        raise click.UsageError(f"choose one subset, got --{' and --'.join(chosen)}")
+    return chosen
+
+
+@contextlib.contextmanager
+def progress_bar(console: Console | None = None) -> Iterator[Callable[[Report], None]]:
+    """A callback for :func:`mltrail.sync.push`'s ``progress`` that draws a bar on stderr (when
+    it is a terminal): what has moved so far, per direction."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
+    )
+
+    console = console or Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda report: None
+        return
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[batches]} batch(es), {task.fields[records]} record(s)"),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        tasks: dict[tuple[str, str], Any] = {}
+
+        def update(report: Report) -> None:
+            key = (report.source, report.target)
+            if key not in tasks:
+                label = f"{report.source} -> {report.target}"
+                tasks[key] = bar.add_task(label, total=None, batches=0, records=0)
+            bar.update(
+                tasks[key],
+                completed=report.bytes,
+                batches=report.batches,
+                records=report.records,
+            )
+
+        yield update
