@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine with Python 3.10+:
-#   make demo   records a small pipeline in a SQLite file and prints its lineage
+#   make demo   records a pipeline at two sites, syncs them through a local server, prints the lineage
 #   make test   lints, type-checks and runs the whole test suite
 PYTHON ?= python3
 VENV := .venv

@@ -5,9 +5,9 @@
 Two runs of ingest → clean → featurize → train → evaluate are recorded (the second with a
 different learning rate); then the demo prints where the newest model came from, what was made
 from the raw data, the two models side by side, and whether the second training had already run.
-Last, it starts ``mltrail serve`` on the same file, records a third run through the server with
-the remote client, as another machine would, and asks the server where that run's model came
-from.
+Last, a second site records a third run in its own file, offline; a central server starts
+(``mltrail serve``), both sites push to it, the first site pulls, and the first site's store
+answers where the third run's model came from: a lineage that spans both sites.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from mltrail import (
     MetadataStore,
     ParentContext,
     PropertyType,
+    sync,
 )
 
 STAGES = ["ingest", "clean", "featurize", "train", "evaluate"]
@@ -63,8 +64,14 @@ def record_run(store: MetadataStore, number: int, lr: float, raw: Artifact | Non
     pipeline = Context(type="Pipeline", name="churn")
     run = Context(type="Run", name=f"churn-run-{number}", properties={"lr": lr})
     if raw is None:
+        # Identified by its content digest (as the Tracker does), so that every site that
+        # reads the same data names the same artifact.
         raw = Artifact(
-            type="Dataset", name="raw.csv", uri="s3://data/raw.csv", properties={"rows": 10_000}
+            type="Dataset",
+            name="raw.csv",
+            uri="s3://data/raw.csv",
+            external_id="sha256:5f1c9a0e7b",
+            properties={"rows": 10_000},
         )
         raw.id = store.put_artifacts([raw])[0]
     previous = raw
@@ -181,19 +188,27 @@ def main() -> None:
         print(f"And with lr=0.001? No. Nearest earlier run: {why.nearest.name}; differences:")
         for difference in why.differences:
             print(f"  - {difference}")
-    through_a_server(path)
+    two_sites_and_a_server(path)
 
 
-def through_a_server(path: Path) -> None:
-    """Serve the store with ``mltrail serve`` and use it with the remote client."""
+def two_sites_and_a_server(path: Path) -> None:
+    """A second site logs offline; both sites push to a central server; the first pulls."""
+    site_b = path.parent / "site-b.db"
+    central = path.parent / "central.db"
+    with mltrail.connect(f"sqlite:///{site_b}") as other:  # another machine, offline
+        declare_types(other)
+        record_run(other, 3, lr=0.05, raw=None)  # the same raw data: the same digest
+    print(f"\nSite B ({site_b.name}) recorded run 3 offline, with the same raw data")
+
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    home = path.parent / "server"
-    command = [sys.executable, "-m", "mltrail", "serve", f"sqlite:///{path}", "--port", str(port)]
+    command = [sys.executable, "-m", "mltrail", "serve", f"sqlite:///{central}"]
     server = subprocess.Popen(
-        [*command, "--home", str(home)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [*command, "--port", str(port), "--home", str(path.parent / "server")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         remote = mltrail.connect(url)
@@ -203,18 +218,32 @@ def through_a_server(path: Path) -> None:
                 break
             except mltrail.errors.UnavailableError:
                 time.sleep(0.05)
-        print(f"\nServing {path} at {url} (mltrail serve); recording run 3 through it")
-        raw = remote.get_artifacts(filter_query="name = 'raw.csv'")[0]
-        record_run(remote, 3, lr=0.05, raw=raw)  # type: ignore[arg-type]
-        model = remote.get_artifact_by_type_and_name("Model", "churn-model-3")
-        assert model is not None and model.id is not None
-        show_graph(
-            f"The server: where did {model.name} come from?", remote.get_provenance(model.id)
+        print(f"A central server runs at {url} (mltrail serve {central.name})")
+        for name, site in (("A", path), ("B", site_b)):
+            report = sync.push(f"sqlite:///{site}", url)
+            print(f"  push from site {name}: {report.summary().split(': ', 1)[1]}")
+        print(
+            f"  the server holds {remote.count_artifacts()} artifacts, "
+            f"{remote.count_executions()} executions, {remote.count_contexts()} contexts "
+            "(the shared raw data and pipeline once)"
         )
+        report = sync.pull(f"sqlite:///{path}", url)
+        print(f"  pull into site A: {report.summary().split(': ', 1)[1]}")
         remote.close()
     finally:
         server.terminate()
         server.wait(timeout=30)
+    with mltrail.connect(f"sqlite:///{path}") as store:
+        model = store.get_artifact_by_type_and_name("Model", "churn-model-3")
+        assert model is not None and model.id is not None
+        show_graph(
+            f"Site A, after the pull: where did {model.name} (made at site B) come from?",
+            store.get_provenance(model.id),
+        )
+        runs = store.get_children_contexts_by_context(
+            store.get_context_by_type_and_name("Pipeline", "churn").id  # type: ignore[union-attr]
+        )
+        print(f"  runs of the 'churn' pipeline at site A: {sorted(r.name for r in runs)}")
 
 
 if __name__ == "__main__":

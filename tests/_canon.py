@@ -17,7 +17,9 @@ def canon(store: Any) -> dict[str, Any]:
         from sqlalchemy import select
 
         wanted: dict[int, list[int]] = {
-            10 + int(kind): [row[0] for row in conn.execute(select(TYPE.c.id).where(TYPE.c.kind == kind))]
+            10 + int(kind): [
+                row[0] for row in conn.execute(select(TYPE.c.id).where(TYPE.c.kind == kind))
+            ]
             for kind in NODE_KINDS
         }
         for kind in NODE_KINDS:
@@ -46,15 +48,14 @@ def canon(store: Any) -> dict[str, Any]:
         mapped = {}
         for name, items in edges.items():
             if name == "events":
-                mapped[name] = sorted(
-                    [keys[(1, *item[0])], *item[1:]] for item in items
-                )
+                mapped[name] = sorted([keys[(1, *item[0])], *item[1:]] for item in items)
             else:
                 mapped[name] = sorted(keys[(3, *item)] for item in items)
         record["edges"] = mapped
         nodes[keys[gid]] = record
     types = sorted(
-        (t["kind"], t["name"], t["version"], tuple(map(tuple, t["properties"]))) for t in batch["types"]
+        (t["kind"], t["name"], t["version"], tuple(map(tuple, t["properties"])))
+        for t in batch["types"]
     )
     return {"types": types, "nodes": dict(sorted(nodes.items()))}
 

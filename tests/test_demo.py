@@ -1,4 +1,4 @@
-"""``make demo`` runs: examples/demo.py records, asks, serves and records through the server."""
+"""``make demo`` runs: examples/demo.py records, asks, then syncs two sites through a server."""
 
 from __future__ import annotations
 
@@ -22,8 +22,12 @@ def test_the_demo_runs(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "Where did churn-model-2 come from?" in done.stdout
-    assert "The server: where did churn-model-3 come from?" in done.stdout
+    assert (
+        "Site A, after the pull: where did churn-model-3 (made at site B) come from?" in done.stdout
+    )
     assert "raw.csv                          ──▶ ingest-3" in done.stdout
+    assert "the server holds 16 artifacts, 15 executions, 4 contexts" in done.stdout
+    assert "['churn-run-1', 'churn-run-2', 'churn-run-3']" in done.stdout
     with mltrail.connect(path) as store:
         models = store.get_artifacts_by_type("Model")
         assert [a.name for a in models] == ["churn-model-1", "churn-model-2", "churn-model-3"]

@@ -18,6 +18,7 @@ TREE: dict[str, tuple[str, int]] = {
     "AlreadyExistsError": ("MltrailError", 409),
     "FailedPreconditionError": ("MltrailError", 412),
     "SchemaVersionError": ("FailedPreconditionError", 412),
+    "SyncConflictError": ("AlreadyExistsError", 409),
     "AbortedError": ("MltrailError", 409),
     "DeadlineExceededError": ("MltrailError", 504),
     "UnavailableError": ("MltrailError", 503),

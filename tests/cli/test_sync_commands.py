@@ -208,11 +208,6 @@ def test_a_bundle_carries_a_push_to_a_pull(tree: Path, site: m.MetadataStore) ->
     assert "a bundle is not synced" in failed("sync", "carry.mltrail", code=2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BundlePeer.site() reads the site of the bundle's old content when the bundle is the "
-    "target, so pushing into it again is refused as 'the same store'",
-)
 def test_a_bundle_is_pushed_into_again(tree: Path, site: m.MetadataStore) -> None:
     ok("push", "--to", "carry.mltrail")
     log_runs(site, "run-3")

@@ -243,7 +243,7 @@ def test_changes_and_subsets_are_the_store_peers_bytes(
             assert http.get(f"{base}/site").json() == {"site": local.site()}
             response = http.post(f"{base}/changes", json={"since": 0, "exclude": None, "limit": 4})
             assert response.headers["content-type"] == "application/json"
-            assert response.content == local.changes(0, None, 4)
+            assert response.content == local.changes(0, None, 4).data
             applied = http.get(f"{base}/applied", params={"site": StorePeer(site).site()}).json()
             assert applied == {"position": local.applied(StorePeer(site).site())}
             assert applied["position"] > 0

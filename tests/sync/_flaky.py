@@ -15,8 +15,8 @@ class Flaky(StorePeer):
         super().__init__(store)
         self.allowed = allowed
 
-    def apply(self, data: bytes) -> Any:
+    def apply(self, data: bytes, origin: str | None = None) -> Any:
         if self.allowed == 0:
             raise ConnectionError("the connection dropped")
         self.allowed -= 1
-        return super().apply(data)
+        return super().apply(data, origin)

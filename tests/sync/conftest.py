@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from _servers import SERVERS, Server, need
 
 import mltrail
+from _servers import SERVERS, Server, need
 from mltrail.store import MetadataStore
 
 #: A site's own file store, and the server databases a central store runs on.

@@ -8,6 +8,7 @@ Deterministic (derandomized); ``MLTRAIL_SYNC_EXAMPLES=N`` runs more examples and
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from collections.abc import Iterator
@@ -15,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _canon import canon, node_key
-from _servers import Server, need
+from _flaky import Flaky
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from _flaky import Flaky
 
 import mltrail as m
+from _canon import canon, node_key
+from _servers import Server, need
 from mltrail import sync
 from mltrail.errors import AlreadyExistsError
 
@@ -44,7 +45,9 @@ work = st.tuples(
     st.integers(0, SITES - 1),
     st.sampled_from(
         ["artifact", "execution", "run", "event", "member", "parent"]
-        + ["set"] * 4 + ["unset"] * 2 + ["state"] * 2
+        + ["set"] * 4
+        + ["unset"] * 2
+        + ["state"] * 2
     ),
     st.integers(0, 5),
     st.integers(0, 5),
@@ -57,7 +60,11 @@ transfer = st.tuples(
     st.integers(1, 7),
     st.one_of(st.none(), st.integers(0, 2)),
 )
-steps = st.lists(st.one_of(work.map(lambda w: ("work", w)), transfer.map(lambda t: ("move", t))), min_size=5, max_size=40)
+steps = st.lists(
+    st.one_of(work.map(lambda w: ("work", w)), transfer.map(lambda t: ("move", t))),
+    min_size=5,
+    max_size=40,
+)
 
 
 def declare(store: m.MetadataStore) -> None:
@@ -101,9 +108,23 @@ def do_work(store: m.MetadataStore, op: str, i: int, j: int, expected: dict[Any,
         external = f"sha256:{i}" if j % 2 else None
         found = store.get_artifacts_by_external_ids([external]) if external else []
         if not found:
-            store.put_artifacts([m.Artifact(type="Data", uri=f"s3://b/{i}", external_id=external, properties={"rows": j})])
+            store.put_artifacts(
+                [
+                    m.Artifact(
+                        type="Data", uri=f"s3://b/{i}", external_id=external, properties={"rows": j}
+                    )
+                ]
+            )
     elif op == "execution":
-        store.put_executions([m.Execution(type="Step", properties={"lr": i / 10}, last_known_state=m.ExecutionState.RUNNING)])
+        store.put_executions(
+            [
+                m.Execution(
+                    type="Step",
+                    properties={"lr": i / 10},
+                    last_known_state=m.ExecutionState.RUNNING,
+                )
+            ]
+        )
     elif op == "run":
         kind = "Pipeline" if j % 2 else "Run"
         if store.get_context_by_type_and_name(kind, f"{kind.lower()}-{i}") is None:
@@ -132,32 +153,47 @@ def do_work(store: m.MetadataStore, op: str, i: int, j: int, expected: dict[Any,
             node.state = state
         else:
             return
-        put = {m.Artifact: store.put_artifacts, m.Execution: store.put_executions, m.Context: store.put_contexts}
+        put = {
+            m.Artifact: store.put_artifacts,
+            m.Execution: store.put_executions,
+            m.Context: store.put_contexts,
+        }
         put[type(node)]([node])
         if written is not None:
             # one process, one clock: the last write in the script is the last writer
             expected[(node_key(store, kind, node.id), written[0])] = written[1]
     elif op == "event" and artifacts and executions:
         a, e = artifacts[i % len(artifacts)], executions[j % len(executions)]
-        try:
+        with contextlib.suppress(AlreadyExistsError):
             store.put_events([m.Event(artifact_id=a.id, execution_id=e.id, type=m.EventType.INPUT)])
-        except AlreadyExistsError:
-            pass
     elif op == "member" and contexts and (artifacts or executions):
         ctx = contexts[i % len(contexts)]
         if j % 2 and artifacts:
-            store.put_attributions_and_associations([m.Attribution(artifact_id=artifacts[j % len(artifacts)].id, context_id=ctx.id)], [])
+            store.put_attributions_and_associations(
+                [m.Attribution(artifact_id=artifacts[j % len(artifacts)].id, context_id=ctx.id)], []
+            )
         elif executions:
-            store.put_attributions_and_associations([], [m.Association(execution_id=executions[j % len(executions)].id, context_id=ctx.id)])
+            store.put_attributions_and_associations(
+                [],
+                [m.Association(execution_id=executions[j % len(executions)].id, context_id=ctx.id)],
+            )
     elif op == "parent":
         # runs belong to pipelines: links only go from a Run to a Pipeline, so never in a cycle
         runs = [c for c in contexts if c.type == "Run"]
         pipelines = [c for c in contexts if c.type == "Pipeline"]
         if runs and pipelines:
-            store.put_parent_contexts([m.ParentContext(child_id=runs[i % len(runs)].id, parent_id=pipelines[j % len(pipelines)].id)])
+            store.put_parent_contexts(
+                [
+                    m.ParentContext(
+                        child_id=runs[i % len(runs)].id, parent_id=pipelines[j % len(pipelines)].id
+                    )
+                ]
+            )
 
 
-def move(stores: list[m.MetadataStore], kind: str, site: int, server: int, size: int, drop: int | None) -> None:
+def move(
+    stores: list[m.MetadataStore], kind: str, site: int, server: int, size: int, drop: int | None
+) -> None:
     here, central = stores[site], stores[SITES + server]
     if kind == "federate":
         here, central = stores[SITES], stores[SITES + 1]
@@ -228,4 +264,3 @@ def test_every_store_converges_to_the_same_graph(stores: Any, script: list[Any])
     for site in everyone[:SITES]:
         assert sync.push(site, everyone[SITES]).records == 0
     assert sync.push(everyone[SITES], everyone[SITES + 1]).records == 0
-

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _canon import canon
-from _dump import dump
 from _flaky import Flaky
 
 import mltrail as m
+from _canon import canon
+from _dump import dump
 from mltrail import sync
 from mltrail.errors import (
     FailedPreconditionError,
@@ -27,23 +27,48 @@ NewStore = Callable[[], m.MetadataStore]
 P = m.PropertyType
 
 
-def log_run(store: m.MetadataStore, run: str, *, source_digest: str = "sha256:src", acc: float = 0.9) -> int:
-    """A pipeline run: a shared source dataset, a training step, a model; returns the execution id."""
-    store.put_artifact_type(m.ArtifactType(name="Dataset", properties={"rows": P.INT}), can_add_fields=True)
-    store.put_artifact_type(m.ArtifactType(name="Model", properties={"acc": P.DOUBLE}), can_add_fields=True)
-    store.put_execution_type(m.ExecutionType(name="Train", properties={"lr": P.DOUBLE}), can_add_fields=True)
+def log_run(
+    store: m.MetadataStore, run: str, *, source_digest: str = "sha256:src", acc: float = 0.9
+) -> int:
+    """A pipeline run (a shared source dataset, a training step, a model): its execution id."""
+    store.put_artifact_type(
+        m.ArtifactType(name="Dataset", properties={"rows": P.INT}), can_add_fields=True
+    )
+    store.put_artifact_type(
+        m.ArtifactType(name="Model", properties={"acc": P.DOUBLE}), can_add_fields=True
+    )
+    store.put_execution_type(
+        m.ExecutionType(name="Train", properties={"lr": P.DOUBLE}), can_add_fields=True
+    )
     store.put_context_type(m.ContextType(name="Pipeline"))
     store.put_context_type(m.ContextType(name="Run"))
     pipeline = m.Context(type="Pipeline", name="mnist")
-    [pipeline_id] = store.put_contexts([pipeline]) if not store.get_context_by_type_and_name("Pipeline", "mnist") else [store.get_context_by_type_and_name("Pipeline", "mnist").id]
+    [pipeline_id] = (
+        store.put_contexts([pipeline])
+        if not store.get_context_by_type_and_name("Pipeline", "mnist")
+        else [store.get_context_by_type_and_name("Pipeline", "mnist").id]
+    )
     execution_id, _, [run_id] = store.put_execution(
-        m.Execution(type="Train", properties={"lr": 0.1}, custom_properties={"note": run},
-                    last_known_state=m.ExecutionState.COMPLETE),
+        m.Execution(
+            type="Train",
+            properties={"lr": 0.1},
+            custom_properties={"note": run},
+            last_known_state=m.ExecutionState.COMPLETE,
+        ),
         [
-            (m.Artifact(type="Dataset", uri="s3://data/src", external_id=source_digest, properties={"rows": 10}),
-             m.Event(type=m.EventType.INPUT)),
-            (m.Artifact(type="Model", uri=f"file://{run}/model", properties={"acc": acc}),
-             m.Event(type=m.EventType.OUTPUT)),
+            (
+                m.Artifact(
+                    type="Dataset",
+                    uri="s3://data/src",
+                    external_id=source_digest,
+                    properties={"rows": 10},
+                ),
+                m.Event(type=m.EventType.INPUT),
+            ),
+            (
+                m.Artifact(type="Model", uri=f"file://{run}/model", properties={"acc": acc}),
+                m.Event(type=m.EventType.OUTPUT),
+            ),
         ],
         [m.Context(type="Run", name=run)],
         reuse_context_if_already_exist=True,
@@ -90,7 +115,9 @@ def test_updates_propagate_to_the_server_and_to_every_site(new_store: NewStore) 
     execution.custom_properties = {"retried": True}
     site.put_executions([execution])
     [model] = site.put_artifacts([m.Artifact(type="Model", uri="file://late/model")])
-    site.put_events([m.Event(artifact_id=model, execution_id=execution_id, type=m.EventType.OUTPUT)])
+    site.put_events(
+        [m.Event(artifact_id=model, execution_id=execution_id, type=m.EventType.OUTPUT)]
+    )
     delta = sync.push(site, central)
     assert 0 < delta.records <= 6  # the execution, the new artifact, what their edges reach
     sync.pull(other, central)
@@ -101,7 +128,9 @@ def test_updates_propagate_to_the_server_and_to_every_site(new_store: NewStore) 
     assert len(other.get_events_by_execution_ids([seen.id])) == 3
 
 
-def test_sites_logging_the_same_things_merge_into_one(new_store: NewStore, new_site: NewStore) -> None:
+def test_sites_logging_the_same_things_merge_into_one(
+    new_store: NewStore, new_site: NewStore
+) -> None:
     central = new_store()
     a, b = new_site(), new_site()
     log_run(a, "run-a")
@@ -149,7 +178,9 @@ def _refused(central: m.MetadataStore, site: m.MetadataStore, kind: str) -> Sync
     return caught.value
 
 
-def test_a_property_declared_with_two_value_types_is_a_conflict(new_store: NewStore, new_site: NewStore) -> None:
+def test_a_property_declared_with_two_value_types_is_a_conflict(
+    new_store: NewStore, new_site: NewStore
+) -> None:
     central = new_store()
     a, b = new_site(), new_site()
     a.put_artifact_type(m.ArtifactType(name="Metrics", properties={"score": P.INT}))
@@ -159,7 +190,9 @@ def test_a_property_declared_with_two_value_types_is_a_conflict(new_store: NewSt
     assert "score" in str(error)
 
 
-def test_two_different_nodes_with_one_name_are_a_conflict(new_store: NewStore, new_site: NewStore) -> None:
+def test_two_different_nodes_with_one_name_are_a_conflict(
+    new_store: NewStore, new_site: NewStore
+) -> None:
     central = new_store()
     a, b = new_site(), new_site()
     for site in (a, b):
@@ -169,12 +202,21 @@ def test_two_different_nodes_with_one_name_are_a_conflict(new_store: NewStore, n
     _refused(central, b, "name")
 
 
-def test_a_parent_link_closing_a_cycle_is_a_conflict(new_store: NewStore, new_site: NewStore) -> None:
+def test_a_parent_link_closing_a_cycle_is_a_conflict(
+    new_store: NewStore, new_site: NewStore
+) -> None:
     central = new_store()
     a, b = new_site(), new_site()
     for site, (child, parent) in ((a, ("x", "y")), (b, ("y", "x"))):
         site.put_context_type(m.ContextType(name="Group"))
-        ids = dict(zip((child, parent), site.put_contexts([m.Context(type="Group", name=child), m.Context(type="Group", name=parent)])))
+        ids = dict(
+            zip(
+                (child, parent),
+                site.put_contexts(
+                    [m.Context(type="Group", name=child), m.Context(type="Group", name=parent)]
+                ),
+            )
+        )
         site.put_parent_contexts([m.ParentContext(child_id=ids[child], parent_id=ids[parent])])
     sync.push(a, central)
     _refused(central, b, "cycle")
@@ -198,7 +240,7 @@ def test_batches_that_are_replayed_altered_or_malformed_are_refused(new_store: N
     site, central = new_store(), new_store()
     log_run(site, "run-1")
     source, target = StorePeer(site), StorePeer(central)
-    data = source.changes(0, None, 500)
+    data = source.changes(0, None, 500).data
     target.apply(data)
     before = dump(central.database)
     with pytest.raises(FailedPreconditionError, match="replay"):

@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from mltrail.errors import InvalidArgumentError
 from mltrail.remote._api import API_PREFIX
 from mltrail.server._projects import DEFAULT_PROJECT, Projects
+from mltrail.sync._peers import FROM_HEADER, TO_HEADER
 
 if TYPE_CHECKING:
     from mltrail.server.app import Guard
@@ -106,7 +107,8 @@ def _routes(
         found = await run_in_threadpool(
             lambda: peer(request, "reader").changes(since, exclude, limit)
         )
-        return Response(found, media_type=BATCH)
+        headers = {FROM_HEADER: str(found.start), TO_HEADER: str(found.end)}
+        return Response(found.data, media_type=BATCH, headers=headers)
 
     @api.post(prefix + "/subset", **common, openapi_extra=_subset_doc())
     async def subset(request: Request) -> Response:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mltrail.errors import MltrailError
-from mltrail.sync import _check
 from mltrail.sync._apply import Applied
 from mltrail.sync._peers import BundlePeer, Peer, StorePeer, _EndOfBundle, same_store
 
@@ -64,14 +63,15 @@ class Report:
         self.types += applied.types
 
 
-def peer(end: Any, *, token: str | None = None) -> tuple[Peer, bool]:
-    """The :class:`Peer` for what push/pull accept, and whether it was opened here."""
+def peer(end: Any, *, token: str | None = None, target: bool = False) -> tuple[Peer, bool]:
+    """The :class:`Peer` for what push/pull accept, and whether it was opened here
+    (``target``: the end changes are sent to, which matters for a bundle file)."""
     if isinstance(end, Peer):
         return end, False
     if isinstance(end, (str, os.PathLike)):
         text = os.fspath(end)
         if text.endswith(BundlePeer.SUFFIX):
-            return BundlePeer(text), True
+            return BundlePeer(text, target=target), True
         if text.split("://", 1)[0].lower() in ("http", "https"):
             from mltrail.sync._http import HttpPeer
 
@@ -85,7 +85,9 @@ def peer(end: Any, *, token: str | None = None) -> tuple[Peer, bool]:
         return HttpPeer(end.url, token=token, store=end), False
     if hasattr(end, "database"):
         return StorePeer(end), False
-    raise MltrailError(f"cannot sync with {end!r}: give a store, a store URL, a server URL or a bundle path")
+    raise MltrailError(
+        f"cannot sync with {end!r}: give a store, a store URL, a server URL or a bundle path"
+    )
 
 
 def push(
@@ -102,7 +104,7 @@ def push(
     """Send ``store``'s changes that ``target`` has not applied yet (or, with ``context=``,
     ``artifact=`` or ``execution=``, one pipeline or one node's upstream lineage)."""
     source, own_source = peer(store)
-    sink, own_sink = peer(target, token=token)
+    sink, own_sink = peer(target, token=token, target=True)
     try:
         selection = _selection(context, artifact, execution)
         return _transfer(source, sink, selection, batch_size, progress)
@@ -138,14 +140,21 @@ def pull(
             sink.close()
 
 
-def sync(store: Any, other: Any, *, batch_size: int = BATCH_SIZE, token: str | None = None) -> tuple[Report, Report]:
+def sync(
+    store: Any,
+    other: Any,
+    *,
+    batch_size: int = BATCH_SIZE,
+    progress: Progress | None = None,
+    token: str | None = None,
+) -> tuple[Report, Report]:
     """Push to ``other``, then pull from it: afterwards both hold the same graph (as long as
-    nobody writes to either meanwhile)."""
+    nobody writes to either meanwhile). A server federates with a peer server this way."""
     first, own_first = peer(store)
     second, own_second = peer(other, token=token)
     try:
-        sent = _transfer(first, second, None, batch_size, None)
-        received = _transfer(second, first, None, batch_size, None)
+        sent = _transfer(first, second, None, batch_size, progress)
+        received = _transfer(second, first, None, batch_size, progress)
         return sent, received
     finally:
         if own_second:
@@ -155,7 +164,11 @@ def sync(store: Any, other: Any, *, batch_size: int = BATCH_SIZE, token: str | N
 
 
 def _selection(context: Any, artifact: Any, execution: Any) -> dict[str, Any] | None:
-    chosen = {k: v for k, v in (("context", context), ("artifact", artifact), ("execution", execution)) if v is not None}
+    chosen = {
+        k: v
+        for k, v in (("context", context), ("artifact", artifact), ("execution", execution))
+        if v is not None
+    }
     if len(chosen) > 1:
         from mltrail.errors import InvalidArgumentError
 
@@ -179,7 +192,7 @@ def _transfer(
 
     def send(data: bytes) -> None:
         try:
-            applied = target.apply(data)
+            applied = target.apply(data, source.label)
         except SyncConflictError as exc:
             report.conflicts = exc.conflicts
             exc.report = report  # type: ignore[attr-defined]
@@ -197,14 +210,13 @@ def _transfer(
     exclude = target.site() or None
     while True:
         try:
-            data = source.changes(cursor, exclude, batch_size)
+            outgoing = source.changes(cursor, exclude, batch_size)
         except _EndOfBundle:
             break
-        batch = _check.decode(data)
-        if batch["to"] == cursor:
+        if outgoing.end == cursor:
             break  # nothing after the position the target has
-        send(data)
-        cursor = batch["to"]
+        send(outgoing.data)
+        cursor = outgoing.end
     report.position = cursor
     return report
 

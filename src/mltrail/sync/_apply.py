@@ -35,10 +35,13 @@ from mltrail.sync._tables import (
     TYPE_OFFSET,
     TYPE_PROPERTY,
     in_statement,
-    node_read_columns,
+    nodes_by_id,
+    per_kind,
+    props_by_node,
     self_uuid,
     site_numbers,
     spec,
+    tombstones_by_node,
 )
 
 Stamp = tuple[int, str]  # (hlc, site uuid): the larger one wins
@@ -96,11 +99,14 @@ class _Conflicts:
             )
 
 
-def apply(conn: Connection, dialect: Dialect, batch: dict[str, Any], label: str) -> Applied:
-    """Merge a checked batch (see :mod:`mltrail.sync._check`) from ``label`` into the store."""
+def apply(
+    conn: Connection, dialect: Dialect, batch: dict[str, Any], label: str | None = None
+) -> Applied:
+    """Merge a checked batch (see :mod:`mltrail.sync._check`) into the store; ``label`` says
+    where it came from (a URL or path), for messages and the site list."""
     me = self_uuid(conn)
     sender: str = batch["site"]
-    where = f"site {sender} ({label})"
+    where = f"site {sender}" + (f" ({label})" if label else "")
     if sender == me:
         raise InvalidArgumentError(
             f"the batch comes from site {sender}, which is this store itself; a store never "
@@ -133,9 +139,9 @@ def apply(conn: Connection, dialect: Dialect, batch: dict[str, Any], label: str)
     result.updated = sum(n.changed and not n.new for n in nodes)
     result.unchanged = len(nodes) - result.created - result.updated
     if batch["to"] is not None and batch["to"] > _applied(conn, source):
-        conn.execute(
-            update(SITE).where(SITE.c.id == source).values(applied_seq=batch["to"], label=label)
-        )
+        conn.execute(update(SITE).where(SITE.c.id == source).values(applied_seq=batch["to"]))
+    if label:
+        conn.execute(update(SITE).where(SITE.c.id == source).values(label=label[:255]))
     stamps = [r["stamp"][0] for r in batch["nodes"]]
     if stamps:
         clock.observe(max(stamps))
@@ -193,7 +199,9 @@ def _unite_types(
     for chunk_start in range(0, len(names), 500):
         chunk = names[chunk_start : chunk_start + 500]
         for type_id, kind, name, version in conn.execute(
-            select(TYPE.c.id, TYPE.c.kind, TYPE.c.name, TYPE.c.version).where(TYPE.c.name.in_(chunk))
+            select(TYPE.c.id, TYPE.c.kind, TYPE.c.name, TYPE.c.version).where(
+                TYPE.c.name.in_(chunk)
+            )
         ):
             local[(int(kind), name, version)] = int(type_id)
     declared: dict[int, dict[str, int]] = {}
@@ -210,27 +218,28 @@ def _unite_types(
         wanted = dict(record["properties"])
         if type_id is None:
             ext = record["external_id"]
-            if ext is not None and conn.execute(
-                select(TYPE.c.id).where(TYPE.c.external_id == ext)
-            ).first():
+            if (
+                ext is not None
+                and conn.execute(select(TYPE.c.id).where(TYPE.c.external_id == ext)).first()
+            ):
                 conflicts.add(
                     "external_id",
                     f"{label} of {where} has external_id {ext!r}, which another type holds here",
                     "give one of the two types another external_id",
                 )
                 continue
-            type_id = int(
-                conn.execute(
-                    insert(TYPE).values(
-                        kind=record["kind"],
-                        name=record["name"],
-                        version=record["version"],
-                        description=record["description"],
-                        external_id=ext,
-                        base_type=record["base_type"],
-                    )
-                ).inserted_primary_key[0]
-            )
+            made = conn.execute(
+                insert(TYPE).values(
+                    kind=record["kind"],
+                    name=record["name"],
+                    version=record["version"],
+                    description=record["description"],
+                    external_id=ext,
+                    base_type=record["base_type"],
+                )
+            ).inserted_primary_key
+            assert made is not None
+            type_id = int(made[0])
             local[key] = type_id
             added = wanted
         else:
@@ -260,37 +269,32 @@ def _unite_types(
 
 
 _type_properties = in_statement(
-    lambda ids: select(TYPE_PROPERTY.c.type_id, TYPE_PROPERTY.c.name, TYPE_PROPERTY.c.data_type).where(
-        TYPE_PROPERTY.c.type_id.in_(ids)
-    )
+    lambda ids: select(
+        TYPE_PROPERTY.c.type_id, TYPE_PROPERTY.c.name, TYPE_PROPERTY.c.data_type
+    ).where(TYPE_PROPERTY.c.type_id.in_(ids))
 )
 
 
 # -------------------------------------------------------------------------------------- identity
 
-_existing = {
-    kind: in_statement(lambda ids, t=spec(kind).table: select(t.c.id, t.c.type_id).where(t.c.id.in_(ids)))
-    for kind in NODE_KINDS
-}
+_existing = per_kind(
+    lambda s, ids: select(s.table.c.id, s.table.c.type_id).where(s.table.c.id.in_(ids))
+)
 _aliases = in_statement(
     lambda ids: select(ALIAS.c.kind, ALIAS.c.site, ALIAS.c.origin_id, ALIAS.c.local_id).where(
         ALIAS.c.origin_id.in_(ids)
     )
 )
-_by_external = {
-    kind: in_statement(
-        lambda ids, t=spec(kind).table: select(t.c.external_id, t.c.id, t.c.type_id).where(
-            t.c.external_id.in_(ids)
-        )
+_by_external = per_kind(
+    lambda s, ids: select(s.table.c.external_id, s.table.c.id, s.table.c.type_id).where(
+        s.table.c.external_id.in_(ids)
     )
-    for kind in NODE_KINDS
-}
-_by_name = {
-    kind: in_statement(
-        lambda ids, t=spec(kind).table: select(t.c.type_id, t.c.name, t.c.id).where(t.c.name.in_(ids))
+)
+_by_name = per_kind(
+    lambda s, ids: select(s.table.c.type_id, s.table.c.name, s.table.c.id).where(
+        s.table.c.name.in_(ids)
     )
-    for kind in NODE_KINDS
-}
+)
 
 
 def _describe(node: _Node) -> str:
@@ -349,7 +353,10 @@ def _resolve(
         if ids:
             local_types.update(dict(_existing[kind].all(conn, ids)))
         for node in mine:
-            if node.local_id is not None and local_types.get(node.local_id, node.type_id) != node.type_id:
+            if (
+                node.local_id is not None
+                and local_types.get(node.local_id, node.type_id) != node.type_id
+            ):
                 conflicts.add(
                     "node_type",
                     f"{_describe(node)} from {where} is node {node.local_id} here, which has "
@@ -387,13 +394,13 @@ def _resolve_natural(
                 continue
             conflicts.add(
                 "name",
-                f"{_describe(node)} from {where} is a different node than {KIND_LABEL[TypeKind(kind)]} "
-                f"{named} here, which has the same type and name",
+                f"{_describe(node)} from {where} is a different node than "
+                f"{KIND_LABEL[TypeKind(kind)]} {named} here, which has the same type and name",
                 "names are unique per type: rename one of them, or give both the same "
                 "external_id if they are the same node",
             )
             continue
-        keys = [("ext", ext)] if ext is not None else []
+        keys: list[tuple[Any, ...]] = [("ext", ext)] if ext is not None else []
         if name is not None:
             keys.append(("name", node.type_id, name))
         twin = next((first_new[k] for k in keys if k in first_new), None)
@@ -448,15 +455,17 @@ _UPDATED = (
 
 def _local_state(
     conn: Connection, kind: int, ids: list[int], numbers_back: dict[int, str]
-) -> tuple[dict[int, Any], dict[int, dict[Key, tuple[int, Any, Stamp]]], dict[int, dict[Key, Stamp]]]:
+) -> tuple[
+    dict[int, Any], dict[int, dict[Key, tuple[int, Any, Stamp]]], dict[int, dict[Key, Stamp]]
+]:
     rows: dict[int, Any] = {}
     props: dict[int, dict[Key, tuple[int, Any, Stamp]]] = {}
     removed: dict[int, dict[Key, Stamp]] = {}
     if not ids:
         return rows, props, removed
-    for row in _nodes_by_id[kind].all(conn, ids):
+    for row in nodes_by_id[kind].all(conn, ids):
         rows[row[0]] = row
-    for node_id, name, is_custom, *rest in _props_by_node[kind].all(conn, ids):
+    for node_id, name, is_custom, *rest in props_by_node[kind].all(conn, ids):
         *slots, hlc, site = rest
         slot = next(i for i, v in enumerate(slots) if v is not None)
         props.setdefault(node_id, {})[(name, bool(is_custom))] = (
@@ -464,34 +473,9 @@ def _local_state(
             slots[slot],
             (int(hlc), numbers_back[site]),
         )
-    for t_kind, node_id, name, is_custom, hlc, site in _tombstones.all(conn, ids):
-        if t_kind == kind:
-            removed.setdefault(node_id, {})[(name, bool(is_custom))] = (int(hlc), numbers_back[site])
+    for node_id, name, is_custom, hlc, site in tombstones_by_node[kind].all(conn, ids):
+        removed.setdefault(node_id, {})[(name, bool(is_custom))] = (int(hlc), numbers_back[site])
     return rows, props, removed
-
-
-_nodes_by_id = {
-    kind: in_statement(lambda ids, s=spec(kind): select(*node_read_columns(s)).where(s.table.c.id.in_(ids)))
-    for kind in NODE_KINDS
-}
-_props_by_node = {
-    kind: in_statement(
-        lambda ids, p=spec(kind).props: select(
-            p.c.node_id, p.c.name, p.c.is_custom, *[p.c[s] for s in SLOTS], p.c.hlc, p.c.site
-        ).where(p.c.node_id.in_(ids))
-    )
-    for kind in NODE_KINDS
-}
-_tombstones = in_statement(
-    lambda ids: select(
-        TOMBSTONE.c.kind,
-        TOMBSTONE.c.node_id,
-        TOMBSTONE.c.name,
-        TOMBSTONE.c.is_custom,
-        TOMBSTONE.c.hlc,
-        TOMBSTONE.c.site,
-    ).where(TOMBSTONE.c.node_id.in_(ids))
-)
 
 
 def _merge_nodes(
@@ -502,9 +486,7 @@ def _merge_nodes(
     conflicts: _Conflicts,
 ) -> None:
     numbers_back = {n: u for u, n in numbers.items()}
-    numbers_back.update(
-        {row[0]: row[1] for row in conn.execute(select(SITE.c.id, SITE.c.uuid))}
-    )
+    numbers_back.update({row[0]: row[1] for row in conn.execute(select(SITE.c.id, SITE.c.uuid))})
     for kind in NODE_KINDS:
         mine = [n for n in nodes if n.kind == kind]
         if not mine:
@@ -550,7 +532,9 @@ def _merge_nodes(
                 have_props: dict[Key, tuple[int, Any, Stamp]] = {}
                 have_removed: dict[Key, Stamp] = {}
             else:
-                row = row_updates.get(node.local_id) or _row_dict(rows_by_id[node.local_id], scalars)
+                row = row_updates.get(node.local_id) or _row_dict(
+                    rows_by_id[node.local_id], scalars
+                )
                 have_props = local_props.setdefault(node.local_id, {})
                 have_removed = local_removed.setdefault(node.local_id, {})
                 local_stamp = (row["hlc"], numbers_back[row["site"]])
@@ -570,7 +554,9 @@ def _merge_nodes(
                         external_id=r["external_id"],
                         hlc=incoming_stamp[0],
                         site=numbers[incoming_stamp[1]],
-                        last_update_time_since_epoch=max(r["updated"], row["last_update_time_since_epoch"]),
+                        last_update_time_since_epoch=max(
+                            r["updated"], row["last_update_time_since_epoch"]
+                        ),
                         **fields,
                     )
                     row_updates[node.local_id] = row
@@ -600,7 +586,7 @@ def _merge_nodes(
                 if key not in incoming or stamp > incoming[key][0]:
                     incoming[key] = (stamp, None)
             keys = set(have_props) | set(have_removed)
-            for key in keys - set(incoming):
+            if keys - set(incoming):
                 node.ahead = True  # the sender lacks a key this store has
             for key, (stamp, value) in incoming.items():
                 mine_stamp = max(
@@ -614,35 +600,33 @@ def _merge_nodes(
                     continue
                 node.changed = True
                 if key in have_props:
-                    prop_deletes.append({"_node": node.local_id, "_name": key[0], "_custom": key[1]})
+                    prop_deletes.append(
+                        {"_node": node.local_id, "_name": key[0], "_custom": key[1]}
+                    )
                     del have_props[key]
                 prop_inserts.pop((node.local_id, key), None)
                 if value is None:
-                    tomb_rows[(node.local_id, key)] = (
-                        {
-                            "kind": kind,
-                            "node_id": node.local_id,
-                            "name": key[0],
-                            "is_custom": key[1],
-                            "hlc": stamp[0],
-                            "site": numbers[stamp[1]],
-                        }
-                    )
+                    tomb_rows[(node.local_id, key)] = {
+                        "kind": kind,
+                        "node_id": node.local_id,
+                        "name": key[0],
+                        "is_custom": key[1],
+                        "hlc": stamp[0],
+                        "site": numbers[stamp[1]],
+                    }
                     have_removed[key] = stamp
                 else:
                     slot, raw = value
                     row_values = dict(_EMPTY)
                     row_values[SLOTS[slot]] = raw
-                    prop_inserts[(node.local_id, key)] = (
-                        {
-                            "node_id": node.local_id,
-                            "name": key[0],
-                            "is_custom": key[1],
-                            **row_values,
-                            "hlc": stamp[0],
-                            "site": numbers[stamp[1]],
-                        }
-                    )
+                    prop_inserts[(node.local_id, key)] = {
+                        "node_id": node.local_id,
+                        "name": key[0],
+                        "is_custom": key[1],
+                        **row_values,
+                        "hlc": stamp[0],
+                        "site": numbers[stamp[1]],
+                    }
                     have_props[key] = (slot, raw, stamp)
         _check_claims(conn, kind, claimed_names, claimed_ext, conflicts)
         if row_updates:
@@ -694,7 +678,7 @@ def _bind(name: str) -> Any:
 
 
 def _row_dict(row: Any, scalars: tuple[str, ...]) -> dict[str, Any]:
-    node_id, type_id, name, external_id, created, updated, hlc, site, *values = row
+    _, _, name, external_id, created, updated, hlc, site, *values = row
     out = {
         "name": name,
         "external_id": external_id,
@@ -717,17 +701,22 @@ def _check_claims(
     """A name or external id that a merged node takes must not belong to another node."""
     label = KIND_LABEL[TypeKind(kind)]
     if names:
-        found = {(t, n): i for t, n, i in _by_name[kind].all(conn, sorted({n for _, n in names if n}))}
+        found = {
+            (t, n): i for t, n, i in _by_name[kind].all(conn, sorted({n for _, n in names if n}))
+        }
         for node, name in names:
             other = found.get((node.type_id, name)) if name else None
             if other is not None and other != node.local_id:
                 conflicts.add(
                     "name",
-                    f"{label} {node.local_id} would be renamed {name!r}, the name of {label} {other}",
+                    f"{label} {node.local_id} would be renamed {name!r}, the name of {label} "
+                    f"{other}",
                     "names are unique per type: rename one of them",
                 )
     if externals:
-        found_ext = {e: i for e, i, _ in _by_external[kind].all(conn, sorted({e for _, e in externals}))}
+        found_ext = {
+            e: i for e, i, _ in _by_external[kind].all(conn, sorted({e for _, e in externals}))
+        }
         for node, ext in externals:
             other = found_ext.get(ext)
             if other is not None and other != node.local_id:
@@ -758,7 +747,7 @@ def _inserts(kind: int) -> tuple[FastStatement, FastStatement]:
             "hlc",
             "site",
         )
-        values = {c: bindparam(c) for c in columns}
+        values: dict[str, Any] = {c: bindparam(c) for c in columns}
         found = _INSERTS[kind] = (
             FastStatement(insert(t).values(values)),
             FastStatement(insert(t).values(values).returning(t.c.id)),
@@ -820,9 +809,9 @@ def _add_edges(
     new_parents = sorted(parents - have_parents)
     for key in have_events - set(events):
         owners[(e, key[1])].ahead = True
-    for context_id, artifact_id in have_attr - attributions:
+    for _, artifact_id in have_attr - attributions:
         owners[(a, artifact_id)].ahead = True
-    for context_id, execution_id in have_assoc - associations:
+    for _, execution_id in have_assoc - associations:
         owners[(e, execution_id)].ahead = True
     for child, _ in have_parents - parents:
         owners[(c, child)].ahead = True
@@ -887,7 +876,9 @@ _parents_of = in_statement(
 
 def _local_edges(
     conn: Connection, owners: dict[tuple[int, int], _Node]
-) -> tuple[set[tuple[int, int, int]], set[tuple[int, int]], set[tuple[int, int]], set[tuple[int, int]]]:
+) -> tuple[
+    set[tuple[int, int, int]], set[tuple[int, int]], set[tuple[int, int]], set[tuple[int, int]]
+]:
     def ids(kind: int) -> list[int]:
         return sorted(i for k, i in owners if k == kind)
 
@@ -897,7 +888,7 @@ def _local_edges(
     have_assoc = {tuple(r) for r in _assoc_of.all(conn, executions)} if executions else set()
     have_attr = {tuple(r) for r in _attr_of.all(conn, artifacts)} if artifacts else set()
     have_parents = {tuple(r) for r in _parents_of.all(conn, contexts)} if contexts else set()
-    return have_events, have_attr, have_assoc, have_parents  # type: ignore[return-value]
+    return have_events, have_attr, have_assoc, have_parents
 
 
 def _reaches(conn: Connection, start: int, goal: int) -> bool:
@@ -916,7 +907,9 @@ def _reaches(conn: Connection, start: int, goal: int) -> bool:
 # --------------------------------------------------------------------------------------- aliases
 
 
-def _record_aliases(conn: Connection, nodes: Iterable[_Node], numbers: dict[str, int], me: str) -> None:
+def _record_aliases(
+    conn: Connection, nodes: Iterable[_Node], numbers: dict[str, int], me: str
+) -> None:
     rows: dict[tuple[int, int, int], dict[str, Any]] = {}
     for node in nodes:
         site, origin_id = node.record["gid"]
@@ -937,4 +930,4 @@ def _record_aliases(conn: Connection, nodes: Iterable[_Node], numbers: dict[str,
         conn.execute(insert(ALIAS), list(rows.values()))
 
 
-__all__ = ["Applied", "apply", "SELF"]
+__all__ = ["SELF", "Applied", "apply"]

@@ -71,7 +71,7 @@ def check(batch: Any) -> dict[str, Any]:
             f"the batch is malformed at {bad.where}: {bad.what}; nothing was applied (is the "
             "sender a compatible mltrail?)"
         ) from None
-    return batch  # type: ignore[no-any-return]
+    return batch
 
 
 def _batch(b: Any) -> None:
@@ -137,7 +137,9 @@ def _int(value: Any, where: str, low: int = 1, high: int = _MAX_ID) -> int:
     return value
 
 
-def _text(value: Any, where: str, *, optional: bool = False, limit: int | None = NAME_LENGTH) -> None:
+def _text(
+    value: Any, where: str, *, optional: bool = False, limit: int | None = NAME_LENGTH
+) -> None:
     if value is None and optional:
         return
     if not isinstance(value, str) or (limit is not None and len(value) > limit) or "\x00" in value:
@@ -174,7 +176,11 @@ def _stamp(value: Any, where: str) -> None:
 
 
 def _type(t: Any, where: str) -> tuple[int, str, str]:
-    _object(t, where, {"kind", "name", "version", "description", "external_id", "base_type", "properties"})
+    _object(
+        t,
+        where,
+        {"kind", "name", "version", "description", "external_id", "base_type", "properties"},
+    )
     kind = _int(t["kind"], f"{where}.kind", 1, 3)
     _text(t["name"], f"{where}.name")
     if not t["name"]:
@@ -197,7 +203,19 @@ def _node(n: Any, where: str) -> int:
     _object(
         n,
         where,
-        {"kind", "gid", "type", "name", "external_id", "fields", "stamp", "created", "updated", "props", "removed"},
+        {
+            "kind",
+            "gid",
+            "type",
+            "name",
+            "external_id",
+            "fields",
+            "stamp",
+            "created",
+            "updated",
+            "props",
+            "removed",
+        },
         {"edges"},
     )
     kind = _int(n["kind"], f"{where}.kind", 1, 3)

@@ -20,7 +20,7 @@ import dataclasses
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import httpx
@@ -29,7 +29,8 @@ from mltrail.errors import AbortedError, InvalidArgumentError, MltrailError, Una
 from mltrail.remote._api import API_PREFIX
 from mltrail.remote.client import DEFAULT_TIMEOUT, MAX_ATTEMPTS, TOKEN_VARIABLE, error_from
 from mltrail.sync._apply import Applied
-from mltrail.sync._peers import Peer
+from mltrail.sync._check import decode
+from mltrail.sync._peers import FROM_HEADER, TO_HEADER, Outgoing, Peer
 
 T = TypeVar("T")
 
@@ -105,19 +106,24 @@ class HttpPeer(Peer):
         answer = self._read("applied", lambda: self._http.get("applied", params={"site": site}))
         return int(_field(answer, "position", self.url))
 
-    def changes(self, since: int, exclude: str | None, limit: int) -> bytes:
+    def changes(self, since: int, exclude: str | None, limit: int) -> Outgoing:
         body = {"since": since, "exclude": exclude, "limit": limit}
         response = self._read("changes", lambda: self._http.post("changes", json=body))
-        return response.content
+        try:  # the range comes in headers, so that the batch need not be decoded here
+            start, end = int(response.headers[FROM_HEADER]), int(response.headers[TO_HEADER])
+        except (KeyError, ValueError):
+            batch = decode(response.content)
+            start, end = batch["from"], batch["to"]
+        return Outgoing(response.content, start, end)
 
-    def subset(self, selection: dict[str, Any], limit: int) -> list[bytes]:
+    def subset(self, selection: dict[str, Any], limit: int) -> Iterator[bytes]:
         body = {"selection": selection, "limit": limit}
         response = self._read("subset", lambda: self._http.post("subset", json=body))
-        return [line for line in response.content.splitlines() if line.strip()]
+        return iter([line for line in response.content.splitlines() if line.strip()])
 
     # ------------------------------------------------------------------------------- writing
 
-    def apply(self, data: bytes) -> Applied:
+    def apply(self, data: bytes, origin: str | None = None) -> Applied:
         headers = {"content-type": "application/json"}
         delay = FIRST_DELAY
         for attempt in range(1, MAX_ATTEMPTS + 1):

@@ -9,12 +9,26 @@ HTTP transfer or a bundle carries, so every transfer checks what it applies.
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mltrail.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from mltrail.sync import _apply, _check, _read
 from mltrail.sync._tables import SITE, self_uuid
+
+#: HTTP headers that carry a batch's feed range next to its bytes.
+FROM_HEADER, TO_HEADER = "x-mltrail-feed-from", "x-mltrail-feed-to"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A batch of a feed range as bytes, with the range (read without decoding the bytes)."""
+
+    data: bytes
+    start: int
+    end: int
 
 
 class Peer(abc.ABC):
@@ -31,16 +45,16 @@ class Peer(abc.ABC):
         """The position of ``site``'s feed that this end has applied (0: nothing yet)."""
 
     @abc.abstractmethod
-    def changes(self, since: int, exclude: str | None, limit: int) -> bytes:
+    def changes(self, since: int, exclude: str | None, limit: int) -> Outgoing:
         """A batch of this end's changes after feed position ``since``."""
 
     @abc.abstractmethod
-    def subset(self, selection: dict[str, Any], limit: int) -> list[bytes]:
-        """Batches of the chosen entities (see :func:`mltrail.sync.push`)."""
+    def subset(self, selection: dict[str, Any], limit: int) -> Iterator[bytes]:
+        """Batches of the chosen entities (see :func:`mltrail.sync.push`), one at a time."""
 
     @abc.abstractmethod
-    def apply(self, data: bytes) -> _apply.Applied:
-        """Merge a batch from another end."""
+    def apply(self, data: bytes, origin: str | None = None) -> _apply.Applied:
+        """Merge a batch from another end (``origin``: where it came from, for people)."""
 
     def close(self) -> None:  # noqa: B027 (most ends hold nothing)
         """Release what this end holds."""
@@ -74,23 +88,24 @@ class StorePeer(Peer):
 
         return int(self._db.run(run, write=False))
 
-    def changes(self, since: int, exclude: str | None, limit: int) -> bytes:
+    def changes(self, since: int, exclude: str | None, limit: int) -> Outgoing:
         batch = self._db.run(lambda conn: _read.read_feed(conn, since, limit, exclude), write=False)
-        return _check.encode(batch)
+        return Outgoing(_check.encode(batch), batch["from"], batch["to"])
 
-    def subset(self, selection: dict[str, Any], limit: int) -> list[bytes]:
-        wanted = _select(self.store, selection)
-        batches = []
+    def subset(self, selection: dict[str, Any], limit: int) -> Iterator[bytes]:
+        wanted = _select(self.store, selection)  # checked before the first batch is asked for
+        return self._subset_batches(wanted, limit)
+
+    def _subset_batches(self, wanted: _read.Wanted, limit: int) -> Iterator[bytes]:
         for part in _split(wanted, limit):
             batch = self._db.run(lambda conn, p=part: _read.read_subset(conn, p), write=False)
-            batches.append(_check.encode(batch))
-        return batches
+            yield _check.encode(batch)
 
-    def apply(self, data: bytes) -> _apply.Applied:
+    def apply(self, data: bytes, origin: str | None = None) -> _apply.Applied:
         batch = _check.decode(data)
         db = self._db
-        return db.run(  # type: ignore[no-any-return]
-            lambda conn: _apply.apply(conn, db.dialect, batch, batch["site"]),
+        return db.run(
+            lambda conn: _apply.apply(conn, db.dialect, batch, origin),
             write=True,
             serial=True,
         )
@@ -110,9 +125,10 @@ class BundlePeer(Peer):
 
     SUFFIX = ".mltrail"
 
-    def __init__(self, path: str | Path, *, since: int = 0) -> None:
+    def __init__(self, path: str | Path, *, target: bool = False, since: int = 0) -> None:
         self.path = Path(path)
         self.label = str(self.path)
+        self._target = target
         self._since = since
         self._out: Any = None
         self._lines: list[bytes] | None = None
@@ -125,27 +141,29 @@ class BundlePeer(Peer):
         return self._lines
 
     def site(self) -> str:
-        lines = self._read() if self.path.exists() and self._out is None else []
+        if self._target:
+            return ""  # a bundle being written belongs to no site: whatever it held is replaced
+        lines = self._read()
         if not lines:
-            return ""  # an empty or new bundle belongs to no site
+            return ""  # an empty bundle belongs to no site
         return str(_check.decode(lines[0])["site"])
 
     def applied(self, site: str) -> int:
         return self._since
 
-    def changes(self, since: int, exclude: str | None, limit: int) -> bytes:
+    def changes(self, since: int, exclude: str | None, limit: int) -> Outgoing:
         for line in self._read():
             batch = _check.decode(line)
-            if batch["to"] > since or (batch["to"] == since == batch["from"] and since == 0):
-                return line
+            if batch["to"] > since:
+                return Outgoing(line, batch["from"], batch["to"])
         raise _EndOfBundle()
 
-    def subset(self, selection: dict[str, Any], limit: int) -> list[bytes]:
+    def subset(self, selection: dict[str, Any], limit: int) -> Iterator[bytes]:
         raise InvalidArgumentError(
             "a bundle holds a feed range, not a chosen subset: import the whole bundle"
         )
 
-    def apply(self, data: bytes) -> _apply.Applied:
+    def apply(self, data: bytes, origin: str | None = None) -> _apply.Applied:
         if self._out is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._out = self.path.open("wb")
@@ -172,7 +190,7 @@ def _select(store: Any, selection: dict[str, Any]) -> _read.Wanted:
     if "context" in selection:
         context_id = _context_id(store, selection["context"])
         graph = store.get_context_dag(context_id, include_child_contexts=True)
-        contexts = [context_id] + _descendants(store, context_id)
+        contexts = [context_id, *_descendants(store, context_id)]
         return {
             c: contexts,
             a: [n.id for n in graph.artifacts],
@@ -183,7 +201,9 @@ def _select(store: Any, selection: dict[str, Any]) -> _read.Wanted:
         execution_ids = [selection["execution"]] if "execution" in selection else []
         for node_id in artifact_ids + execution_ids:
             if type(node_id) is not int:
-                raise InvalidArgumentError(f"an artifact or execution is chosen by its id, got {node_id!r}")
+                raise InvalidArgumentError(
+                    f"an artifact or execution is chosen by its id, got {node_id!r}"
+                )
         found = (
             store.get_artifacts_by_id(artifact_ids)
             if artifact_ids

@@ -25,14 +25,15 @@ from mltrail.sync._tables import (
     NODE_KINDS,
     PARENT,
     SELF,
-    TOMBSTONE,
     TYPE,
     TYPE_OFFSET,
     TYPE_PROPERTY,
     in_statement,
-    node_read_columns,
+    nodes_by_id,
+    props_by_node,
     sites,
     spec,
+    tombstones_by_node,
 )
 
 #: The batch format this library writes and reads.
@@ -81,35 +82,6 @@ def read_subset(conn: Connection, wanted: Wanted) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------- building
 
-_nodes_by_id = {
-    kind: in_statement(
-        lambda ids, s=spec(kind): select(*node_read_columns(s)).where(s.table.c.id.in_(ids))
-    )
-    for kind in NODE_KINDS
-}
-_props_by_node = {
-    kind: in_statement(
-        lambda ids, p=spec(kind).props: select(
-            p.c.node_id,
-            p.c.name,
-            p.c.is_custom,
-            *[p.c[s] for s in SLOTS],
-            p.c.hlc,
-            p.c.site,
-        ).where(p.c.node_id.in_(ids))
-    )
-    for kind in NODE_KINDS
-}
-_tombstones = in_statement(
-    lambda ids: select(
-        TOMBSTONE.c.kind,
-        TOMBSTONE.c.node_id,
-        TOMBSTONE.c.name,
-        TOMBSTONE.c.is_custom,
-        TOMBSTONE.c.hlc,
-        TOMBSTONE.c.site,
-    ).where(TOMBSTONE.c.node_id.in_(ids))
-)
 _origins = in_statement(
     lambda ids: select(ALIAS.c.kind, ALIAS.c.local_id, ALIAS.c.site, ALIAS.c.origin_id).where(
         and_(ALIAS.c.local_id.in_(ids), ALIAS.c.origin.is_(True))
@@ -151,9 +123,11 @@ _types = in_statement(
     ).where(TYPE.c.id.in_(ids))
 )
 _type_properties = in_statement(
-    lambda ids: select(TYPE_PROPERTY.c.type_id, TYPE_PROPERTY.c.name, TYPE_PROPERTY.c.data_type)
-    .where(TYPE_PROPERTY.c.type_id.in_(ids))
-    .order_by(TYPE_PROPERTY.c.type_id, TYPE_PROPERTY.c.name)
+    lambda ids: (
+        select(TYPE_PROPERTY.c.type_id, TYPE_PROPERTY.c.name, TYPE_PROPERTY.c.data_type)
+        .where(TYPE_PROPERTY.c.type_id.in_(ids))
+        .order_by(TYPE_PROPERTY.c.type_id, TYPE_PROPERTY.c.name)
+    )
 )
 
 _BOOL_SLOT = SLOTS.index("bool_value")
@@ -171,7 +145,7 @@ def _value(slot: int, value: Any) -> Any:
 def build(conn: Connection, known: dict[int, str], wanted: Wanted) -> dict[str, Any]:
     """The batch of ``wanted`` entities: their records, the nodes their edges reach (without
     edges) and the types all of them use."""
-    main = {kind: _distinct(wanted.get(kind, ())) for kind in NODE_KINDS}
+    main: dict[int, list[int]] = {kind: _distinct(wanted.get(kind, ())) for kind in NODE_KINDS}
     edges = _edges(conn, main)
     linked: dict[int, set[int]] = {kind: set() for kind in NODE_KINDS}
     for of_kind in edges.values():
@@ -187,12 +161,12 @@ def build(conn: Connection, known: dict[int, str], wanted: Wanted) -> dict[str, 
         for record in _node_records(conn, kind, ids, known):
             nodes[(kind, record.pop("id"))] = record
     gids = _gids(conn, nodes, known)
-    for (kind, node_id), record in nodes.items():
+    for (node_kind, node_id), record in nodes.items():
         type_ids.add(record["type"])
-        record["gid"] = gids[(kind, node_id)]
-        own = edges[kind].get(node_id)
-        if node_id in main_sets[kind]:
-            record["edges"] = _edge_record(kind, own or {}, gids)
+        record["gid"] = gids[(node_kind, node_id)]
+        own = edges[node_kind].get(node_id)
+        if node_id in main_sets[node_kind]:
+            record["edges"] = _edge_record(node_kind, own or {}, gids)
     types, names = _type_records(conn, sorted(type_ids))
     for record in nodes.values():
         record["type"] = names[record["type"]]
@@ -215,7 +189,7 @@ def _node_records(
         return []
     node_spec = spec(kind)
     records: dict[int, dict[str, Any]] = {}
-    for row in sorted(_nodes_by_id[kind].all(conn, list(ids)), key=lambda r: r[0]):
+    for row in sorted(nodes_by_id[kind].all(conn, list(ids)), key=lambda r: r[0]):
         node_id, type_id, name, external_id, created, updated, hlc, site, *scalars = row
         records[node_id] = {
             "id": node_id,
@@ -230,18 +204,21 @@ def _node_records(
             "props": [],
             "removed": [],
         }
-    for node_id, name, is_custom, *rest in _props_by_node[kind].all(conn, list(records)):
+    for node_id, name, is_custom, *rest in props_by_node[kind].all(conn, list(records)):
         *slots, hlc, site = rest
         slot = next(i for i, v in enumerate(slots) if v is not None)
         records[node_id]["props"].append(
             [name, bool(is_custom), slot, _value(slot, slots[slot]), int(hlc), known[site]]
         )
-    for t_kind, node_id, name, is_custom, hlc, site in _tombstones.all(conn, list(records)):
-        if t_kind == kind:
-            records[node_id]["removed"].append([name, bool(is_custom), int(hlc), known[site]])
+    for node_id, name, is_custom, hlc, site in tombstones_by_node[kind].all(conn, list(records)):
+        records[node_id]["removed"].append([name, bool(is_custom), int(hlc), known[site]])
     for record in records.values():
         record["props"].sort()
-        record["removed"].sort()
+        # A removal older than the key's value is superseded: it says nothing any more.
+        live = {(p[0], p[1]): (p[4], p[5]) for p in record["props"]}
+        record["removed"] = sorted(
+            r for r in record["removed"] if (r[2], r[3]) > live.get((r[0], r[1]), (-1, ""))
+        )
     return list(records.values())
 
 

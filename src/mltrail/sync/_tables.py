@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy import Connection, Table, and_, insert, select
 
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.fast import InStatement
-from mltrail.backends.sql.readers import SPECS, NodeSpec
+from mltrail.backends.sql.readers import SLOTS, SPECS, NodeSpec
 from mltrail.backends.sql.schema import TypeKind
 
 SITE: Table = schema.metadata.tables["mlt_site"]
@@ -28,8 +29,11 @@ SELF = 1
 #: Feed kinds of types: ``TYPE_OFFSET + TypeKind``.
 TYPE_OFFSET = 10
 NODE_KINDS = (TypeKind.ARTIFACT, TypeKind.EXECUTION, TypeKind.CONTEXT)
-KIND_LABEL = {TypeKind.ARTIFACT: "artifact", TypeKind.EXECUTION: "execution",
-              TypeKind.CONTEXT: "context"}
+KIND_LABEL = {
+    TypeKind.ARTIFACT: "artifact",
+    TypeKind.EXECUTION: "execution",
+    TypeKind.CONTEXT: "context",
+}
 
 
 def spec(kind: int) -> NodeSpec:
@@ -72,7 +76,10 @@ def site_numbers(conn: Connection, uuids: Iterable[str], label: str | None) -> d
     known = {uuid: number for number, uuid in sites(conn).items()}
     missing = sorted(set(uuids) - set(known))
     if missing:
-        conn.execute(insert(SITE), [{"uuid": u, "label": label, "feed_seq": 0, "applied_seq": 0} for u in missing])
+        conn.execute(
+            insert(SITE),
+            [{"uuid": u, "label": label, "feed_seq": 0, "applied_seq": 0} for u in missing],
+        )
         known = {uuid: number for number, uuid in sites(conn).items()}
     return known
 
@@ -80,3 +87,33 @@ def site_numbers(conn: Connection, uuids: Iterable[str], label: str | None) -> d
 def chunked(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def per_kind(build: Callable[[NodeSpec, Any], Any]) -> dict[int, InStatement]:
+    """One IN-list statement per node kind: ``build(spec, ids)``."""
+    return {kind: InStatement(functools.partial(build, spec(kind))) for kind in NODE_KINDS}
+
+
+#: Node rows with their stamps (:func:`node_read_columns`), by id.
+nodes_by_id = per_kind(lambda s, ids: select(*node_read_columns(s)).where(s.table.c.id.in_(ids)))
+#: Property rows with their stamps: node id, name, is_custom, the slots, hlc, site.
+props_by_node = per_kind(
+    lambda s, ids: select(
+        s.props.c.node_id,
+        s.props.c.name,
+        s.props.c.is_custom,
+        *[s.props.c[slot] for slot in SLOTS],
+        s.props.c.hlc,
+        s.props.c.site,
+    ).where(s.props.c.node_id.in_(ids))
+)
+#: Tombstones: name, is_custom, hlc, site, by node id.
+tombstones_by_node = per_kind(
+    lambda s, ids: select(
+        TOMBSTONE.c.node_id,
+        TOMBSTONE.c.name,
+        TOMBSTONE.c.is_custom,
+        TOMBSTONE.c.hlc,
+        TOMBSTONE.c.site,
+    ).where(and_(TOMBSTONE.c.kind == int(s.kind), TOMBSTONE.c.node_id.in_(ids)))
+)
