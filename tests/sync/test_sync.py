@@ -275,17 +275,58 @@ def test_batches_that_are_replayed_altered_or_malformed_are_refused(new_store: N
 
 def test_a_change_in_a_large_store_sends_a_few_records(new_site: NewStore) -> None:
     site, central = new_site(), new_site()
+    data = site.put_artifact_type(m.ArtifactType(name="Data"))
+    step = site.put_execution_type(m.ExecutionType(name="Step"))
+    run = site.put_context_type(m.ContextType(name="Run"))
+    previous = m.Artifact(type_id=data, uri="/d/0")
+    [previous.id] = site.put_artifacts([previous])
     execution_id = 0
-    for i in range(400):
-        execution_id = log_run(site, f"run-{i}")
-    first = sync.push(site, central)
+    for k in range(10_000):
+        output = m.Artifact(type_id=data, uri=f"/d/{k + 1}")
+        execution_id, [_, output.id], _ = site.put_execution(
+            m.Execution(type_id=step),
+            [
+                (previous, m.Event(type=m.EventType.INPUT)),
+                (output, m.Event(type=m.EventType.OUTPUT)),
+            ],
+            [m.Context(type_id=run, name=f"run-{k // 5}")],
+            reuse_context_if_already_exist=True,
+        )
+        previous = output
+    first = sync.push(site, central, batch_size=2000)
+    assert first.records >= 20_000
     [execution] = site.get_executions_by_id([execution_id])
-    execution.custom_properties = {**execution.custom_properties, "seen": 1}
+    execution.custom_properties = {"seen": 1}
     site.put_executions([execution])
     delta = sync.push(site, central)
-    assert delta.records <= 5  # the execution and the nodes its edges reach
-    assert delta.bytes < first.bytes / 100
-    assert canon(central) == canon(site)
+    assert delta.records <= 4  # the execution, its two artifacts and its context
+    assert delta.bytes < 4_000
+    [merged] = [e for e in central.get_executions(filter_query="custom_properties.seen = 1")]
+    assert merged.custom_properties == {"seen": 1}
+
+
+def test_a_chain_of_stores_converges(new_site: NewStore) -> None:
+    """site -> server A -> server B -> another site, and back."""
+    first, a, b, last = new_site(), new_site(), new_site(), new_site()
+    log_run(first, "run-1")
+    log_run(last, "run-2")
+    for here, there in ((first, a), (a, b), (b, last), (a, b), (first, a)):  # along, then back
+        sync.sync(here, there)
+    assert canon(first) == canon(a) == canon(b) == canon(last)
+    assert counts(last) == (3, 2, 3)
+
+
+def test_one_external_id_with_two_types_is_a_conflict(
+    new_store: NewStore, new_site: NewStore
+) -> None:
+    central = new_store()
+    a, b = new_site(), new_site()
+    a.put_artifact_type(m.ArtifactType(name="Model"))
+    b.put_artifact_type(m.ArtifactType(name="Dataset"))
+    a.put_artifacts([m.Artifact(type="Model", external_id="sha256:1")])
+    b.put_artifacts([m.Artifact(type="Dataset", external_id="sha256:1")])
+    sync.push(a, central)
+    _refused(central, b, "node_type")
 
 
 def test_push_and_pull_of_one_pipeline(new_store: NewStore) -> None:
