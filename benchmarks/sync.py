@@ -34,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 from pipeline import MltrailBench
-from remote import Server, database, load, rss_kb
+from remote import Server, cpu_seconds, database, load, rss_kb
 
 import mltrail
 from mltrail import sync
@@ -85,13 +85,18 @@ def first_push(args: argparse.Namespace, tmp: Path, store: str) -> None:
     server = Server(store, tmp / "home-first", 1)
     try:
         print(f"\n== first push of {args.executions:,} executions ({load()}) ==")
+        server_cpu = cpu_seconds(server.pid)
+        client_cpu = time.process_time()
         start = time.perf_counter()
         report = sync.push(site, server.url)
         took = time.perf_counter() - start
+        client_cpu = time.process_time() - client_cpu
+        server_cpu = cpu_seconds(server.pid) - server_cpu
         with mltrail.connect(server.url) as remote:
             check(site, remote)
         print(f"  {report.summary()}")
         print(f"  {took:.2f} s: {args.executions / took:,.0f} executions/s end to end")
+        print(f"  CPU: client {client_cpu:.2f} s, server {server_cpu:.2f} s")
         print(
             f"  peak RSS: client {peak_rss_mb():.0f} MB, server {server_peak_mb(server.pid):.0f} MB"
         )

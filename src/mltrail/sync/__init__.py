@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from mltrail.errors import MltrailError
 from mltrail.sync._apply import Applied
-from mltrail.sync._peers import BundlePeer, Peer, StorePeer, _EndOfBundle, same_store
+from mltrail.sync._peers import BundlePeer, Outgoing, Peer, StorePeer, _EndOfBundle, same_store
 
 #: Feed rows (or chosen entities) per batch.
-BATCH_SIZE = 500
+BATCH_SIZE = 2000
 
 Progress = Callable[["Report"], None]
 
@@ -208,15 +209,25 @@ def _transfer(
     site = source.site()
     cursor = target.applied(site)
     exclude = target.site() or None
-    while True:
+
+    def read(since: int) -> Outgoing | None:
         try:
-            outgoing = source.changes(cursor, exclude, batch_size)
+            return source.changes(since, exclude, batch_size)
         except _EndOfBundle:
-            break
-        if outgoing.end == cursor:
-            break  # nothing after the position the target has
-        send(outgoing.data)
-        cursor = outgoing.end
+            return None
+
+    # The next batch is read while the target applies this one: the two ends work at once.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mltrail-sync") as reader:
+        outgoing = read(cursor)
+        while outgoing is not None and outgoing.end != cursor:
+            following = reader.submit(read, outgoing.end)
+            try:
+                send(outgoing.data)
+            except BaseException:
+                following.cancel()
+                raise
+            cursor = outgoing.end
+            outgoing = following.result()
     report.position = cursor
     return report
 

@@ -280,9 +280,14 @@ _type_properties = in_statement(
 _existing = per_kind(
     lambda s, ids: select(s.table.c.id, s.table.c.type_id).where(s.table.c.id.in_(ids))
 )
+# By the alias table's key (kind, site, origin id): one site's ids of one kind at a time.
 _aliases = in_statement(
-    lambda ids: select(ALIAS.c.kind, ALIAS.c.site, ALIAS.c.origin_id, ALIAS.c.local_id).where(
-        ALIAS.c.origin_id.in_(ids)
+    lambda ids: select(ALIAS.c.origin_id, ALIAS.c.local_id).where(
+        and_(
+            ALIAS.c.kind == bindparam("kind"),
+            ALIAS.c.site == bindparam("site"),
+            ALIAS.c.origin_id.in_(ids),
+        )
     )
 )
 _by_external = per_kind(
@@ -337,12 +342,13 @@ def _resolve(
                 local_types[node_id] = found[node_id]
         foreign = [n for n in mine if n.local_id is None]
         if foreign:
-            wanted = {(numbers[n.record["gid"][0]], n.record["gid"][1]) for n in foreign}
+            by_site: dict[int, set[int]] = {}
+            for n in foreign:
+                by_site.setdefault(numbers[n.record["gid"][0]], set()).add(n.record["gid"][1])
             aliases: dict[tuple[int, int], int] = {}
-            for a_kind, site, origin_id, local_id in _aliases.all(
-                conn, sorted({oid for _, oid in wanted})
-            ):
-                if a_kind == kind and (site, origin_id) in wanted:
+            for site, origin_ids in by_site.items():
+                params = {"kind": int(kind), "site": site}
+                for origin_id, local_id in _aliases.all(conn, sorted(origin_ids), params):
                     aliases[(site, origin_id)] = local_id
             for node in foreign:
                 gid = node.record["gid"]

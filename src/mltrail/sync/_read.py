@@ -30,6 +30,7 @@ from mltrail.sync._tables import (
     TYPE_PROPERTY,
     in_statement,
     nodes_by_id,
+    per_kind,
     props_by_node,
     sites,
     spec,
@@ -82,9 +83,10 @@ def read_subset(conn: Connection, wanted: Wanted) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------- building
 
-_origins = in_statement(
-    lambda ids: select(ALIAS.c.kind, ALIAS.c.local_id, ALIAS.c.site, ALIAS.c.origin_id).where(
-        and_(ALIAS.c.local_id.in_(ids), ALIAS.c.origin.is_(True))
+# By the index (kind, local id): one kind's nodes at a time.
+_origins = per_kind(
+    lambda s, ids: select(ALIAS.c.local_id, ALIAS.c.site, ALIAS.c.origin_id).where(
+        and_(ALIAS.c.kind == int(s.kind), ALIAS.c.local_id.in_(ids), ALIAS.c.origin.is_(True))
     )
 )
 _events = in_statement(
@@ -227,10 +229,11 @@ def _gids(
 ) -> dict[tuple[int, int], list[Any]]:
     me = known[SELF]
     gids: dict[tuple[int, int], list[Any]] = {key: [me, key[1]] for key in nodes}
-    ids = sorted({node_id for _, node_id in nodes})
-    for kind, local_id, site, origin_id in _origins.all(conn, ids):
-        if (kind, local_id) in gids:
-            gids[(kind, local_id)] = [known[site], int(origin_id)]
+    for kind in NODE_KINDS:
+        ids = sorted(node_id for node_kind, node_id in nodes if node_kind == kind)
+        if ids:
+            for local_id, site, origin_id in _origins[kind].all(conn, ids):
+                gids[(kind, local_id)] = [known[site], int(origin_id)]
     return gids
 
 

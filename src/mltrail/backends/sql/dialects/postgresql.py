@@ -38,7 +38,7 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, Engine, Table, event, text
+from sqlalchemy import Connection, Engine, Table, event, insert, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import (
     DataError,
@@ -211,6 +211,25 @@ class PostgreSQLDialect(ServerDialect):
             )
         return out
 
+    def insert_returning_ids(
+        self,
+        conn: Connection,
+        plain: FastStatement,
+        returning: FastStatement,
+        table: Table,
+        rows: list[dict[str, Any]],
+    ) -> list[int]:
+        # Many rows: their ids come from the table's sequence first, then the rows go as one
+        # pipelined executemany of one statement text, which psycopg parses once; a multi-row
+        # INSERT ... RETURNING has a new text per row count, parsed every time (a third of the
+        # cost of inserting thousands of rows).
+        if len(rows) < 2 or self._driver != "psycopg":
+            return super().insert_returning_ids(conn, plain, returning, table, rows)
+        found = conn.execute(_NEXT_IDS, {"table": table.name, "count": len(rows)})
+        ids = sorted(int(row[0]) for row in found)
+        conn.execute(insert(table), [{**row, "id": new_id} for row, new_id in zip(rows, ids)])
+        return ids
+
     def insert_groups_returning_ids(
         self,
         conn: Connection,
@@ -343,6 +362,12 @@ def _parenthesized_ints() -> Any:
         _int8_dumper = _Int8(Int8)
 
     return _Ints
+
+
+_NEXT_IDS = text(
+    "SELECT nextval(s.name) FROM (SELECT pg_get_serial_sequence(:table, 'id') AS name) AS s, "
+    "generate_series(1, :count)"
+)
 
 
 def _executemany_in_own_pipeline(cursor: Any, statement: str, rows: Any, context: Any) -> bool:
