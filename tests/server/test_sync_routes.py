@@ -253,7 +253,7 @@ def test_changes_and_subsets_are_the_store_peers_bytes(
             )
             assert response.headers["content-type"].startswith("application/x-ndjson")
             lines = response.content.splitlines()
-            assert lines == local.subset({"artifact": model.id}, 2) and len(lines) == 2
+            assert lines == list(local.subset({"artifact": model.id}, 2)) and len(lines) == 2
             assert all(_check.decode(line)["from"] is None for line in lines)
             missing = http.post(
                 f"{base}/subset", json={"selection": {"context": "nope"}, "limit": 2}
