@@ -150,7 +150,7 @@ def push(
     if bundle is not None and remote is not None:
         raise click.UsageError("give REMOTE or --to FILE, not both")
     if bundle is not None:
-        target: Any = BundlePeer(bundle)
+        target: Any = BundlePeer(bundle, target=True)
         token = None
     else:
         end = _remote(remote)

@@ -34,8 +34,12 @@ from mltrail.sync._tables import (
     TYPE,
     TYPE_OFFSET,
     TYPE_PROPERTY,
+    associations_of,
+    attributions_of,
+    events_of,
     in_statement,
     nodes_by_id,
+    parents_of,
     per_kind,
     props_by_node,
     self_uuid,
@@ -813,7 +817,35 @@ def _add_edges(
     new_attr = sorted(attributions - have_attr)
     new_assoc = sorted(associations - have_assoc)
     new_parents = sorted(parents - have_parents)
-    for key in have_events - set(events):
+    # One event made at two sites (the same artifact, execution and type): the earlier wins.
+    moved = []
+    for key, row in events.items():
+        mine = have_events.get(key)
+        if mine is None:
+            continue
+        theirs = (row["milliseconds_since_epoch"], row["path"] or "")
+        if theirs < (mine[0], mine[1] or ""):
+            moved.append({**row, "_a": key[0], "_e": key[1], "_t": key[2]})
+            owners[(e, key[1])].changed = True
+        elif theirs > (mine[0], mine[1] or ""):
+            owners[(e, key[1])].ahead = True
+    if moved:
+        conn.execute(
+            update(EVENT)
+            .where(
+                and_(
+                    EVENT.c.artifact_id == bindparam("_a"),
+                    EVENT.c.execution_id == bindparam("_e"),
+                    EVENT.c.type == bindparam("_t"),
+                )
+            )
+            .values(
+                path=bindparam("path"),
+                milliseconds_since_epoch=bindparam("milliseconds_since_epoch"),
+            ),
+            moved,
+        )
+    for key in set(have_events) - set(events):
         owners[(e, key[1])].ahead = True
     for _, artifact_id in have_attr - attributions:
         owners[(a, artifact_id)].ahead = True
@@ -858,42 +890,26 @@ def _add_edges(
     return added
 
 
-_events_of = in_statement(
-    lambda ids: select(EVENT.c.artifact_id, EVENT.c.execution_id, EVENT.c.type).where(
-        EVENT.c.execution_id.in_(ids)
-    )
-)
-_assoc_of = in_statement(
-    lambda ids: select(ASSOCIATION.c.context_id, ASSOCIATION.c.execution_id).where(
-        ASSOCIATION.c.execution_id.in_(ids)
-    )
-)
-_attr_of = in_statement(
-    lambda ids: select(ATTRIBUTION.c.context_id, ATTRIBUTION.c.artifact_id).where(
-        ATTRIBUTION.c.artifact_id.in_(ids)
-    )
-)
-_parents_of = in_statement(
-    lambda ids: select(PARENT.c.context_id, PARENT.c.parent_context_id).where(
-        PARENT.c.context_id.in_(ids)
-    )
-)
-
-
 def _local_edges(
     conn: Connection, owners: dict[tuple[int, int], _Node]
 ) -> tuple[
-    set[tuple[int, int, int]], set[tuple[int, int]], set[tuple[int, int]], set[tuple[int, int]]
+    dict[tuple[int, int, int], tuple[int, str | None]],
+    set[tuple[int, int]],
+    set[tuple[int, int]],
+    set[tuple[int, int]],
 ]:
+    """The stored edges of the owners: events by key (with their time and path), then the
+    attribution, association and parent pairs."""
+
     def ids(kind: int) -> list[int]:
         return sorted(i for k, i in owners if k == kind)
 
     a, e, c = TypeKind.ARTIFACT, TypeKind.EXECUTION, TypeKind.CONTEXT
     executions, artifacts, contexts = ids(e), ids(a), ids(c)
-    have_events = {tuple(r) for r in _events_of.all(conn, executions)} if executions else set()
-    have_assoc = {tuple(r) for r in _assoc_of.all(conn, executions)} if executions else set()
-    have_attr = {tuple(r) for r in _attr_of.all(conn, artifacts)} if artifacts else set()
-    have_parents = {tuple(r) for r in _parents_of.all(conn, contexts)} if contexts else set()
+    have_events = {(r[1], r[0], r[2]): (r[4], r[3]) for r in events_of.all(conn, executions)}
+    have_assoc = {(r[1], r[0]) for r in associations_of.all(conn, executions)}
+    have_attr = {(r[1], r[0]) for r in attributions_of.all(conn, artifacts)}
+    have_parents = {(r[0], r[1]) for r in parents_of.all(conn, contexts)}
     return have_events, have_attr, have_assoc, have_parents
 
 
@@ -904,7 +920,7 @@ def _reaches(conn: Connection, start: int, goal: int) -> bool:
     while frontier:
         if goal in frontier:
             return True
-        parents = [p for _, p in _parents_of.all(conn, frontier)]
+        parents = [p for _, p in parents_of.all(conn, frontier)]
         frontier = [p for p in parents if p not in seen]
         seen.update(frontier)
     return False

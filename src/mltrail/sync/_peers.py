@@ -165,16 +165,21 @@ class BundlePeer(Peer):
 
     def apply(self, data: bytes, origin: str | None = None) -> _apply.Applied:
         if self._out is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._out = self.path.open("wb")
+            self._open()
         self._out.write(data + b"\n")
         batch = _check.decode(data)
         return _apply.Applied(records=len(batch["nodes"]))
 
     def close(self) -> None:
+        if self._target and self._out is None:
+            self._open()  # nothing was sent: the bundle is empty, and it is there
         if self._out is not None:
             self._out.close()
             self._out = None
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._out = self.path.open("wb")
 
 
 class _EndOfBundle(Exception):

@@ -18,18 +18,18 @@ from mltrail.backends.sql.readers import SLOTS
 from mltrail.backends.sql.schema import TypeKind
 from mltrail.sync._tables import (
     ALIAS,
-    ASSOCIATION,
-    ATTRIBUTION,
     CHANGE,
-    EVENT,
     NODE_KINDS,
-    PARENT,
     SELF,
     TYPE,
     TYPE_OFFSET,
     TYPE_PROPERTY,
+    associations_of,
+    attributions_of,
+    events_of,
     in_statement,
     nodes_by_id,
+    parents_of,
     per_kind,
     props_by_node,
     sites,
@@ -87,30 +87,6 @@ def read_subset(conn: Connection, wanted: Wanted) -> dict[str, Any]:
 _origins = per_kind(
     lambda s, ids: select(ALIAS.c.local_id, ALIAS.c.site, ALIAS.c.origin_id).where(
         and_(ALIAS.c.kind == int(s.kind), ALIAS.c.local_id.in_(ids), ALIAS.c.origin.is_(True))
-    )
-)
-_events = in_statement(
-    lambda ids: select(
-        EVENT.c.execution_id,
-        EVENT.c.artifact_id,
-        EVENT.c.type,
-        EVENT.c.path,
-        EVENT.c.milliseconds_since_epoch,
-    ).where(EVENT.c.execution_id.in_(ids))
-)
-_associations = in_statement(
-    lambda ids: select(ASSOCIATION.c.execution_id, ASSOCIATION.c.context_id).where(
-        ASSOCIATION.c.execution_id.in_(ids)
-    )
-)
-_attributions = in_statement(
-    lambda ids: select(ATTRIBUTION.c.artifact_id, ATTRIBUTION.c.context_id).where(
-        ATTRIBUTION.c.artifact_id.in_(ids)
-    )
-)
-_parents = in_statement(
-    lambda ids: select(PARENT.c.context_id, PARENT.c.parent_context_id).where(
-        PARENT.c.context_id.in_(ids)
     )
 )
 _types = in_statement(
@@ -245,16 +221,16 @@ def _edges(conn: Connection, main: dict[int, list[int]]) -> dict[int, dict[int, 
     out: dict[int, dict[int, Any]] = {kind: {} for kind in NODE_KINDS}
     a, e, c = TypeKind.ARTIFACT, TypeKind.EXECUTION, TypeKind.CONTEXT
     if main[e]:
-        for execution_id, artifact_id, event_type, path, ms in _events.all(conn, main[e]):
+        for execution_id, artifact_id, event_type, path, ms in events_of.all(conn, main[e]):
             lists = out[e].setdefault(execution_id, {})
             lists.setdefault("events", []).append((a, artifact_id, event_type, path, ms))
-        for execution_id, context_id in _associations.all(conn, main[e]):
+        for execution_id, context_id in associations_of.all(conn, main[e]):
             out[e].setdefault(execution_id, {}).setdefault("contexts", []).append((c, context_id))
     if main[a]:
-        for artifact_id, context_id in _attributions.all(conn, main[a]):
+        for artifact_id, context_id in attributions_of.all(conn, main[a]):
             out[a].setdefault(artifact_id, {}).setdefault("contexts", []).append((c, context_id))
     if main[c]:
-        for context_id, parent_id in _parents.all(conn, main[c]):
+        for context_id, parent_id in parents_of.all(conn, main[c]):
             out[c].setdefault(context_id, {}).setdefault("parents", []).append((c, parent_id))
     return out
 

@@ -117,3 +117,31 @@ tombstones_by_node = per_kind(
         TOMBSTONE.c.site,
     ).where(and_(TOMBSTONE.c.kind == int(s.kind), TOMBSTONE.c.node_id.in_(ids)))
 )
+
+
+#: Edges by their owner (see :mod:`mltrail.sync._read`): an execution's events (execution id,
+#: artifact id, type, path, time) and contexts, an artifact's contexts, a context's parents.
+events_of = in_statement(
+    lambda ids: select(
+        EVENT.c.execution_id,
+        EVENT.c.artifact_id,
+        EVENT.c.type,
+        EVENT.c.path,
+        EVENT.c.milliseconds_since_epoch,
+    ).where(EVENT.c.execution_id.in_(ids))
+)
+associations_of = in_statement(
+    lambda ids: select(ASSOCIATION.c.execution_id, ASSOCIATION.c.context_id).where(
+        ASSOCIATION.c.execution_id.in_(ids)
+    )
+)
+attributions_of = in_statement(
+    lambda ids: select(ATTRIBUTION.c.artifact_id, ATTRIBUTION.c.context_id).where(
+        ATTRIBUTION.c.artifact_id.in_(ids)
+    )
+)
+parents_of = in_statement(
+    lambda ids: select(PARENT.c.context_id, PARENT.c.parent_context_id).where(
+        PARENT.c.context_id.in_(ids)
+    )
+)
