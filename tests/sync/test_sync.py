@@ -369,3 +369,45 @@ def test_a_store_does_not_sync_with_itself(new_store: NewStore) -> None:
     site = new_store()
     with pytest.raises(FailedPreconditionError, match="same store"):
         sync.push(site, site)
+
+
+def test_a_push_resumes_after_the_server_is_killed(new_site: NewStore, tmp_path: Any) -> None:
+    from _remote import RemoteServer
+    from mltrail.errors import UnavailableError
+    from mltrail.sync._http import HttpPeer
+
+    site = new_site()
+    for i in range(12):
+        log_run(site, f"run-{i}")
+    store = f"sqlite:///{tmp_path / 'central.db'}"
+    server = RemoteServer(store, tmp_path / "home")
+
+    class Crashing(HttpPeer):
+        """Kills the server (SIGKILL) before the third batch arrives."""
+
+        sent = 0
+
+        def apply(self, data: bytes, origin: str | None = None) -> Any:
+            self.sent += 1
+            if self.sent == 3:
+                server.process.kill()
+                server.process.wait()
+            return super().apply(data, origin)
+
+    target = Crashing(server.url)
+    try:
+        with pytest.raises(UnavailableError):
+            sync.push(site, target, batch_size=5)
+    finally:
+        target.close()
+        server.close()
+    with m.connect(store) as central:
+        assert 0 < central.count_executions() < 12  # two batches arrived
+    again = RemoteServer(store, tmp_path / "home")
+    try:
+        report = sync.push(site, again.url, batch_size=5)
+        assert report.batches >= 1
+    finally:
+        again.close()
+    with m.connect(store) as central:
+        assert canon(central) == canon(site)

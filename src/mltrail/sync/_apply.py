@@ -133,7 +133,7 @@ def apply(
     conflicts.raise_if_any(where)
     result.edges = _add_edges(conn, dialect, nodes, by_gid, conflicts)
     conflicts.raise_if_any(where)
-    _record_aliases(conn, nodes, numbers, me)
+    _record_aliases(conn, dialect, nodes, numbers, me)
     source = numbers[sender]
     for kind in NODE_KINDS:
         mine = [n for n in nodes if n.kind == kind]
@@ -658,7 +658,7 @@ def _merge_nodes(
                 prop_deletes,
             )
         if prop_inserts:
-            conn.execute(insert(p), list(prop_inserts.values()))
+            dialect.insert_rows(conn, p, list(prop_inserts.values()))
         if tomb_rows:
             conn.execute(
                 delete(TOMBSTONE).where(
@@ -674,7 +674,7 @@ def _merge_nodes(
                     for row in tomb_rows.values()
                 ],
             )
-            conn.execute(insert(TOMBSTONE), list(tomb_rows.values()))
+            dialect.insert_rows(conn, TOMBSTONE, list(tomb_rows.values()))
         for node in twins:
             assert node.merged_into is not None
             node.local_id = node.merged_into.local_id
@@ -854,20 +854,24 @@ def _add_edges(
     for child, _ in have_parents - parents:
         owners[(c, child)].ahead = True
     if new_events:
-        conn.execute(dialect.insert_ignore(EVENT), new_events)
+        dialect.insert_rows(conn, EVENT, new_events, ignore=True)
         for row in new_events:
             owners[(e, row["execution_id"])].changed = True
     if new_attr:
-        conn.execute(
-            dialect.insert_ignore(ATTRIBUTION),
+        dialect.insert_rows(
+            conn,
+            ATTRIBUTION,
             [{"context_id": ctx, "artifact_id": art} for ctx, art in new_attr],
+            ignore=True,
         )
         for _, art in new_attr:
             owners[(a, art)].changed = True
     if new_assoc:
-        conn.execute(
-            dialect.insert_ignore(ASSOCIATION),
+        dialect.insert_rows(
+            conn,
+            ASSOCIATION,
             [{"context_id": ctx, "execution_id": ex} for ctx, ex in new_assoc],
+            ignore=True,
         )
         for _, ex in new_assoc:
             owners[(e, ex)].changed = True
@@ -930,7 +934,7 @@ def _reaches(conn: Connection, start: int, goal: int) -> bool:
 
 
 def _record_aliases(
-    conn: Connection, nodes: Iterable[_Node], numbers: dict[str, int], me: str
+    conn: Connection, dialect: Dialect, nodes: Iterable[_Node], numbers: dict[str, int], me: str
 ) -> None:
     rows: dict[tuple[int, int, int], dict[str, Any]] = {}
     for node in nodes:
@@ -949,7 +953,7 @@ def _record_aliases(
             },
         )
     if rows:
-        conn.execute(insert(ALIAS), list(rows.values()))
+        dialect.insert_rows(conn, ALIAS, list(rows.values()))
 
 
 __all__ = ["SELF", "Applied", "apply"]

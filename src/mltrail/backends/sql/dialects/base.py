@@ -175,6 +175,14 @@ class Dialect(abc.ABC):
     def insert_ignore(self, table: Table) -> Insert:
         """An INSERT into ``table`` that silently skips rows whose key already exists."""
 
+    def insert_rows(
+        self, conn: Connection, table: Table, rows: list[dict[str, Any]], *, ignore: bool = False
+    ) -> None:
+        """Insert many ``rows`` (dicts with the same keys) into ``table``; with ``ignore``, rows
+        whose key exists already are skipped. A server dialect may bulk-load them."""
+        if rows:
+            conn.execute(self.insert_ignore(table) if ignore else insert(table), rows)
+
     @abc.abstractmethod
     def upsert(self, table: Table, columns: tuple[str, ...]) -> Insert:
         """An INSERT into ``table`` that, for a row whose primary key exists, sets ``columns``
