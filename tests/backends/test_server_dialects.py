@@ -664,3 +664,33 @@ def test_creating_the_tables_needs_more_than_read_write(
     assert "from schema version 0 to" in message and "denied" in message.lower()
     with server.engine(empty).connect() as admin:
         assert sa.inspect(admin).get_table_names() == []  # nothing was created
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("ignore", [False, True])
+def test_a_bulk_load_that_fails_is_a_database_error(
+    store: mltrail.MetadataStore, ignore: bool
+) -> None:
+    # 100 attributions to contexts and artifacts that do not exist: the COPY (and, with
+    # ignore, the insert from its temporary table) fails on the foreign keys.
+    rows = [{"context_id": 1, "artifact_id": i} for i in range(1, 101)]
+    with store.database.engine.connect() as conn:
+        with pytest.raises(sa.exc.DBAPIError):
+            store.database.dialect.insert_rows(conn, schema.attribution, rows, ignore=ignore)
+        conn.rollback()
+    assert store.get_contexts_by_artifact(1) == []
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_bulk_load_skips_existing_keys_when_told(store: mltrail.MetadataStore) -> None:
+    kind = store.put_context_type(mltrail.ContextType(name="Run"))
+    [ctx] = store.put_contexts([mltrail.Context(type_id=kind, name="r")])
+    a_kind = store.put_artifact_type(mltrail.ArtifactType(name="Data"))
+    ids = store.put_artifacts([mltrail.Artifact(type_id=a_kind, uri=f"/{i}") for i in range(100)])
+    store.put_attributions_and_associations(
+        [mltrail.Attribution(artifact_id=ids[0], context_id=ctx)], []
+    )
+    rows = [{"context_id": ctx, "artifact_id": i} for i in ids]
+    with store.database.engine.begin() as conn:
+        store.database.dialect.insert_rows(conn, schema.attribution, rows, ignore=True)
+    assert len(store.get_artifacts_by_context(ctx)) == 100

@@ -288,26 +288,35 @@ class PostgreSQLDialect(ServerDialect):
         if len(rows) < COPY_ROWS or self._driver != "psycopg":
             super().insert_rows(conn, table, rows, ignore=ignore)
             return
+        from psycopg import Error
+
         columns = list(rows[0])
         names = ", ".join(columns)
         raw: Any = conn.connection.dbapi_connection
         target = table.name
+        sql = f"COPY {target} ({names}) FROM STDIN"
         with raw.cursor() as cursor:
-            if ignore:
-                target = f"mlt_load_{table.name}"
-                cursor.execute(
-                    f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} "
-                    f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-                )
-            with cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row([row[c] for c in columns])
-            if ignore:
-                cursor.execute(
-                    f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {target} "
-                    "ON CONFLICT DO NOTHING"
-                )
-                cursor.execute(f"DELETE FROM {target}")
+            try:
+                if ignore:
+                    target = f"mlt_load_{table.name}"
+                    sql = (
+                        f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} "
+                        f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                    )
+                    cursor.execute(sql)
+                    sql = f"COPY {target} ({names}) FROM STDIN"
+                with cursor.copy(sql) as copy:
+                    for row in rows:
+                        copy.write_row([row[c] for c in columns])
+                if ignore:
+                    sql = (
+                        f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {target} "
+                        "ON CONFLICT DO NOTHING"
+                    )
+                    cursor.execute(sql)
+                    cursor.execute(f"DELETE FROM {target}")
+            except Error as exc:  # reaches the runner as any database error does
+                raise wrap_error(conn, sql, None, exc) from exc
 
     def upsert(self, table: Table, columns: tuple[str, ...]) -> Insert:
         built = pg_insert(table)
