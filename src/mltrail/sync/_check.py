@@ -30,35 +30,48 @@ class _Bad(Exception):
         self.where, self.what = where, what
 
 
+_HEAD = b'{"digest":"'
+_MIDDLE = b'","batch":'
+_BODY = len(_HEAD) + 64 + len(_MIDDLE)  # where the batch's text starts
+
+
 def encode(batch: dict[str, Any]) -> bytes:
-    """The batch as bytes: JSON with the digest of its content."""
-    body = json.dumps(batch, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    digest = hashlib.sha256(body.encode()).hexdigest()
-    return json.dumps({"digest": digest, "batch": batch}, separators=(",", ":")).encode()
+    """The batch as bytes: ``{"digest": D, "batch": B}`` where D is the SHA-256 of the text of B
+    exactly as it stands there (so that checking it never serializes the batch again)."""
+    body = json.dumps(batch, separators=(",", ":"), allow_nan=False).encode()
+    return _HEAD + hashlib.sha256(body).hexdigest().encode() + _MIDDLE + body + b"}"
 
 
 def decode(data: bytes) -> dict[str, Any]:
     """A batch from :func:`encode`'s bytes, checked (digest and content)."""
-    try:
-        wrapper = json.loads(data)
-    except (ValueError, RecursionError) as exc:
+    laid_out = (
+        data[: len(_HEAD)] == _HEAD and data[_BODY - len(_MIDDLE) : _BODY] == _MIDDLE
+    ) and data.endswith(b"}")
+    if not laid_out:
+        try:
+            wrapper = json.loads(data)
+        except (ValueError, RecursionError) as exc:
+            raise InvalidArgumentError(
+                f"the batch is not valid JSON (truncated or damaged?): {exc}; send it again"
+            ) from None
+        if not isinstance(wrapper, dict) or set(wrapper) != {"digest", "batch"}:
+            raise InvalidArgumentError(
+                "the batch is not in mltrail's sync format (an object with 'digest' and 'batch')"
+            )
         raise InvalidArgumentError(
-            f"the batch is not valid JSON (truncated or damaged?): {exc}; send it again"
-        ) from None
-    if not isinstance(wrapper, dict) or set(wrapper) != {"digest", "batch"}:
-        raise InvalidArgumentError(
-            "the batch is not in mltrail's sync format (an object with 'digest' and 'batch')"
+            "the batch does not match its digest: its bytes were changed (re-encoded, or "
+            "altered) on the way; nothing was applied, send it as it was made"
         )
-    batch = wrapper["batch"]
-    try:
-        body = json.dumps(batch, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"the batch holds a value JSON cannot carry: {exc}") from None
-    if hashlib.sha256(body.encode()).hexdigest() != wrapper["digest"]:
+    body = data[_BODY:-1]
+    if hashlib.sha256(body).hexdigest().encode() != data[len(_HEAD) : len(_HEAD) + 64]:
         raise InvalidArgumentError(
             "the batch does not match its digest: it was altered or damaged on the way; nothing "
             "was applied, send it again"
         )
+    try:
+        batch = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidArgumentError(f"the batch is not valid JSON: {exc}; send it again") from None
     return check(batch)
 
 
