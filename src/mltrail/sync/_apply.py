@@ -30,6 +30,7 @@ from mltrail.sync._tables import (
     PARENT,
     SELF,
     SITE,
+    TEXT,
     TOMBSTONE,
     TYPE,
     TYPE_OFFSET,
@@ -297,12 +298,14 @@ _aliases = in_statement(
 _by_external = per_kind(
     lambda s, ids: select(s.table.c.external_id, s.table.c.id, s.table.c.type_id).where(
         s.table.c.external_id.in_(ids)
-    )
+    ),
+    TEXT,
 )
 _by_name = per_kind(
     lambda s, ids: select(s.table.c.type_id, s.table.c.name, s.table.c.id).where(
         s.table.c.name.in_(ids)
-    )
+    ),
+    TEXT,
 )
 
 

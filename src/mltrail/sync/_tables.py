@@ -6,10 +6,11 @@ import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, insert, select
+from sqlalchemy import BigInteger, Connection, String, Table, and_, bindparam, func, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from mltrail.backends.sql import schema
-from mltrail.backends.sql.fast import InStatement
+from mltrail.backends.sql.fast import FastStatement, InStatement
 from mltrail.backends.sql.readers import SLOTS, SPECS, NodeSpec
 from mltrail.backends.sql.schema import TypeKind
 
@@ -56,8 +57,33 @@ def node_read_columns(node_spec: NodeSpec) -> tuple[Any, ...]:
     )
 
 
-def in_statement(build: Any) -> InStatement:
-    return InStatement(build)
+class IdList:
+    """A statement ``build(values)`` whose ``IN`` takes a list of any length.
+
+    On PostgreSQL the list is one array parameter (``IN (SELECT unnest(:values))``): the
+    statement's text stays short and the same, so psycopg parses it once, where a padded list of
+    a thousand placeholders is parsed at every call. Elsewhere: :class:`InStatement`.
+    """
+
+    def __init__(self, build: Callable[[Any], Any], element: Any = BigInteger) -> None:
+        self._build = build
+        self._element = element
+        self._lists = InStatement(build)
+        self._array: FastStatement | None = None
+
+    def all(
+        self, conn: Connection, values: Sequence[Any], params: dict[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        if conn.dialect.name != "postgresql" or not values:
+            return self._lists.all(conn, values, params)
+        if self._array is None:
+            array = bindparam("_values", type_=ARRAY(self._element))
+            self._array = FastStatement(self._build(select(func.unnest(array))))
+        return self._array.all(conn, {"_values": list(values), **(params or {})})
+
+
+def in_statement(build: Any, element: Any = BigInteger) -> IdList:
+    return IdList(build, element)
 
 
 def sites(conn: Connection) -> dict[int, str]:
@@ -89,10 +115,13 @@ def chunked(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield values[start : start + size]
 
 
-def per_kind(build: Callable[[NodeSpec, Any], Any]) -> dict[int, InStatement]:
+def per_kind(build: Callable[[NodeSpec, Any], Any], element: Any = BigInteger) -> dict[int, IdList]:
     """One IN-list statement per node kind: ``build(spec, ids)``."""
-    return {kind: InStatement(functools.partial(build, spec(kind))) for kind in NODE_KINDS}
+    return {kind: IdList(functools.partial(build, spec(kind)), element) for kind in NODE_KINDS}
 
+
+#: The element type of text lists (names, external ids).
+TEXT = String()
 
 #: Node rows with their stamps (:func:`node_read_columns`), by id.
 nodes_by_id = per_kind(lambda s, ids: select(*node_read_columns(s)).where(s.table.c.id.in_(ids)))
