@@ -47,6 +47,7 @@ from mltrail.sync._tables import (
     site_numbers,
     spec,
     tombstones_by_node,
+    within,
 )
 
 Stamp = tuple[int, str]  # (hlc, site uuid): the larger one wins
@@ -276,14 +277,14 @@ def _unite_types(
 _type_properties = in_statement(
     lambda ids: select(
         TYPE_PROPERTY.c.type_id, TYPE_PROPERTY.c.name, TYPE_PROPERTY.c.data_type
-    ).where(TYPE_PROPERTY.c.type_id.in_(ids))
+    ).where(within(TYPE_PROPERTY.c.type_id, ids))
 )
 
 
 # -------------------------------------------------------------------------------------- identity
 
 _existing = per_kind(
-    lambda s, ids: select(s.table.c.id, s.table.c.type_id).where(s.table.c.id.in_(ids))
+    lambda s, ids: select(s.table.c.id, s.table.c.type_id).where(within(s.table.c.id, ids))
 )
 # By the alias table's key (kind, site, origin id): one site's ids of one kind at a time.
 _aliases = in_statement(
@@ -291,19 +292,19 @@ _aliases = in_statement(
         and_(
             ALIAS.c.kind == bindparam("kind"),
             ALIAS.c.site == bindparam("site"),
-            ALIAS.c.origin_id.in_(ids),
+            within(ALIAS.c.origin_id, ids),
         )
     )
 )
 _by_external = per_kind(
     lambda s, ids: select(s.table.c.external_id, s.table.c.id, s.table.c.type_id).where(
-        s.table.c.external_id.in_(ids)
+        within(s.table.c.external_id, ids)
     ),
     TEXT,
 )
 _by_name = per_kind(
     lambda s, ids: select(s.table.c.type_id, s.table.c.name, s.table.c.id).where(
-        s.table.c.name.in_(ids)
+        within(s.table.c.name, ids)
     ),
     TEXT,
 )

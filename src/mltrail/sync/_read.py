@@ -35,6 +35,7 @@ from mltrail.sync._tables import (
     sites,
     spec,
     tombstones_by_node,
+    within,
 )
 
 #: The batch format this library writes and reads.
@@ -86,7 +87,7 @@ def read_subset(conn: Connection, wanted: Wanted) -> dict[str, Any]:
 # By the index (kind, local id): one kind's nodes at a time.
 _origins = per_kind(
     lambda s, ids: select(ALIAS.c.local_id, ALIAS.c.site, ALIAS.c.origin_id).where(
-        and_(ALIAS.c.kind == int(s.kind), ALIAS.c.local_id.in_(ids), ALIAS.c.origin.is_(True))
+        and_(ALIAS.c.kind == int(s.kind), within(ALIAS.c.local_id, ids), ALIAS.c.origin.is_(True))
     )
 )
 _types = in_statement(
@@ -98,12 +99,12 @@ _types = in_statement(
         TYPE.c.description,
         TYPE.c.external_id,
         TYPE.c.base_type,
-    ).where(TYPE.c.id.in_(ids))
+    ).where(within(TYPE.c.id, ids))
 )
 _type_properties = in_statement(
     lambda ids: (
         select(TYPE_PROPERTY.c.type_id, TYPE_PROPERTY.c.name, TYPE_PROPERTY.c.data_type)
-        .where(TYPE_PROPERTY.c.type_id.in_(ids))
+        .where(within(TYPE_PROPERTY.c.type_id, ids))
         .order_by(TYPE_PROPERTY.c.type_id, TYPE_PROPERTY.c.name)
     )
 )

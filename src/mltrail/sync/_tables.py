@@ -6,8 +6,9 @@ import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, String, Table, and_, bindparam, func, insert, select
+from sqlalchemy import BigInteger, Connection, String, Table, and_, any_, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import BindParameter
 
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.fast import FastStatement, InStatement
@@ -60,7 +61,7 @@ def node_read_columns(node_spec: NodeSpec) -> tuple[Any, ...]:
 class IdList:
     """A statement ``build(values)`` whose ``IN`` takes a list of any length.
 
-    On PostgreSQL the list is one array parameter (``IN (SELECT unnest(:values))``): the
+    On PostgreSQL the list is one array parameter (``= ANY(:values)``, which uses an index): the
     statement's text stays short and the same, so psycopg parses it once, where a padded list of
     a thousand placeholders is parsed at every call. Elsewhere: :class:`InStatement`.
     """
@@ -78,8 +79,16 @@ class IdList:
             return self._lists.all(conn, values, params)
         if self._array is None:
             array = bindparam("_values", type_=ARRAY(self._element))
-            self._array = FastStatement(self._build(select(func.unnest(array))))
+            self._array = FastStatement(self._build(array))
         return self._array.all(conn, {"_values": list(values), **(params or {})})
+
+
+def within(column: Any, values: Any) -> Any:
+    """``column IN values``, for the builders of :class:`IdList` statements: ``values`` is a
+    list of placeholders, or on PostgreSQL one array parameter."""
+    if isinstance(values, BindParameter):
+        return column == any_(values)
+    return column.in_(values)
 
 
 def in_statement(build: Any, element: Any = BigInteger) -> IdList:
@@ -124,7 +133,9 @@ def per_kind(build: Callable[[NodeSpec, Any], Any], element: Any = BigInteger) -
 TEXT = String()
 
 #: Node rows with their stamps (:func:`node_read_columns`), by id.
-nodes_by_id = per_kind(lambda s, ids: select(*node_read_columns(s)).where(s.table.c.id.in_(ids)))
+nodes_by_id = per_kind(
+    lambda s, ids: select(*node_read_columns(s)).where(within(s.table.c.id, ids))
+)
 #: Property rows with their stamps: node id, name, is_custom, the slots, hlc, site.
 props_by_node = per_kind(
     lambda s, ids: select(
@@ -134,7 +145,7 @@ props_by_node = per_kind(
         *[s.props.c[slot] for slot in SLOTS],
         s.props.c.hlc,
         s.props.c.site,
-    ).where(s.props.c.node_id.in_(ids))
+    ).where(within(s.props.c.node_id, ids))
 )
 #: Tombstones: name, is_custom, hlc, site, by node id.
 tombstones_by_node = per_kind(
@@ -144,7 +155,7 @@ tombstones_by_node = per_kind(
         TOMBSTONE.c.is_custom,
         TOMBSTONE.c.hlc,
         TOMBSTONE.c.site,
-    ).where(and_(TOMBSTONE.c.kind == int(s.kind), TOMBSTONE.c.node_id.in_(ids)))
+    ).where(and_(TOMBSTONE.c.kind == int(s.kind), within(TOMBSTONE.c.node_id, ids)))
 )
 
 
@@ -157,20 +168,20 @@ events_of = in_statement(
         EVENT.c.type,
         EVENT.c.path,
         EVENT.c.milliseconds_since_epoch,
-    ).where(EVENT.c.execution_id.in_(ids))
+    ).where(within(EVENT.c.execution_id, ids))
 )
 associations_of = in_statement(
     lambda ids: select(ASSOCIATION.c.execution_id, ASSOCIATION.c.context_id).where(
-        ASSOCIATION.c.execution_id.in_(ids)
+        within(ASSOCIATION.c.execution_id, ids)
     )
 )
 attributions_of = in_statement(
     lambda ids: select(ATTRIBUTION.c.artifact_id, ATTRIBUTION.c.context_id).where(
-        ATTRIBUTION.c.artifact_id.in_(ids)
+        within(ATTRIBUTION.c.artifact_id, ids)
     )
 )
 parents_of = in_statement(
     lambda ids: select(PARENT.c.context_id, PARENT.c.parent_context_id).where(
-        PARENT.c.context_id.in_(ids)
+        within(PARENT.c.context_id, ids)
     )
 )
