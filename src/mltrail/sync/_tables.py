@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import BindParameter
 
 from mltrail.backends.sql import schema
-from mltrail.backends.sql.fast import FastStatement, InStatement
+from mltrail.backends.sql.fast import FastStatement, InStatement, wrap_error
 from mltrail.backends.sql.readers import SLOTS, SPECS, NodeSpec
 from mltrail.backends.sql.schema import TypeKind
 
@@ -59,28 +59,39 @@ def node_read_columns(node_spec: NodeSpec) -> tuple[Any, ...]:
 
 
 class IdList:
-    """A statement ``build(values)`` whose ``IN`` takes a list of any length.
+    """A statement ``build(values)`` whose ``IN`` takes a list of ids of any length.
 
-    On PostgreSQL the list is one array parameter (``= ANY(:values)``, which uses an index): the
-    statement's text stays short and the same, so psycopg parses it once, where a padded list of
-    a thousand placeholders is parsed at every call. Elsewhere: :class:`InStatement`.
+    On PostgreSQL the list is one array parameter (``= ANY(:values)``, answered from an index):
+    the statement's text stays short and the same, so psycopg parses it once, where a padded
+    list of a thousand placeholders is parsed at every call. It is never prepared on the server:
+    a plan made while a table was small (a scan) would stay as the table grows. Elsewhere, and
+    for lists of text (whose collation an array parameter would not carry):
+    :class:`InStatement`.
     """
 
     def __init__(self, build: Callable[[Any], Any], element: Any = BigInteger) -> None:
         self._build = build
-        self._element = element
         self._lists = InStatement(build)
         self._array: FastStatement | None = None
+        self._arrays = not isinstance(element, String)
 
     def all(
         self, conn: Connection, values: Sequence[Any], params: dict[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
-        if conn.dialect.name != "postgresql" or not values:
+        if not self._arrays or conn.dialect.name != "postgresql" or not values:
             return self._lists.all(conn, values, params)
         if self._array is None:
-            array = bindparam("_values", type_=ARRAY(self._element))
+            array = bindparam("_values", type_=ARRAY(BigInteger))
             self._array = FastStatement(self._build(array))
-        return self._array.all(conn, {"_values": list(values), **(params or {})})
+        sql, [args] = self._array.prepared(conn, [{"_values": list(values), **(params or {})}])
+        cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, args, prepare=False)  # psycopg's
+            return list(cursor.fetchall())
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise wrap_error(conn, sql, args, exc) from exc
+        finally:
+            cursor.close()
 
 
 def within(column: Any, values: Any) -> Any:
