@@ -411,3 +411,15 @@ def test_a_push_resumes_after_the_server_is_killed(new_site: NewStore, tmp_path:
         again.close()
     with m.connect(store) as central:
         assert canon(central) == canon(site)
+
+
+def test_an_external_id_held_by_another_type_is_a_conflict(
+    new_store: NewStore, new_site: NewStore
+) -> None:
+    central = new_store()
+    a, b = new_site(), new_site()
+    a.put_artifact_type(m.ArtifactType(name="Model", external_id="types/1"))
+    b.put_artifact_type(m.ArtifactType(name="Checkpoint", external_id="types/1"))
+    sync.push(a, central)
+    error = _refused(central, b, "external_id")
+    assert "types/1" in str(error)
