@@ -558,11 +558,6 @@ def _merge_nodes(
                         claimed_names.append((node, r["name"]))
                     if r["external_id"] != row["external_id"] and r["external_id"] is not None:
                         claimed_ext.append((node, r["external_id"]))
-                    changed = (
-                        r["name"] != row["name"]
-                        or r["external_id"] != row["external_id"]
-                        or any(fields[c] != row[c] for c in scalars)
-                    )
                     row.update(
                         name=r["name"],
                         external_id=r["external_id"],
@@ -577,7 +572,6 @@ def _merge_nodes(
                     # A newer stamp is a change even when the values are equal: stamps
                     # must converge as well as values.
                     node.changed = True
-                    del changed
                 elif local_stamp > incoming_stamp:
                     node.ahead = True
                 if r["created"] < row["create_time_since_epoch"]:
