@@ -328,7 +328,7 @@ def test_concurrent_links_cannot_close_a_cycle_together(
     store.put_parent_contexts([m.ParentContext(child_id=b, parent_id=c)])
     store.put_parent_contexts([m.ParentContext(child_id=d, parent_id=a)])
     inserted, go = threading.Event(), threading.Event()
-    check = _edges._find_cycle
+    check = _edges.find_cycle
 
     def held_check(conn: Any, pairs: list[tuple[int, int]]) -> Any:
         found = check(conn, pairs)
@@ -337,7 +337,7 @@ def test_concurrent_links_cannot_close_a_cycle_together(
             go.wait(timeout=30)
         return found
 
-    monkeypatch.setattr(_edges, "_find_cycle", held_check)
+    monkeypatch.setattr(_edges, "find_cycle", held_check)
     outcomes: dict[str, str] = {}
 
     def link(name: str, child: int, parent: int) -> None:

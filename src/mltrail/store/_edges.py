@@ -292,7 +292,7 @@ def put_parent_contexts(conn: Connection, links: Sequence[Any]) -> None:
     conn.execute(insert(PC), [{"context_id": c, "parent_context_id": p} for c, p in pairs])
     # Every link is new (those stored already were refused); a link travels with its child.
     feed.note(conn, TypeKind.CONTEXT, {c: None for c, _ in pairs})
-    cycle = _find_cycle(conn, pairs)
+    cycle = find_cycle(conn, pairs)
     if cycle is not None:
         raise InvalidArgumentError(
             f"linking context {cycle[1]} as a parent of context {cycle[0]} would make a cycle: "
@@ -300,7 +300,7 @@ def put_parent_contexts(conn: Connection, links: Sequence[Any]) -> None:
         )
 
 
-def _find_cycle(conn: Connection, pairs: list[tuple[int, int]]) -> tuple[int, int] | None:
+def find_cycle(conn: Connection, pairs: list[tuple[int, int]]) -> tuple[int, int] | None:
     """A new (child, parent) link from which the child is reachable again by going up.
 
     The store had no cycle before, so a cycle through any of these children uses a new link.

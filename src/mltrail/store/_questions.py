@@ -410,6 +410,15 @@ def _explain(conn: Connection, fingerprint: Fingerprint, candidates: int) -> Cac
 
 
 def _context_dag(conn: Connection, context_id: int, include_children: bool) -> LineageGraph:
+    _, artifact_ids, execution_ids = context_dag_ids(conn, context_id, include_children)
+    return _lineage.load_subgraph(conn, artifact_ids, execution_ids)
+
+
+def context_dag_ids(
+    conn: Connection, context_id: int, include_children: bool
+) -> tuple[set[int], set[int], set[int]]:
+    """The ids of a context's DAG, in one statement: its contexts (itself and, with
+    ``include_children``, every descendant), the artifacts and the executions."""
     pc, assoc, attr = schema.parent_context, schema.association, schema.attribution
     # Typed as an id: PostgreSQL wants the recursive CTE's anchor to have the column's type.
     contexts: Any = select(cast(literal(context_id), schema.Id).label("id"))
@@ -422,9 +431,9 @@ def _context_dag(conn: Connection, context_id: int, include_children: bool) -> L
         select(literal(1).label("kind"), executions.subquery().c.execution_id.label("id")),
         select(literal(0), attr.c.artifact_id).where(attr.c.context_id.in_(contexts)),
         select(literal(0), E.c.artifact_id).where(E.c.execution_id.in_(executions)),
+        select(literal(2), contexts.subquery().c.id),
     )
-    artifact_ids: set[int] = set()
-    execution_ids: set[int] = set()
+    found: tuple[set[int], set[int], set[int]] = (set(), set(), set())
     for kind, node_id in conn.execute(members):
-        (execution_ids if kind == 1 else artifact_ids).add(int(node_id))
-    return _lineage.load_subgraph(conn, artifact_ids, execution_ids)
+        found[(1, 2, 0)[kind]].add(int(node_id))
+    return found

@@ -11,8 +11,9 @@ resumes on the next call with nothing lost and nothing twice.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,16 +105,9 @@ def push(
 ) -> Report:
     """Send ``store``'s changes that ``target`` has not applied yet (or, with ``context=``,
     ``artifact=`` or ``execution=``, one pipeline or one node's upstream lineage)."""
-    source, own_source = peer(store)
-    sink, own_sink = peer(target, token=token, target=True)
-    try:
-        selection = _selection(context, artifact, execution)
+    selection = _selection(context, artifact, execution)
+    with _ends(peer(store), peer(target, token=token, target=True)) as (source, sink):
         return _transfer(source, sink, selection, batch_size, progress)
-    finally:
-        if own_sink:
-            sink.close()
-        if own_source:
-            source.close()
 
 
 def pull(
@@ -129,16 +123,9 @@ def pull(
 ) -> Report:
     """Bring into ``store`` the changes of ``source`` it has not applied yet (or a subset of
     them chosen in ``source``'s ids or context names)."""
-    origin, own_origin = peer(source, token=token)
-    sink, own_sink = peer(store)
-    try:
-        selection = _selection(context, artifact, execution)
+    selection = _selection(context, artifact, execution)
+    with _ends(peer(source, token=token), peer(store)) as (origin, sink):
         return _transfer(origin, sink, selection, batch_size, progress)
-    finally:
-        if own_origin:
-            origin.close()
-        if own_sink:
-            sink.close()
 
 
 def sync(
@@ -151,17 +138,21 @@ def sync(
 ) -> tuple[Report, Report]:
     """Push to ``other``, then pull from it: afterwards both hold the same graph (as long as
     nobody writes to either meanwhile). A server federates with a peer server this way."""
-    first, own_first = peer(store)
-    second, own_second = peer(other, token=token)
-    try:
+    with _ends(peer(store), peer(other, token=token)) as (first, second):
         sent = _transfer(first, second, None, batch_size, progress)
         received = _transfer(second, first, None, batch_size, progress)
         return sent, received
+
+
+@contextmanager
+def _ends(*ends: tuple[Peer, bool]) -> Iterator[tuple[Peer, ...]]:
+    """The peers of a transfer; those opened for it are closed after it."""
+    try:
+        yield tuple(end for end, _ in ends)
     finally:
-        if own_second:
-            second.close()
-        if own_first:
-            first.close()
+        for end, owned in reversed(ends):
+            if owned:
+                end.close()
 
 
 def _selection(context: Any, artifact: Any, execution: Any) -> dict[str, Any] | None:

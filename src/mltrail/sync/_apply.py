@@ -20,6 +20,7 @@ from mltrail.backends.sql.readers import SLOTS
 from mltrail.backends.sql.schema import TypeKind
 from mltrail.errors import FailedPreconditionError, InvalidArgumentError, SyncConflictError
 from mltrail.model import PropertyType
+from mltrail.store._edges import find_cycle
 from mltrail.sync._tables import (
     ALIAS,
     ASSOCIATION,
@@ -47,6 +48,7 @@ from mltrail.sync._tables import (
     site_numbers,
     spec,
     tombstones_by_node,
+    type_properties,
     within,
 )
 
@@ -213,7 +215,7 @@ def _unite_types(
     declared: dict[int, dict[str, int]] = {}
     if local:
         ids = sorted(local.values())
-        for type_id, name, data_type in _type_properties.all(conn, ids):
+        for type_id, name, data_type in type_properties.all(conn, ids):
             declared.setdefault(type_id, {})[name] = int(data_type)
     for record in records:
         key = (record["kind"], record["name"], record["version"])
@@ -272,13 +274,6 @@ def _unite_types(
             feed.note(conn, TYPE_OFFSET + record["kind"], [type_id], source)
             result.types += 1
     return local
-
-
-_type_properties = in_statement(
-    lambda ids: select(
-        TYPE_PROPERTY.c.type_id, TYPE_PROPERTY.c.name, TYPE_PROPERTY.c.data_type
-    ).where(within(TYPE_PROPERTY.c.type_id, ids))
-)
 
 
 # -------------------------------------------------------------------------------------- identity
@@ -640,17 +635,17 @@ def _merge_nodes(
         if row_updates:
             conn.execute(
                 update(t)
-                .where(t.c.id == _bind("_id"))
-                .values({c: _bind(c) for c in _UPDATED + scalars}),
+                .where(t.c.id == bindparam("_id"))
+                .values({c: bindparam(c) for c in _UPDATED + scalars}),
                 [{"_id": node_id, **values} for node_id, values in row_updates.items()],
             )
         if prop_deletes:
             conn.execute(
                 delete(p).where(
                     and_(
-                        p.c.node_id == _bind("_node"),
-                        p.c.name == _bind("_name"),
-                        p.c.is_custom == _bind("_custom"),
+                        p.c.node_id == bindparam("_node"),
+                        p.c.name == bindparam("_name"),
+                        p.c.is_custom == bindparam("_custom"),
                     )
                 ),
                 prop_deletes,
@@ -661,10 +656,10 @@ def _merge_nodes(
             conn.execute(
                 delete(TOMBSTONE).where(
                     and_(
-                        TOMBSTONE.c.kind == _bind("kind"),
-                        TOMBSTONE.c.node_id == _bind("node_id"),
-                        TOMBSTONE.c.name == _bind("name"),
-                        TOMBSTONE.c.is_custom == _bind("is_custom"),
+                        TOMBSTONE.c.kind == bindparam("kind"),
+                        TOMBSTONE.c.node_id == bindparam("node_id"),
+                        TOMBSTONE.c.name == bindparam("name"),
+                        TOMBSTONE.c.is_custom == bindparam("is_custom"),
                     )
                 ),
                 [
@@ -679,10 +674,6 @@ def _merge_nodes(
             node.changed = node.merged_into.changed
         # ``ahead`` nodes that changed nothing here need not be noted: what makes them newer
         # is in this store's feed already.
-
-
-def _bind(name: str) -> Any:
-    return bindparam(name)
 
 
 def _row_dict(row: Any, scalars: tuple[str, ...]) -> dict[str, Any]:
@@ -855,37 +846,29 @@ def _add_edges(
         dialect.insert_rows(conn, EVENT, new_events, ignore=True)
         for row in new_events:
             owners[(e, row["execution_id"])].changed = True
-    if new_attr:
-        dialect.insert_rows(
-            conn,
-            ATTRIBUTION,
-            [{"context_id": ctx, "artifact_id": art} for ctx, art in new_attr],
-            ignore=True,
-        )
-        for _, art in new_attr:
-            owners[(a, art)].changed = True
-    if new_assoc:
-        dialect.insert_rows(
-            conn,
-            ASSOCIATION,
-            [{"context_id": ctx, "execution_id": ex} for ctx, ex in new_assoc],
-            ignore=True,
-        )
-        for _, ex in new_assoc:
-            owners[(e, ex)].changed = True
+    for pairs, table, member, kind in (
+        (new_attr, ATTRIBUTION, "artifact_id", a),
+        (new_assoc, ASSOCIATION, "execution_id", e),
+    ):
+        if pairs:
+            rows = [{"context_id": ctx, member: member_id} for ctx, member_id in pairs]
+            dialect.insert_rows(conn, table, rows, ignore=True)
+            for _, member_id in pairs:
+                owners[(kind, member_id)].changed = True
     if new_parents:
         conn.execute(
             dialect.insert_ignore(PARENT),
             [{"context_id": child, "parent_context_id": parent} for child, parent in new_parents],
         )
-        for child, parent in new_parents:  # checked with the batch's own links in place
-            if _reaches(conn, parent, child):
-                conflicts.add(
-                    "cycle",
-                    f"context {child} cannot get parent context {parent}: {parent} descends "
-                    f"from {child}, and parent links form no cycles",
-                    "remove one of the parent links at the site that made it",
-                )
+        cycle = find_cycle(conn, new_parents)  # with the batch's own links in place
+        if cycle is not None:
+            child, parent = cycle
+            conflicts.add(
+                "cycle",
+                f"context {child} cannot get parent context {parent}: {parent} descends "
+                f"from {child}, and parent links form no cycles",
+                "remove one of the parent links at the site that made it",
+            )
         for child, _ in new_parents:
             owners[(c, child)].changed = True
     added = len(new_events) + len(new_attr) + len(new_assoc) + len(new_parents)
@@ -913,19 +896,6 @@ def _local_edges(
     have_attr = {(r[1], r[0]) for r in attributions_of.all(conn, artifacts)}
     have_parents = {(r[0], r[1]) for r in parents_of.all(conn, contexts)}
     return have_events, have_attr, have_assoc, have_parents
-
-
-def _reaches(conn: Connection, start: int, goal: int) -> bool:
-    """Whether ``goal`` is an ancestor of ``start`` (or ``start`` itself) by parent links."""
-    seen = {start}
-    frontier = [start]
-    while frontier:
-        if goal in frontier:
-            return True
-        parents = [p for _, p in parents_of.all(conn, frontier)]
-        frontier = [p for p in parents if p not in seen]
-        seen.update(frontier)
-    return False
 
 
 # --------------------------------------------------------------------------------------- aliases

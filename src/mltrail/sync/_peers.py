@@ -193,14 +193,13 @@ def _select(store: Any, selection: dict[str, Any]) -> _read.Wanted:
 
     a, e, c = int(TypeKind.ARTIFACT), int(TypeKind.EXECUTION), int(TypeKind.CONTEXT)
     if "context" in selection:
+        from mltrail.store._questions import context_dag_ids
+
         context_id = _context_id(store, selection["context"])
-        graph = store.get_context_dag(context_id, include_child_contexts=True)
-        contexts = [context_id, *_descendants(store, context_id)]
-        return {
-            c: contexts,
-            a: [n.id for n in graph.artifacts],
-            e: [n.id for n in graph.executions],
-        }
+        contexts, artifacts, executions = store.database.run(
+            lambda conn: context_dag_ids(conn, context_id, True), write=False
+        )
+        return {c: sorted(contexts), a: sorted(artifacts), e: sorted(executions)}
     if "artifact" in selection or "execution" in selection:
         artifact_ids = [selection["artifact"]] if "artifact" in selection else []
         execution_ids = [selection["execution"]] if "execution" in selection else []
@@ -235,36 +234,28 @@ def _context_id(store: Any, context: Any) -> int:
             raise NotFoundError(f"no context with id {context} to send")
         return context
     if isinstance(context, str):
-        found = [ctx for ctx in store.get_contexts(filter_query=f"name = {_quote(context)}")]
+        from sqlalchemy import select
+
+        from mltrail.sync._tables import TYPE, spec
+
+        table = spec(3).table
+        found = store.database.run(
+            lambda conn: conn.execute(
+                select(table.c.id, TYPE.c.name)
+                .join(TYPE, TYPE.c.id == table.c.type_id)
+                .where(table.c.name == context)
+            ).all(),
+            write=False,
+        )
         if not found:
             raise NotFoundError(f"no context named {context!r} to send")
         if len(found) > 1:
-            types = sorted(ctx.type for ctx in found)
+            types = sorted(type_name for _, type_name in found)
             raise InvalidArgumentError(
                 f"{len(found)} contexts are named {context!r} (types {types}); give the id"
             )
-        return int(found[0].id)
+        return int(found[0][0])
     raise InvalidArgumentError(f"a context is chosen by its id or name, got {context!r}")
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _descendants(store: Any, context_id: int) -> list[int]:
-    out: list[int] = []
-    seen = {context_id}
-    frontier = [context_id]
-    while frontier:
-        nxt = []
-        for parent in frontier:
-            for child in store.get_children_contexts_by_context(parent):
-                if child.id not in seen:
-                    seen.add(child.id)
-                    out.append(child.id)
-                    nxt.append(child.id)
-        frontier = nxt
-    return out
 
 
 def _split(wanted: _read.Wanted, limit: int) -> list[_read.Wanted]:

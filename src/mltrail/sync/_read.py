@@ -23,7 +23,6 @@ from mltrail.sync._tables import (
     SELF,
     TYPE,
     TYPE_OFFSET,
-    TYPE_PROPERTY,
     associations_of,
     attributions_of,
     events_of,
@@ -35,6 +34,7 @@ from mltrail.sync._tables import (
     sites,
     spec,
     tombstones_by_node,
+    type_properties,
     within,
 )
 
@@ -101,14 +101,6 @@ _types = in_statement(
         TYPE.c.base_type,
     ).where(within(TYPE.c.id, ids))
 )
-_type_properties = in_statement(
-    lambda ids: (
-        select(TYPE_PROPERTY.c.type_id, TYPE_PROPERTY.c.name, TYPE_PROPERTY.c.data_type)
-        .where(within(TYPE_PROPERTY.c.type_id, ids))
-        .order_by(TYPE_PROPERTY.c.type_id, TYPE_PROPERTY.c.name)
-    )
-)
-
 _BOOL_SLOT = SLOTS.index("bool_value")
 _DOUBLE_SLOT = SLOTS.index("double_value")
 
@@ -270,7 +262,7 @@ def _type_records(
             "base_type": base_type,
             "properties": [],
         }
-    for type_id, name, data_type in _type_properties.all(conn, list(records)):
+    for type_id, name, data_type in type_properties.all(conn, list(records)):
         records[type_id]["properties"].append([name, int(data_type)])
     for record in records.values():
         record["properties"].sort()

@@ -196,3 +196,12 @@ parents_of = in_statement(
         within(PARENT.c.context_id, ids)
     )
 )
+
+#: The properties of types, by type id: type id, name, value type.
+type_properties = in_statement(
+    lambda ids: (
+        select(TYPE_PROPERTY.c.type_id, TYPE_PROPERTY.c.name, TYPE_PROPERTY.c.data_type)
+        .where(within(TYPE_PROPERTY.c.type_id, ids))
+        .order_by(TYPE_PROPERTY.c.type_id, TYPE_PROPERTY.c.name)
+    )
+)
