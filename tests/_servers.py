@@ -18,6 +18,7 @@ import os
 import secrets
 import socket
 from types import ModuleType
+from typing import NoReturn
 
 import pytest
 import sqlalchemy as sa
@@ -217,10 +218,18 @@ def need(server: Server) -> None:
     """Skip (or, with MLTRAIL_REQUIRE_BACKENDS, fail) the calling test if ``server`` is down."""
     if server.unreachable is None:
         return
-    message = f"cannot reach the {server.unreachable}"
+    unavailable(
+        f"cannot reach the {server.unreachable}",
+        f"set {ENV[server.kind]} to test against another server",
+    )
+
+
+def unavailable(message: str, hint: str) -> NoReturn:
+    """Skip the calling test because what it needs is missing (``message``; ``hint`` says how
+    to get it), or fail it when ``MLTRAIL_REQUIRE_BACKENDS`` is set."""
     if required():
         pytest.fail(f"{message} (MLTRAIL_REQUIRE_BACKENDS is set, so this is a failure)")
-    pytest.skip(f"{message}; set {ENV[server.kind]} to test against another server")
+    pytest.skip(f"{message}; {hint}")
 
 
 def need_module(name: str) -> ModuleType:
@@ -229,10 +238,10 @@ def need_module(name: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except ImportError as exc:
-        message = f"the optional test dependency {name} is not installed ({exc})"
-        if required():
-            pytest.fail(f"{message} (MLTRAIL_REQUIRE_BACKENDS is set, so this is a failure)")
-        pytest.skip(f"{message}; make test EXTRAS=dev,postgres,mysql,mlmd installs it")
+        unavailable(
+            f"the optional test dependency {name} is not installed ({exc})",
+            "make test EXTRAS=dev,postgres,mysql,mlmd installs it",
+        )
 
 
 def _alive(pid: int) -> bool:
