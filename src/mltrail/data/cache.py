@@ -11,6 +11,7 @@ A copy is a reflink where the filesystem can share blocks, else a streamed copy.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -96,12 +97,25 @@ class Cache(ObjectStore):
             )
         if self.has(oid):
             return AddReport(skipped=1)
-        if not is_dir:
-            if not stat.S_ISREG(st.st_mode):
-                raise InvalidArgumentError(f"{source} is neither a regular file nor a directory")
-            _, report = self._add_file(source, oid.algorithm, oid)
-            return report
-        return self._add_directory(source, st, oid)
+        try:
+            if not is_dir:
+                if not stat.S_ISREG(st.st_mode):
+                    raise InvalidArgumentError(
+                        f"{source} is neither a regular file nor a directory"
+                    )
+                _, report = self._add_file(source, oid.algorithm, oid)
+                return report
+            return self._add_directory(source, st, oid)
+        except OSError as exc:  # nothing of the call is left (see _add_file, _add_directory)
+            raise FailedPreconditionError(self._io_failure(source, exc)) from None
+
+    def _io_failure(self, source: Path, exc: OSError) -> str:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return (
+                f"no space left in the cache {self.root} for {source}; nothing was added. Free "
+                f"space there (mltrail gc), or set {CACHE_ENV} to a cache with room, and retry"
+            )
+        return f"cannot copy {source} into the cache {self.root}: {exc.strerror or exc}"
 
     def _add_directory(self, source: Path, st: os.stat_result, oid: Oid) -> AddReport:
         report = AddReport()
