@@ -37,66 +37,66 @@ class Recorder:
         self.nbytes += nbytes
 
 
-def test_pull_into_the_cache(remote: ObjectStore, cache: Cache) -> None:
-    files = [put(remote, f"file {i}".encode() * 100) for i in range(20)]
+def test_pull_into_the_cache(odb: ObjectStore, cache: Cache) -> None:
+    files = [put(odb, f"file {i}".encode() * 100) for i in range(20)]
     progress = Recorder()
-    report = transfer(remote, cache, files, jobs=4, progress=progress)
+    report = transfer(odb, cache, files, jobs=4, progress=progress)
     assert (report.transferred, report.skipped, report.ok) == (20, 0, True)
-    assert report.bytes == sum(remote.sizes(files).values())
+    assert report.bytes == sum(odb.sizes(files).values())
     assert progress.started == (20, report.bytes)
     assert (progress.objects, progress.nbytes) == (20, report.bytes)
     assert all(cache.has(oid) for oid in files)
     assert _files_under(cache.tmp_dir) == []
 
 
-def test_push_from_the_cache(remote: ObjectStore, cache: Cache) -> None:
+def test_push_from_the_cache(odb: ObjectStore, cache: Cache) -> None:
     files = [put(cache, f"file {i}".encode()) for i in range(10)]
-    report = transfer(cache, remote, [oid.external_id for oid in files])
+    report = transfer(cache, odb, [oid.external_id for oid in files])
     assert report.transferred == 10 and report.ok
-    assert remote.exists_many(files) == set(files)
+    assert odb.exists_many(files) == set(files)
 
 
 def test_only_missing_objects_are_copied(counted: Counted, cache: Cache) -> None:
-    remote, fs = counted
-    files = [put(remote, f"file {i}".encode()) for i in range(100)]
-    transfer(remote, cache, files[:60])
+    odb, fs = counted
+    files = [put(odb, f"file {i}".encode()) for i in range(100)]
+    transfer(odb, cache, files[:60])
     fs.reset()
-    report = transfer(remote, cache, files)
+    report = transfer(odb, cache, files)
     assert (report.transferred, report.skipped) == (40, 60)
     assert fs.calls["open"] == 40  # one read per missing object, nothing for the others
     assert fs.requests <= 80, fs.calls  # and the sizes (an info each, for so few)
-    again = transfer(remote, cache, files)
+    again = transfer(odb, cache, files)
     assert (again.transferred, again.skipped) == (0, 100)
 
 
-def test_only_missing_objects_are_sent(remote: ObjectStore, cache: Cache) -> None:
+def test_only_missing_objects_are_sent(odb: ObjectStore, cache: Cache) -> None:
     files = [put(cache, f"file {i}".encode()) for i in range(100)]
-    transfer(cache, remote, files[:60])
-    report = transfer(cache, remote, files)
+    transfer(cache, odb, files[:60])
+    report = transfer(cache, odb, files)
     assert (report.transferred, report.skipped) == (40, 60)
-    assert remote.exists_many(files) == set(files)
+    assert odb.exists_many(files) == set(files)
 
 
-def test_directories_travel_with_their_files(remote: ObjectStore, cache: Cache) -> None:
-    directory, members = put_directory(remote, {"a": b"A", "b/c": b"C", "d": b"D"})
-    report = transfer(remote, cache, [directory])
+def test_directories_travel_with_their_files(odb: ObjectStore, cache: Cache) -> None:
+    directory, members = put_directory(odb, {"a": b"A", "b/c": b"C", "d": b"D"})
+    report = transfer(odb, cache, [directory])
     assert report.transferred == 4 and report.ok
     assert cache.read_manifest(directory) == sorted(members.items())
     assert all(cache.has(oid) for oid in members.values())
     # Members already there are not copied again.
-    other, _ = put_directory(remote, {"a": b"A", "e": b"E"})
-    report = transfer(remote, cache, [other])
+    other, _ = put_directory(odb, {"a": b"A", "e": b"E"})
+    report = transfer(odb, cache, [other])
     assert (report.transferred, report.skipped) == (2, 1)
 
 
 def test_a_manifest_lands_after_its_files(
-    remote: ObjectStore, cache: Cache, monkeypatch: pytest.MonkeyPatch
+    odb: ObjectStore, cache: Cache, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     module = importlib.import_module("mltrail.data.transfer")
 
     directory, members = put_directory(cache, {f"f{i}": f"{i}".encode() for i in range(30)})
     landed: list[Oid] = []
-    copy, write = module._copy, remote.write_stream
+    copy, write = module._copy, odb.write_stream
 
     def copy_recording(src: ObjectStore, dst: ObjectStore, oid: Oid, on_bytes: Any) -> int:
         size: int = copy(src, dst, oid, on_bytes)
@@ -109,28 +109,26 @@ def test_a_manifest_lands_after_its_files(
         return size
 
     monkeypatch.setattr(module, "_copy", copy_recording)
-    monkeypatch.setattr(remote, "write_stream", write_recording)
-    transfer(cache, remote, [directory], jobs=8)
+    monkeypatch.setattr(odb, "write_stream", write_recording)
+    transfer(cache, odb, [directory], jobs=8)
     assert landed[-1] == directory and landed.count(directory) == 1
     assert set(landed[:-1]) == set(members.values())
 
 
-def test_a_directory_with_a_missing_file_gets_no_manifest(
-    remote: ObjectStore, cache: Cache
-) -> None:
-    directory, members = put_directory(remote, {"a": b"A", "b": b"B"})
-    remote.remove([members["b"]])
-    report = transfer(remote, cache, [directory])
+def test_a_directory_with_a_missing_file_gets_no_manifest(odb: ObjectStore, cache: Cache) -> None:
+    directory, members = put_directory(odb, {"a": b"A", "b": b"B"})
+    odb.remove([members["b"]])
+    report = transfer(odb, cache, [directory])
     assert report.missing == {members["b"]}
     assert directory in report.failed and "did not arrive" in report.failed[directory]
     assert not cache.has(directory) and cache.has(members["a"])
 
 
-def test_missing_objects_are_reported(remote: ObjectStore, cache: Cache) -> None:
-    present = put(remote, b"here")
+def test_missing_objects_are_reported(odb: ObjectStore, cache: Cache) -> None:
+    present = put(odb, b"here")
     absent = oid_of(b"not here")
     absent_dir = Oid("sha256", oid_of(b"no manifest").hexdigest, True)
-    report = transfer(remote, cache, [present, absent, absent_dir])
+    report = transfer(odb, cache, [present, absent, absent_dir])
     assert report.transferred == 1
     assert report.missing == {absent, absent_dir}
     assert not report.ok
@@ -138,42 +136,42 @@ def test_missing_objects_are_reported(remote: ObjectStore, cache: Cache) -> None
 
 @pytest.mark.parametrize("damage", ["corrupt", "truncated"])
 def test_a_bad_object_on_the_remote_lands_nowhere(
-    remote: ObjectStore, cache: Cache, damage: str
+    odb: ObjectStore, cache: Cache, damage: str
 ) -> None:
     data = os.urandom(3 * CHUNK_SIZE + 5)
-    oid = put(remote, data)
-    good = put(remote, b"fine")
+    oid = put(odb, data)
+    good = put(odb, b"fine")
     bad = bytearray(data)
     if damage == "corrupt":
         bad[CHUNK_SIZE] ^= 0xFF
     else:
         del bad[2 * CHUNK_SIZE :]
-    overwrite(remote, oid, bytes(bad))
-    report = transfer(remote, cache, [oid, good])
+    overwrite(odb, oid, bytes(bad))
+    report = transfer(odb, cache, [oid, good])
     assert set(report.failed) == {oid}
     assert str(oid) in report.failed[oid] and "corrupt or truncated" in report.failed[oid]
     assert cache.has(good) and not cache.has(oid)
     assert _files_under(cache.tmp_dir) == []
-    with pytest.raises(FailedPreconditionError, match=f"{oid}.*{remote.url}"):
-        remote.get_file(oid, cache.directory / "elsewhere")
+    with pytest.raises(FailedPreconditionError, match=f"{oid}.*{odb.url}"):
+        odb.get_file(oid, cache.directory / "elsewhere")
     assert not (cache.directory / "elsewhere").exists()
 
 
-def test_a_corrupt_manifest_is_refused(remote: ObjectStore, cache: Cache) -> None:
-    directory, members = put_directory(remote, {"a": b"A"})
-    overwrite(remote, directory, b"[]")
-    report = transfer(remote, cache, [directory])
+def test_a_corrupt_manifest_is_refused(odb: ObjectStore, cache: Cache) -> None:
+    directory, members = put_directory(odb, {"a": b"A"})
+    overwrite(odb, directory, b"[]")
+    report = transfer(odb, cache, [directory])
     assert directory in report.failed and "corrupt" in report.failed[directory]
     assert report.transferred == 0 and not cache.has(members["a"])
 
 
 def test_an_interrupted_download_resumes(counted: Counted, cache: Cache) -> None:
-    remote, fs = counted
+    odb, fs = counted
     data = os.urandom(8 * CHUNK_SIZE)
-    oid = put(remote, data)
+    oid = put(odb, data)
     fs.reset()
     fs.fail_after = 5 * CHUNK_SIZE
-    first = transfer(remote, cache, [oid])
+    first = transfer(odb, cache, [oid])
     assert oid in first.failed and "connection reset" in first.failed[oid]
     partial = cache.partial_path(oid)
     kept = partial.stat().st_size
@@ -181,7 +179,7 @@ def test_an_interrupted_download_resumes(counted: Counted, cache: Cache) -> None
 
     fs.reset()
     fs.fail_after = None
-    second = transfer(remote, cache, [oid])
+    second = transfer(odb, cache, [oid])
     assert second.ok and second.transferred == 1
     assert fs.bytes_read == len(data) - kept < len(data)  # continued, not restarted
     assert second.bytes == len(data) - kept
@@ -190,14 +188,14 @@ def test_an_interrupted_download_resumes(counted: Counted, cache: Cache) -> None
 
 
 def test_a_bad_partial_download_is_fetched_again(counted: Counted, cache: Cache) -> None:
-    remote, fs = counted
+    odb, fs = counted
     data = os.urandom(2 * CHUNK_SIZE)
-    oid = put(remote, data)
+    oid = put(odb, data)
     partial = cache.partial_path(oid)
     partial.parent.mkdir(parents=True)
     partial.write_bytes(b"garbage that is not a prefix")
     fs.reset()
-    report = transfer(remote, cache, [oid])
+    report = transfer(odb, cache, [oid])
     assert report.ok
     assert fs.bytes_read > len(data)  # the resumed copy did not verify: fetched whole again
     assert cache.local_path(oid).read_bytes() == data
@@ -209,7 +207,7 @@ def test_transfers_stream_in_bounded_chunks(tmp_path: Path) -> None:
     import tracemalloc
 
     fs = CountingFS(LocalFileSystem())
-    remote = ObjectStore(fs, str(tmp_path / "remote"))
+    odb = ObjectStore(fs, str(tmp_path / "odb"))
     first, second = Cache(tmp_path / "one"), Cache(tmp_path / "two")
     source = tmp_path / "big.bin"
     with open(source, "wb") as out:
@@ -225,8 +223,8 @@ def test_transfers_stream_in_bounded_chunks(tmp_path: Path) -> None:
     first.add(source, oid)
     tracemalloc.start()
     try:
-        up = transfer(first, remote, [oid])
-        down = transfer(remote, second, [oid])
+        up = transfer(first, odb, [oid])
+        down = transfer(odb, second, [oid])
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -1,5 +1,6 @@
-"""Fixtures of the storage tests: an object store on a local directory and in fsspec's memory
-filesystem (every test of this layer runs on both), a cache, a SQLite store and a project."""
+"""Fixtures of the object-store layer's tests: an object store (``odb``) on a local directory
+and in fsspec's memory filesystem (every test taking it runs on both), a cache, a SQLite store
+and a project directory."""
 
 from __future__ import annotations
 
@@ -31,22 +32,22 @@ def make_store(kind: str, tmp_path: Path, name: str = "remote") -> tuple[ObjectS
 
 
 @pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> str:
+def fs_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
-def counted(kind: str, tmp_path: Path) -> Iterator[tuple[ObjectStore, CountingFS]]:
+def counted(fs_kind: str, tmp_path: Path) -> Iterator[tuple[ObjectStore, CountingFS]]:
     """An empty object store (local directory or memory) and its counting filesystem."""
-    store, fs = make_store(kind, tmp_path)
+    store, fs = make_store(fs_kind, tmp_path)
     yield store, fs
     top = store.root.rsplit("/", 1)[0]
-    if kind == "memory" and fs.inner.exists(top):
+    if fs_kind == "memory" and fs.inner.exists(top):
         fs.inner.rm(top, recursive=True)
 
 
 @pytest.fixture
-def remote(counted: tuple[ObjectStore, CountingFS]) -> ObjectStore:
+def odb(counted: tuple[ObjectStore, CountingFS]) -> ObjectStore:
     return counted[0]
 
 

@@ -1,5 +1,5 @@
-"""push and pull of a store's artifact bytes: a project logged with the Tracker, a remote (a
-local directory or memory), and a second site with an empty cache."""
+"""push and pull of a store's artifact bytes: a project logged with the Tracker, a remote object
+store (a local directory or memory), and a second site with an empty cache."""
 
 from __future__ import annotations
 
@@ -60,31 +60,31 @@ def _objects(store: ObjectStore) -> set[Oid]:
 
 
 def test_push_adds_to_the_cache_and_sends(
-    store: MetadataStore, project: Path, logged: Logged, remote: ObjectStore
+    store: MetadataStore, project: Path, logged: Logged, odb: ObjectStore
 ) -> None:
-    report = push(store, remote, root=project)
+    report = push(store, odb, root=project)
     cache = Cache(project / ".mltrail" / "cache")  # the project's default cache
     expected = logged.oids()
     everything = _objects(cache)
     assert expected <= everything
     assert len(everything) == len(expected) + 2  # the image directory's two files
-    assert _objects(remote) == everything
+    assert _objects(odb) == everything
     assert report.ok and report.transferred == len(everything)
     for artifact in ("table", "model"):
         oid = Oid.parse(str(logged[artifact].external_id))
-        assert remote.read_bytes(oid) == cache.local_path(oid).read_bytes()
+        assert odb.read_bytes(oid) == cache.local_path(oid).read_bytes()
 
-    again = push(store, remote, root=project)
+    again = push(store, odb, root=project)
     assert (again.transferred, again.bytes) == (0, 0)
 
 
 def test_pull_into_an_empty_cache_at_another_site(
-    store: MetadataStore, project: Path, logged: Logged, remote: ObjectStore, tmp_path: Path
+    store: MetadataStore, project: Path, logged: Logged, odb: ObjectStore, tmp_path: Path
 ) -> None:
-    push(store, remote, root=project)
+    push(store, odb, root=project)
     elsewhere = Cache(tmp_path / "site2" / "cache")
-    report = pull(store, remote, cache=elsewhere)
-    assert report.ok and _objects(elsewhere) == _objects(remote)
+    report = pull(store, odb, cache=elsewhere)
+    assert report.ok and _objects(elsewhere) == _objects(odb)
     model = Oid.parse(str(logged["model"].external_id))
     assert elsewhere.local_path(model).read_bytes() == (project / "models/model.bin").read_bytes()
     images = Oid.parse(str(logged["images"].external_id))
@@ -93,83 +93,83 @@ def test_pull_into_an_empty_cache_at_another_site(
         elsewhere.local_path(files["nested/b.png"]).read_bytes()
         == (project / "data/images/nested/b.png").read_bytes()
     )
-    assert pull(store, remote, cache=elsewhere).transferred == 0
+    assert pull(store, odb, cache=elsewhere).transferred == 0
 
 
 def test_pull_refuses_a_corrupt_object(
-    store: MetadataStore, project: Path, logged: Logged, remote: ObjectStore, tmp_path: Path
+    store: MetadataStore, project: Path, logged: Logged, odb: ObjectStore, tmp_path: Path
 ) -> None:
-    push(store, remote, root=project)
+    push(store, odb, root=project)
     model = Oid.parse(str(logged["model"].external_id))
-    overwrite(remote, model, b"tampered")
+    overwrite(odb, model, b"tampered")
     elsewhere = Cache(tmp_path / "site2")
     with pytest.raises(FailedPreconditionError, match=f"{model}.*corrupt") as caught:
-        pull(store, remote, cache=elsewhere)
+        pull(store, odb, cache=elsewhere)
     assert "push them from a site that has them" in str(caught.value)
     assert not elsewhere.has(model)
-    assert _objects(elsewhere) == _objects(remote) - {model}  # everything else arrived
+    assert _objects(elsewhere) == _objects(odb) - {model}  # everything else arrived
     assert not list(elsewhere.tmp_dir.iterdir())
 
 
 def test_push_refuses_a_file_changed_since_it_was_logged(
-    store: MetadataStore, project: Path, logged: Logged, remote: ObjectStore
+    store: MetadataStore, project: Path, logged: Logged, odb: ObjectStore
 ) -> None:
     (project / "models" / "model.bin").write_bytes(b"retrained meanwhile")
     model = Oid.parse(str(logged["model"].external_id))
     with pytest.raises(FailedPreconditionError, match="changed since it was logged") as caught:
-        push(store, remote, root=project)
+        push(store, odb, root=project)
     message = str(caught.value)
     assert f"artifact {logged['model'].id}" in message and "models/model.bin" in message
-    assert not remote.exists(model)
-    assert logged.oids() - {model} <= _objects(remote)  # everything else was sent
+    assert not odb.exists(model)
+    assert logged.oids() - {model} <= _objects(odb)  # everything else was sent
     assert not Cache(project / ".mltrail" / "cache").has(model)
 
 
 def test_a_missing_file_already_at_the_remote_is_fine(
-    store: MetadataStore, project: Path, logged: Logged, remote: ObjectStore, tmp_path: Path
+    store: MetadataStore, project: Path, logged: Logged, odb: ObjectStore, tmp_path: Path
 ) -> None:
-    push(store, remote, root=project, cache=Cache(tmp_path / "first"))
+    push(store, odb, root=project, cache=Cache(tmp_path / "first"))
     (project / "data" / "train.csv").unlink()
-    report = push(store, remote, root=project, cache=Cache(tmp_path / "second"))
+    report = push(store, odb, root=project, cache=Cache(tmp_path / "second"))
     assert report.transferred == 0
 
 
 def test_a_missing_file_nowhere_is_reported(
-    store: MetadataStore, project: Path, logged: Logged, remote: ObjectStore
+    store: MetadataStore, project: Path, logged: Logged, odb: ObjectStore
 ) -> None:
     (project / "data" / "train.csv").unlink()
     with pytest.raises(FailedPreconditionError, match=r"data/train\.csv does not exist"):
-        push(store, remote, root=project)
+        push(store, odb, root=project)
 
 
 def test_selection_by_artifact_and_context(
-    store: MetadataStore, project: Path, logged: Logged, remote: ObjectStore, tmp_path: Path
+    store: MetadataStore, project: Path, logged: Logged, odb: ObjectStore, tmp_path: Path
 ) -> None:
     cache = Cache(tmp_path / "cache")
-    push(store, remote, root=project, cache=cache, artifacts=[logged["model"].id])  # type: ignore[list-item]
-    assert _objects(remote) == logged.oids("model")
-    push(store, remote, root=project, cache=cache, artifacts=[str(logged["table"].external_id)])
-    assert _objects(remote) == logged.oids("model", "table")
+    push(store, odb, root=project, cache=cache, artifacts=[logged["model"].id])  # type: ignore[list-item]
+    assert _objects(odb) == logged.oids("model")
+    push(store, odb, root=project, cache=cache, artifacts=[str(logged["table"].external_id)])
+    assert _objects(odb) == logged.oids("model", "table")
 
     site = Cache(tmp_path / "site")
-    pull(store, remote, cache=site, context="vision/train")
+    pull(store, odb, cache=site, context="vision/train")
     assert _objects(site) == logged.oids("model")
 
-    push(store, remote, root=project, cache=cache, context="vision/prepare")
-    pull(store, remote, cache=site, context="vision")
+    push(store, odb, root=project, cache=cache, context="vision/prepare")
+    pull(store, odb, cache=site, context="vision")
     images = Oid.parse(str(logged["images"].external_id))
     assert _objects(site) == logged.oids() | {m for _, m in site.read_manifest(images)}
 
     with pytest.raises(NotFoundError, match="no context named"):
-        pull(store, remote, cache=site, context="nonexistent")
+        pull(store, odb, cache=site, context="nonexistent")
     with pytest.raises(NotFoundError, match="no artifact with id"):
-        pull(store, remote, cache=site, artifacts=[10**6])
+        pull(store, odb, cache=site, artifacts=[10**6])
 
 
 def test_a_pipeline_is_selected_in_a_few_statements(
     store: MetadataStore,
     project: Path,
-    remote: ObjectStore,
+    odb: ObjectStore,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -185,7 +185,7 @@ def test_a_pipeline_is_selected_in_a_few_statements(
         return real(fn, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(store.database, "run", counting)
-    report = push(store, remote, root=project, cache=Cache(tmp_path / "c"), context="many")
+    report = push(store, odb, root=project, cache=Cache(tmp_path / "c"), context="many")
     assert report.transferred == 40
     assert 1 <= len(calls) <= 4
 
@@ -193,7 +193,7 @@ def test_a_pipeline_is_selected_in_a_few_statements(
 def test_remote_given_by_url(
     store: MetadataStore, project: Path, logged: Logged, tmp_path: Path
 ) -> None:
-    url = str(tmp_path / "remote-dir")
+    url = str(tmp_path / "odb-dir")
     push(store, url, root=project)
     pulled = pull(store, url, cache=Cache(tmp_path / "site"))
     assert pulled.ok and pulled.transferred == len(_objects(Cache(tmp_path / "site")))

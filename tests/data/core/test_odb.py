@@ -17,53 +17,53 @@ from mltrail.errors import FailedPreconditionError, InvalidArgumentError, NotFou
 Counted = tuple[ObjectStore, CountingFS]
 
 
-def test_put_and_read_back(remote: ObjectStore) -> None:
-    oid = put(remote, b"hello")
-    assert remote.exists(oid)
-    with remote.open(oid) as stream:
+def test_put_and_read_back(odb: ObjectStore) -> None:
+    oid = put(odb, b"hello")
+    assert odb.exists(oid)
+    with odb.open(oid) as stream:
         assert stream.read() == b"hello"
-    assert remote.read_bytes(oid) == b"hello"
-    assert remote.sizes([oid]) == {oid: 5}
+    assert odb.read_bytes(oid) == b"hello"
+    assert odb.sizes([oid]) == {oid: 5}
 
 
-def test_open_absent_object_is_not_found(remote: ObjectStore) -> None:
+def test_open_absent_object_is_not_found(odb: ObjectStore) -> None:
     with pytest.raises(NotFoundError, match="is not in"):
-        remote.open(oid_of(b"never stored"))
+        odb.open(oid_of(b"never stored"))
 
 
 @pytest.mark.parametrize("count", [3, LISTING_THRESHOLD + 1, 500])
 def test_exists_many_answers_exactly(counted: Counted, count: int) -> None:
-    remote, _ = counted
-    stored = {put(remote, f"object {i}".encode()) for i in range(count)}
+    odb, _ = counted
+    stored = {put(odb, f"object {i}".encode()) for i in range(count)}
     absent = {oid_of(f"absent {i}".encode()) for i in range(count)}
-    assert remote.exists_many(stored | absent) == stored
-    assert remote.exists_many(absent) == set()
+    assert odb.exists_many(stored | absent) == stored
+    assert odb.exists_many(absent) == set()
 
 
 def test_exists_many_batches_many_ids(counted: Counted) -> None:
     """Many ids cost one listing, not one request per object."""
-    remote, fs = counted
-    stored = {put(remote, f"object {i}".encode()) for i in range(300)}
+    odb, fs = counted
+    stored = {put(odb, f"object {i}".encode()) for i in range(300)}
     asked = stored | {oid_of(f"absent {i}".encode()) for i in range(700)}
     fs.reset()
-    assert remote.exists_many(asked) == stored
+    assert odb.exists_many(asked) == stored
     assert fs.calls["info"] == 0
     assert fs.requests <= 2, fs.calls
 
 
 def test_exists_many_for_few_ids_asks_each(counted: Counted) -> None:
-    remote, fs = counted
-    stored = [put(remote, f"object {i}".encode()) for i in range(3)]
+    odb, fs = counted
+    stored = [put(odb, f"object {i}".encode()) for i in range(3)]
     fs.reset()
-    assert remote.exists_many([*stored, oid_of(b"absent")]) == set(stored)
+    assert odb.exists_many([*stored, oid_of(b"absent")]) == set(stored)
     assert fs.calls["find"] == 0
     assert fs.calls["info"] == 4
 
 
-def test_exists_many_of_two_algorithms(remote: ObjectStore) -> None:
-    ids = {put(remote, f"{i}".encode(), "md5") for i in range(LISTING_THRESHOLD + 5)}
-    ids |= {put(remote, f"{i}".encode(), "sha256") for i in range(3)}
-    assert remote.exists_many(ids) == ids
+def test_exists_many_of_two_algorithms(odb: ObjectStore) -> None:
+    ids = {put(odb, f"{i}".encode(), "md5") for i in range(LISTING_THRESHOLD + 5)}
+    ids |= {put(odb, f"{i}".encode(), "sha256") for i in range(3)}
+    assert odb.exists_many(ids) == ids
 
 
 class Checking(io.RawIOBase):
@@ -88,76 +88,76 @@ class Checking(io.RawIOBase):
         return len(chunk)
 
 
-def _files(remote: ObjectStore) -> list[str]:
-    fs = remote.fs.inner if isinstance(remote.fs, CountingFS) else remote.fs
-    if not fs.exists(remote.root):
+def _files(odb: ObjectStore) -> list[str]:
+    fs = odb.fs.inner if isinstance(odb.fs, CountingFS) else odb.fs
+    if not fs.exists(odb.root):
         return []
-    return sorted(fs.find(remote.root))
+    return sorted(fs.find(odb.root))
 
 
-def test_write_is_atomic(remote: ObjectStore) -> None:
+def test_write_is_atomic(odb: ObjectStore) -> None:
     data = os.urandom(300_000)
     oid = oid_of(data)
-    source = Checking(remote, oid, data)
-    assert remote.write_stream(oid, source) == len(data)
+    source = Checking(odb, oid, data)
+    assert odb.write_stream(oid, source) == len(data)
     assert source.checks > 2  # the object was looked for while it was being written
-    assert remote.read_bytes(oid) == data
-    assert _files(remote) == [remote.path(oid)]  # no temporary left
+    assert odb.read_bytes(oid) == data
+    assert _files(odb) == [odb.path(oid)]  # no temporary left
 
 
-def test_failed_write_leaves_nothing(remote: ObjectStore) -> None:
+def test_failed_write_leaves_nothing(odb: ObjectStore) -> None:
     data = os.urandom(300_000)
     oid = oid_of(data)
     with pytest.raises(ConnectionError):
-        remote.write_stream(oid, Checking(remote, oid, data, fail_at=100_000))
-    assert not remote.exists(oid)
-    assert _files(remote) == []
+        odb.write_stream(oid, Checking(odb, oid, data, fail_at=100_000))
+    assert not odb.exists(oid)
+    assert _files(odb) == []
 
 
-def test_put_file_from_a_local_path(remote: ObjectStore, tmp_path: Path) -> None:
+def test_put_file_from_a_local_path(odb: ObjectStore, tmp_path: Path) -> None:
     source = tmp_path / "file.bin"
     source.write_bytes(b"x" * 5000)
     oid = oid_of(source.read_bytes())
-    assert remote.put_file(oid, source) == 5000
-    assert remote.read_bytes(oid) == source.read_bytes()
-    assert _files(remote) == [remote.path(oid)]
+    assert odb.put_file(oid, source) == 5000
+    assert odb.read_bytes(oid) == source.read_bytes()
+    assert _files(odb) == [odb.path(oid)]
 
 
 def test_local_objects_are_read_only(tmp_path: Path) -> None:
-    remote = open_remote(str(tmp_path / "objects"))
-    oid = put(remote, b"data")
-    assert os.stat(remote.path(oid)).st_mode & 0o777 == 0o444
+    odb = open_remote(str(tmp_path / "objects"))
+    oid = put(odb, b"data")
+    assert os.stat(odb.path(oid)).st_mode & 0o777 == 0o444
 
 
 def test_walk_lists_objects_and_skips_temporaries(counted: Counted) -> None:
-    remote, fs = counted
-    one, two = put(remote, b"one"), put(remote, b"two!")
-    directory, members = put_directory(remote, {"a": b"one", "b/c": b"three"})
-    stray = f"{remote.root}/files/sha256/{one.hexdigest[:2]}/.{one.hexdigest[2:]}.x.tmp"
+    odb, fs = counted
+    one, two = put(odb, b"one"), put(odb, b"two!")
+    directory, members = put_directory(odb, {"a": b"one", "b/c": b"three"})
+    stray = f"{odb.root}/files/sha256/{one.hexdigest[:2]}/.{one.hexdigest[2:]}.x.tmp"
     fs.inner.pipe(stray, b"partial")
-    fs.inner.pipe(f"{remote.root}/files/README", b"not an object")
-    manifest_size = len(remote.read_bytes(directory))
+    fs.inner.pipe(f"{odb.root}/files/README", b"not an object")
+    manifest_size = len(odb.read_bytes(directory))
     fs.reset()
-    walked = {oid: size for oid, size, _ in remote.walk()}
+    walked = {oid: size for oid, size, _ in odb.walk()}
     assert walked == {one: 3, two: 4, members["b/c"]: 5, directory: manifest_size}
     assert fs.requests == 1  # one listing
-    assert all(mtime > 0 for _, _, mtime in remote.walk())
+    assert all(mtime > 0 for _, _, mtime in odb.walk())
 
 
-def test_remove(remote: ObjectStore) -> None:
-    keep, drop = put(remote, b"keep"), put(remote, b"drop")
-    assert remote.remove([drop, oid_of(b"never there")]) == 1
-    assert remote.exists_many([keep, drop]) == {keep}
+def test_remove(odb: ObjectStore) -> None:
+    keep, drop = put(odb, b"keep"), put(odb, b"drop")
+    assert odb.remove([drop, oid_of(b"never there")]) == 1
+    assert odb.exists_many([keep, drop]) == {keep}
 
 
-def test_read_manifest(remote: ObjectStore) -> None:
-    directory, members = put_directory(remote, {"x/y.txt": b"y", "a.txt": b"a"})
-    assert remote.read_manifest(directory) == [
+def test_read_manifest(odb: ObjectStore) -> None:
+    directory, members = put_directory(odb, {"x/y.txt": b"y", "a.txt": b"a"})
+    assert odb.read_manifest(directory) == [
         ("a.txt", members["a.txt"]),
         ("x/y.txt", members["x/y.txt"]),
     ]
     with pytest.raises(InvalidArgumentError, match="not a directory manifest"):
-        remote.read_manifest(members["a.txt"])
+        odb.read_manifest(members["a.txt"])
 
 
 @pytest.mark.parametrize(
@@ -171,18 +171,18 @@ def test_read_manifest(remote: ObjectStore) -> None:
         (b'[{"relpath": "a", "sha256": "xyz"}]', "bad digest"),
     ],
 )
-def test_bad_manifests_are_refused(remote: ObjectStore, manifest: bytes, fault: str) -> None:
+def test_bad_manifests_are_refused(odb: ObjectStore, manifest: bytes, fault: str) -> None:
     oid = Oid("sha256", oid_of(manifest).hexdigest, True)
-    remote.write_stream(oid, io.BytesIO(manifest))
+    odb.write_stream(oid, io.BytesIO(manifest))
     with pytest.raises(InvalidArgumentError, match=fault):
-        remote.read_manifest(oid)
+        odb.read_manifest(oid)
 
 
-def test_corrupt_small_object_is_refused(remote: ObjectStore) -> None:
+def test_corrupt_small_object_is_refused(odb: ObjectStore) -> None:
     oid = oid_of(b"expected")
-    remote.write_stream(oid, io.BytesIO(b"something else"))
+    odb.write_stream(oid, io.BytesIO(b"something else"))
     with pytest.raises(FailedPreconditionError, match=f"{oid}.*corrupt"):
-        remote.read_bytes(oid)
+        odb.read_bytes(oid)
 
 
 def test_open_remote_by_url(tmp_path: Path) -> None:
@@ -192,10 +192,10 @@ def test_open_remote_by_url(tmp_path: Path) -> None:
     assert via_file_url.root == local.root
     oid = put(local, b"shared")
     assert via_file_url.exists(oid)
-    memory = open_remote("memory://mltrail-open-remote/objects")
-    assert not memory.is_local and memory.url == "memory://mltrail-open-remote/objects"
+    memory = open_remote("memory://mltrail-open-odb/objects")
+    assert not memory.is_local and memory.url == "memory://mltrail-open-odb/objects"
     put(memory, b"in memory")
-    memory.fs.rm("/mltrail-open-remote", recursive=True)
+    memory.fs.rm("/mltrail-open-odb", recursive=True)
 
 
 @pytest.mark.parametrize(("url", "fault"), [("", "empty"), ("nosuchproto://x/y", "cannot use")])
