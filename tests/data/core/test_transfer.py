@@ -98,15 +98,17 @@ def test_a_manifest_lands_after_its_files(
     landed: list[Oid] = []
     copy, write = module._copy, odb.write_stream
 
-    def copy_recording(src: ObjectStore, dst: ObjectStore, oid: Oid, on_bytes: Any) -> int:
-        size: int = copy(src, dst, oid, on_bytes)
+    def copy_recording(
+        src: ObjectStore, dst: ObjectStore, oid: Oid, size: int, on_bytes: Any
+    ) -> int:
+        written: int = copy(src, dst, oid, size, on_bytes)
         landed.append(oid)
-        return size
+        return written
 
-    def write_recording(oid: Oid, source: Any, on_bytes: Any = None) -> int:
-        size = write(oid, source, on_bytes)
+    def write_recording(oid: Oid, source: Any, on_bytes: Any = None, **kw: Any) -> int:
+        written = write(oid, source, on_bytes, **kw)
         landed.append(oid)
-        return size
+        return written
 
     monkeypatch.setattr(module, "_copy", copy_recording)
     monkeypatch.setattr(odb, "write_stream", write_recording)
@@ -237,3 +239,29 @@ def test_transfers_stream_in_bounded_chunks(tmp_path: Path) -> None:
 def test_report_defaults() -> None:
     report = TransferReport()
     assert report.ok and report.missing == set() and report.failed == {}
+
+
+def test_simultaneous_downloads_of_one_object_take_turns(odb: ObjectStore, cache: Cache) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mltrail.data._download import download
+
+    data = os.urandom(4 * CHUNK_SIZE + 3)
+    oid = put(odb, data)
+
+    def fetch(_: int) -> int:
+        return download(odb, oid, cache.local_path(oid), cache.partial_path(oid))
+
+    with ThreadPoolExecutor(4) as pool:
+        received = list(pool.map(fetch, range(4)))
+    assert sum(received) == len(data)  # one download; the others found the object there
+    assert cache.local_path(oid).read_bytes() == data
+    assert _files_under(cache.tmp_dir) == []
+
+
+def test_get_file_to_any_local_path(odb: ObjectStore, tmp_path: Path) -> None:
+    oid = put(odb, b"payload")
+    target = tmp_path / "out" / "payload.bin"
+    assert odb.get_file(oid, target) == 7
+    assert target.read_bytes() == b"payload"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["payload.bin"]
