@@ -19,10 +19,16 @@ import pytest
 from _storage_objects import digest, make_files, payload, record
 
 from _servers import unavailable
-from _storage_servers import SeaweedServer, SmallFilesystem, SshServer, StorageRemote
+from _storage_servers import (
+    SeaweedServer,
+    SmallFilesystem,
+    SshServer,
+    StorageRemote,
+    free_ports,
+)
 from mltrail.data import Cache, ObjectStore, Oid, open_remote, pull, push, transfer
 from mltrail.data._oid import path_to_oid
-from mltrail.errors import FailedPreconditionError
+from mltrail.errors import FailedPreconditionError, PermissionDeniedError, UnavailableError
 
 # -------------------------------------------------------------------------------- what is left
 
@@ -365,3 +371,58 @@ def test_a_full_cache_when_pushing(small_fs: SmallFilesystem, tmp_path: Path) ->
         assert assert_local_store_whole(open_remote(str(remote)), truth) == set(objects)
     finally:
         store.close()
+
+
+# ------------------------------------------------------------- a remote that cannot be used
+
+
+@pytest.mark.parametrize("kind", ["s3", "ssh"])
+def test_a_remote_that_does_not_answer(kind: str, tmp_path: Path) -> None:
+    port = free_ports(1)[0]  # nothing listens there
+    if kind == "s3":
+        url = "s3://nobody-home/prefix"
+        options: dict[str, Any] = {
+            "endpoint_url": f"http://127.0.0.1:{port}",
+            "key": "k",
+            "secret": "s",
+            "config_kwargs": {"retries": {"max_attempts": 1}},
+        }
+    else:
+        url, options = f"ssh://root@127.0.0.1:{port}/srv/data", {"known_hosts": None}
+    objects = make_files(tmp_path / "src", 3)
+    cache = cache_of(tmp_path / "cache", objects)
+    with pytest.raises(UnavailableError) as raised:
+        transfer(cache, open_remote(url, options), objects)
+    assert f"cannot reach the data remote {url}" in str(raised.value)
+    with pytest.raises(UnavailableError):
+        transfer(open_remote(url, options), Cache(tmp_path / "other"), objects)
+    assert not (tmp_path / "other").exists() or not list((tmp_path / "other").rglob("*.*"))
+
+
+def test_s3_credentials_refused(s3_server: SeaweedServer, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    objects = make_files(project / "data", 3)
+    store = record(objects, project)
+    options = {**s3_server.options, "secret": "wrong"}
+    url = s3_server.url("refused")
+    try:
+        with pytest.raises(PermissionDeniedError) as raised:
+            print(
+                "PUSHED",
+                push(store, open_remote(url, options), cache=Cache(tmp_path / "c"), root=project),
+            )
+        assert f"the data remote {url} refused access" in str(raised.value)
+        with pytest.raises(PermissionDeniedError):  # into another cache: the first has them
+            pull(store, open_remote(url, options), cache=Cache(tmp_path / "other"))
+    finally:
+        store.close()
+    assert not s3_server.filesystem().exists(f"{s3_server.bucket}/refused")
+
+
+def test_ssh_key_refused(ssh_server: SshServer, tmp_path: Path) -> None:
+    stranger = tmp_path / "stranger"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", stranger], check=True)
+    url = ssh_server.url(tmp_path / "remote")
+    with pytest.raises(PermissionDeniedError) as raised:
+        open_remote(url, {"client_keys": [str(stranger)], "known_hosts": None})
+    assert f"the data remote {url} refused access" in str(raised.value)

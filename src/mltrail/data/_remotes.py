@@ -5,9 +5,16 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from mltrail.errors import FailedPreconditionError, InvalidArgumentError
+from mltrail.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    MltrailError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+    UnavailableError,
+)
 
-__all__ = ["filesystem"]
+__all__ = ["filesystem", "remote_error"]
 
 #: The extra that brings each optional filesystem.
 EXTRAS = {"s3": "s3", "s3a": "s3", "ssh": "ssh", "sftp": "ssh"}
@@ -57,4 +64,28 @@ def filesystem(url: str, options: dict[str, Any]) -> tuple[Any, str]:
         ) from None
     except ValueError as exc:
         raise InvalidArgumentError(f"cannot use {url} as a data remote: {exc}") from None
+    except MltrailError:
+        raise
+    except Exception as exc:  # an SSH remote connects at once: refused, unreachable...
+        raise remote_error(url, exc) from exc
     return fs, str(root)
+
+
+def remote_error(url: str, exc: BaseException) -> MltrailError:
+    """The typed error for a data remote that could not be asked anything: credentials refused
+    (PermissionDeniedError), none found (UnauthenticatedError), or no answer (UnavailableError).
+    """
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, PermissionError):
+        return PermissionDeniedError(
+            f"the data remote {url} refused access ({text}); check its credentials, then retry"
+        )
+    if type(exc).__name__ == "NoCredentialsError":
+        return UnauthenticatedError(
+            f"no credentials for the data remote {url} ({text}); give them in its options or "
+            "the environment (AWS_ACCESS_KEY_ID..., a profile), then retry"
+        )
+    return UnavailableError(
+        f"cannot reach the data remote {url} ({text}); check its URL and endpoint and that its "
+        "server runs, then retry"
+    )

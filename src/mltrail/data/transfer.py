@@ -20,14 +20,17 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from mltrail.data._download import download
 from mltrail.data._oid import Oid
+from mltrail.data._remotes import remote_error
 from mltrail.data.odb import ObjectStore, default_jobs
 from mltrail.errors import InvalidArgumentError, MltrailError, NotFoundError
 
 __all__ = ["Progress", "TransferReport", "transfer"]
+
+T = TypeVar("T")
 
 
 class Progress(Protocol):
@@ -101,7 +104,7 @@ def transfer(
         raise InvalidArgumentError(f"jobs must be at least 1, got {jobs}")
     report = TransferReport()
     wanted = {as_oid(value) for value in oids}
-    present = dst.exists_many(wanted, jobs=workers)
+    present = _ask(dst, lambda: dst.exists_many(wanted, jobs=workers))
     report.skipped += len(present)
     dirs = sorted(oid for oid in wanted - present if oid.is_dir)
     files = {oid for oid in wanted - present if not oid.is_dir}
@@ -109,10 +112,10 @@ def transfer(
     manifests = _read_manifests(src, dirs, workers, report)
     members = {member for entries in manifests.values() for member in entries[1]} - files
     if members:
-        members_present = dst.exists_many(members, jobs=workers)
+        members_present = _ask(dst, lambda: dst.exists_many(members, jobs=workers))
         report.skipped += len(members_present)
         files |= members - members_present
-    sizes = src.sizes(files, jobs=workers)
+    sizes = _ask(src, lambda: src.sizes(files, jobs=workers))
     report.missing |= files - set(sizes)
 
     meter = _Meter(progress)
@@ -215,6 +218,17 @@ def _run(fn: Callable[[Oid], None], oids: list[Oid], workers: int) -> None:
         return
     with ThreadPoolExecutor(min(workers, len(oids))) as pool:
         list(pool.map(fn, oids))
+
+
+def _ask(store: ObjectStore, question: Callable[[], T]) -> T:
+    """The answer of a question to the whole store (which objects it has): a store that cannot
+    answer stops the transfer with a typed error (see :func:`remote_error`)."""
+    try:
+        return question()
+    except MltrailError:
+        raise
+    except Exception as exc:
+        raise remote_error(store.url, exc) from exc
 
 
 def _describe(exc: BaseException) -> str:
