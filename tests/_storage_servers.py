@@ -219,12 +219,7 @@ class SeaweedServer(_Process):
         }
         config.write_text(json.dumps({"identities": [identity]}))
         p = self.ports
-        for kind in ("s3", "filer"):  # sockets a killed server left behind
-            for suffix in ("", "-grpc"):
-                Path(f"/tmp/seaweedfs-{kind}{suffix}-{p[kind]}.sock").unlink(missing_ok=True)
-                Path(f"/tmp/seaweedfs-{kind}{suffix}-{p[kind + '_grpc']}.sock").unlink(
-                    missing_ok=True
-                )
+        self._remove_sockets()
         command = [
             str(self.program),
             "server",
@@ -278,6 +273,18 @@ class SeaweedServer(_Process):
             return True
         except Exception:  # not ready yet: the gateway answers errors until the volume joins
             return False
+
+    def _remove_sockets(self) -> None:
+        """The Unix sockets it makes in /tmp (named by kind and port), which a killed server
+        leaves behind."""
+        for port in self.ports.values():
+            for kind in ("master", "volume", "filer", "s3"):
+                for suffix in ("", "-grpc"):
+                    Path(f"/tmp/seaweedfs-{kind}{suffix}-{port}.sock").unlink(missing_ok=True)
+
+    def kill(self) -> None:
+        super().kill()
+        self._remove_sockets()
 
     def close(self) -> None:
         # Its graceful stop waits on its own gRPC clients for ever: throwaway data, so kill.
