@@ -82,6 +82,10 @@ def _mtime(info: Mapping[str, Any]) -> float:
 class ObjectStore:
     """Content-addressed objects under ``root`` of the fsspec filesystem ``fs``."""
 
+    #: Whether every object here was verified as it landed (the cache), so that a copy from
+    #: here to a local store needs no second check.
+    trusted = False
+
     def __init__(self, fs: Any, root: str, *, url: str | None = None) -> None:
         self.fs = fs
         self.root = str(fs._strip_protocol(str(root))).rstrip("/") or "/"
