@@ -275,8 +275,7 @@ class ObjectStore:
                 _files.reflink(source, temporary)
                 size = os.stat(temporary).st_size
             except OSError:
-                with open(source, "rb") as src, open(temporary, "xb") as out:
-                    size = _files.copy_stream(src, out)
+                size = _files.copy_file(source, temporary)
             self._land(temporary, target)
         except BaseException:
             _files.remove_quietly(temporary)
