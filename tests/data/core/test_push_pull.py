@@ -105,7 +105,7 @@ def test_pull_refuses_a_corrupt_object(
     elsewhere = Cache(tmp_path / "site2")
     with pytest.raises(FailedPreconditionError, match=f"{model}.*corrupt") as caught:
         pull(store, odb, cache=elsewhere)
-    assert "push them from a site that has them" in str(caught.value)
+    assert "push it again from a site that has it" in str(caught.value)
     assert not elsewhere.has(model)
     assert _objects(elsewhere) == _objects(odb) - {model}  # everything else arrived
     assert not list(elsewhere.tmp_dir.iterdir())
