@@ -7,7 +7,8 @@ verified), asks the destination which objects it has (batched, see
 same way: absent ones are ``missing``), then copies files in a thread pool and, once every file
 of a directory is at the destination, its manifest: a present manifest implies present files.
 
-Downloads to a local store are hash-verified and resumable (:mod:`mltrail.data._download`);
+Downloads to a local store are hash-verified and resumable (:mod:`mltrail.data._download`),
+except copies from the cache to a local directory (the cache verified its objects as they came);
 uploads are atomic per object and restart per object (objects already there are skipped). Errors
 of one object do not stop the others: they are reported in :attr:`TransferReport.failed`.
 Memory is bounded: every object streams in chunks.
@@ -128,7 +129,7 @@ def transfer(
     def copy(oid: Oid) -> None:
         try:
             nbytes = _copy(src, dst, oid, sizes[oid], lambda n: meter.advance(0, n))
-        except (NotFoundError, FileNotFoundError):
+        except NotFoundError:  # the source lacks it (a FileNotFoundError is the destination's)
             with lock:
                 report.missing.add(oid)
             return
@@ -187,7 +188,7 @@ def _read_manifests(
 
             entries = parse_manifest(data, oid.algorithm, name=f"object {oid}")
             members = [oid.file(hexdigest) for _, hexdigest in entries]
-        except (NotFoundError, FileNotFoundError):
+        except NotFoundError:
             with lock:
                 report.missing.add(oid)
             return
@@ -205,6 +206,13 @@ def _read_manifests(
 def _copy(
     src: ObjectStore, dst: ObjectStore, oid: Oid, size: int, on_bytes: Callable[[int], None]
 ) -> int:
+    if dst.is_local and src.is_local and src.trusted:
+        source = src.local_path(oid)
+        if not source.is_file():
+            raise NotFoundError(f"object {oid} is not in {src.url}")
+        nbytes = dst.put_file(oid, source)  # a reflink where possible
+        on_bytes(nbytes)
+        return nbytes
     if dst.is_local:
         return download(src, oid, dst.local_path(oid), dst.partial_path(oid), on_bytes)
     with src.open(oid) as stream:

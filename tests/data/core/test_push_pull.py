@@ -105,7 +105,7 @@ def test_pull_refuses_a_corrupt_object(
     elsewhere = Cache(tmp_path / "site2")
     with pytest.raises(FailedPreconditionError, match=f"{model}.*corrupt") as caught:
         pull(store, odb, cache=elsewhere)
-    assert "push them from a site that has them" in str(caught.value)
+    assert "push it again from a site that has it" in str(caught.value)
     assert not elsewhere.has(model)
     assert _objects(elsewhere) == _objects(odb) - {model}  # everything else arrived
     assert not list(elsewhere.tmp_dir.iterdir())
@@ -197,3 +197,56 @@ def test_remote_given_by_url(
     push(store, url, root=project)
     pulled = pull(store, url, cache=Cache(tmp_path / "site"))
     assert pulled.ok and pulled.transferred == len(_objects(Cache(tmp_path / "site")))
+
+
+def test_through_a_store_served_over_http(project: Path, tmp_path: Path) -> None:
+    """The selection reads go through the remote client's API as well (no SQL underneath)."""
+    import mltrail
+    from _remote import RemoteServer
+
+    server = RemoteServer(f"sqlite:///{tmp_path / 'served.db'}", tmp_path / "home")
+    try:
+        store = mltrail.connect(server.url)
+        write(project / "a.txt", b"first")
+        write(project / "b" / "c.txt", b"second")
+        with Tracker("served", store=store, root=project) as tracker:
+            with tracker.stage("one").execution() as run:
+                first = run.log_dataset(project / "a.txt")
+            with tracker.stage("two").execution() as run:
+                second = run.log_dataset(project / "b")
+        remote_dir = str(tmp_path / "objects")
+        report = push(store, remote_dir, root=project, context="served/one")
+        assert report.transferred == 1
+        site = Cache(tmp_path / "site")
+        pulled = pull(store, remote_dir, cache=site, artifacts=[str(first.external_id)])
+        assert pulled.transferred == 1
+        push(store, remote_dir, root=project)
+        assert pull(store, remote_dir, cache=site, context="served").transferred == 2
+        assert site.has(Oid.parse(str(second.external_id)))
+        store.close()
+    finally:
+        server.close()
+
+
+def test_md5_artifacts_land_in_dvc_layout(
+    store: MetadataStore, project: Path, tmp_path: Path
+) -> None:
+    """With md5 hashes a pushed remote is laid out as a DVC 3 remote, byte for byte."""
+    import hashlib
+    import json
+
+    write(project / "ds" / "x.csv", b"x\n")
+    write(project / "ds" / "y" / "z.csv", b"z\n")
+    tracker = Tracker("dvc", store=store, root=project, hash_algorithm="md5")
+    with tracker, tracker.stage("s").execution() as run:
+        logged = run.log_dataset(project / "ds")
+    push(store, str(tmp_path / "dvc-remote"), root=project)
+    digest = str(logged.external_id).removeprefix("md5:").removesuffix(".dir")
+    manifest = tmp_path / "dvc-remote" / "files" / "md5" / digest[:2] / f"{digest[2:]}.dir"
+    entries = json.loads(manifest.read_bytes())
+    assert entries == [
+        {"md5": hashlib.md5(b"x\n").hexdigest(), "relpath": "x.csv"},
+        {"md5": hashlib.md5(b"z\n").hexdigest(), "relpath": "y/z.csv"},
+    ]
+    z = hashlib.md5(b"z\n").hexdigest()
+    assert (tmp_path / "dvc-remote" / "files" / "md5" / z[:2] / z[2:]).read_bytes() == b"z\n"
