@@ -333,7 +333,8 @@ def test_a_full_cache(small_fs: SmallFilesystem, remote: StorageRemote, tmp_path
         with pytest.raises(FailedPreconditionError) as raised:
             pull(store, open_remote(remote.url, remote_options), cache=cache, jobs=4)
         message = str(raised.value)
-        assert "could not be pulled" in message and "No space left" in message
+        assert "failed to arrive" in message and "No space left" in message
+        assert "pull again" in message
         truth = truth_of(objects)
         landed = assert_local_store_whole(cache, truth)
         assert 0 < len(landed) < 12
