@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import pkgutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,30 @@ def parser(tables: Any = None) -> lark.Lark:
 
     loaded = load_parser(tables, text)
     return loaded if loaded is not None else build_parser(text)
+
+
+def parse_tokens(parser: lark.Lark, tokens: Sequence[lark.Token]) -> lark.Tree[Any] | None:
+    """The tree ``parser`` makes of ``tokens``, a text's tokens as the basic lexer (every
+    terminal at once) reads them; ``None`` when a token is not one the parser's state accepts.
+    A token the parser refuses raises what ``parser.parse`` raises there.
+
+    ``parser`` lexes contextually: in each parser state it tries only the terminals that state
+    accepts, in the basic lexer's order. Where the basic lexer's token is one of those, the
+    state's lexer finds the same token (the terminals tried before it did not match there), so
+    the text is lexed once, with one compiled expression instead of one per parser state met.
+    Where it is not (a keyword standing as a name, ``properties.in``, or text that does not
+    parse), ``None`` says: parse the text with ``parser.parse``, whose lexer decides, errors and
+    all. ``tests/query/test_parser_tables.py`` checks both ways against ``parser.parse``.
+    """
+    interactive = parser.parse_interactive()
+    for token in tokens:
+        if token.type not in interactive.choices():  # type: ignore[no-untyped-call]
+            return None
+        interactive.feed_token(token)
+    tree: lark.Tree[Any] = interactive.feed_eof(  # type: ignore[no-untyped-call]
+        tokens[-1] if tokens else None
+    )
+    return tree
 
 
 def _lark_major() -> int:
