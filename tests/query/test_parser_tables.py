@@ -3,14 +3,14 @@ grammar's, and a parser is built from the grammar whenever they are not."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
-import types
 from typing import Any
 
 import lark
 import pytest
 
-from mltrail.query import _filter_tables, _grammar, _parse
+from mltrail.query import _grammar, _parse
 
 QUERIES = [
     "name = 'x'",
@@ -61,13 +61,19 @@ def error_outcome(exc: lark.UnexpectedInput) -> Any:
     return (type(exc).__name__, exc.line, exc.column, sorted(expected), str(token))
 
 
+def committed() -> _grammar.Tables:
+    tables = _grammar.read_tables()
+    assert tables is not None, "filter_tables.json is missing or unreadable"
+    return tables
+
+
 def test_the_committed_tables_are_generated_from_the_grammar() -> None:
-    committed = _grammar.tables_path().read_text(encoding="utf-8")
+    committed_text = _grammar.tables_path().read_text(encoding="utf-8")
     digest = _grammar.grammar_digest(_grammar.grammar_text())
-    assert digest == _filter_tables.GRAMMAR_SHA256, (
+    assert digest == committed().grammar_sha256, (
         "filter.lark changed: regenerate the tables with python -m mltrail.query._grammar"
     )
-    assert _grammar.tables_source() == committed, (
+    assert _grammar.tables_source() == committed_text, (
         "the tables differ from what the installed Lark makes of filter.lark: regenerate them "
         "with python -m mltrail.query._grammar"
     )
@@ -75,6 +81,22 @@ def test_the_committed_tables_are_generated_from_the_grammar() -> None:
 
 def test_generating_twice_gives_the_same_source() -> None:
     assert _grammar.tables_source() == _grammar.tables_source()
+
+
+def test_the_tables_read_back_as_lark_serialized_them() -> None:
+    # Integer keys and tuples, which JSON lacks, restored: equal values of the same types.
+    data, memo = _grammar.serialized()
+    tables = committed()
+    assert (tables.data, tables.memo) == (data, memo)
+    assert tables.lark_version == lark.__version__
+
+
+@pytest.mark.parametrize(
+    "raw", [b"", b"{", b"[]", b'{"grammar_sha256": "x"}', b'{"data": {}, "memo": []}']
+)
+def test_unreadable_tables_are_none(raw: bytes) -> None:
+    assert _grammar.read_tables(raw) is None
+    assert _grammar.load_parser(_grammar.read_tables(raw)) is None
 
 
 def test_the_parser_in_use_is_loaded_from_the_tables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -87,7 +109,7 @@ def test_the_parser_in_use_is_loaded_from_the_tables(monkeypatch: pytest.MonkeyP
 
 
 def test_loaded_and_built_parsers_agree() -> None:
-    loaded = _grammar.load_parser(_filter_tables)
+    loaded = _grammar.load_parser(committed())
     assert loaded is not None
     built = _grammar.build_parser()
     for text in QUERIES:
@@ -148,7 +170,7 @@ def fed_outcome(parser: lark.Lark, text: str) -> tuple[str, Any]:
 
 
 def test_tokens_fed_to_the_parser_give_what_its_own_lexer_gives() -> None:
-    loaded = _grammar.load_parser(_filter_tables)
+    loaded = _grammar.load_parser(committed())
     assert loaded is not None
     built = _grammar.build_parser()
     ways: dict[str, int] = {}
@@ -161,7 +183,7 @@ def test_tokens_fed_to_the_parser_give_what_its_own_lexer_gives() -> None:
 
 
 def test_which_tokens_are_fed_as_they_are() -> None:
-    loaded = _grammar.load_parser(_filter_tables)
+    loaded = _grammar.load_parser(committed())
     assert loaded is not None
     for text in QUERIES[:5]:
         fed = _grammar.parse_tokens(loaded, list(_parse._tokens(text)))
@@ -185,21 +207,17 @@ def _lex(parser: lark.Lark, text: str) -> list[lark.Token]:
         return []
 
 
-def _tables(**changes: Any) -> types.SimpleNamespace:
-    fields = {
-        name: getattr(_filter_tables, name)
-        for name in ("GRAMMAR_SHA256", "LARK_VERSION", "LARK_MAJOR", "DATA", "MEMO")
-    }
-    return types.SimpleNamespace(**{**fields, **changes})
+def _tables(**changes: Any) -> _grammar.Tables:
+    return dataclasses.replace(committed(), **changes)
 
 
 @pytest.mark.parametrize(
     "changes",
     [
-        {"GRAMMAR_SHA256": "0" * 64},  # made from another version of the grammar
-        {"LARK_MAJOR": 0},  # made by another major version of Lark
-        {"DATA": {"__type__": "Lark"}},  # unreadable
-        {"MEMO": {}},
+        {"grammar_sha256": "0" * 64},  # made from another version of the grammar
+        {"lark_major": 0},  # made by another major version of Lark
+        {"data": {"__type__": "Lark"}},  # unreadable
+        {"memo": {}},
     ],
     ids=["other-grammar", "other-lark", "bad-data", "bad-memo"],
 )
