@@ -200,6 +200,26 @@ def test_which_tokens_are_fed_as_they_are() -> None:
     assert (fed.value.token, fed.value.expected) == (parsed.value.token, parsed.value.expected)
 
 
+def test_a_loaded_parser_makes_its_contextual_lexer_when_it_first_lexes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[lark.lexer.ContextualLexer] = []
+
+    class Counted(lark.lexer.ContextualLexer):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(lark.lexer, "ContextualLexer", Counted)
+    loaded = _grammar.load_parser(committed())
+    assert loaded is not None
+    assert _grammar.parse_tokens(loaded, list(_parse._tokens(QUERIES[1]))) is not None
+    assert made == []  # fed tokens: no lexer of its own yet
+    for text in ("properties.in = TRUE", QUERIES[1]):
+        assert outcome(loaded, text)[0] == "tree"
+    assert len(made) == 1  # made once, then kept
+
+
 def _lex(parser: lark.Lark, text: str) -> list[lark.Token]:
     try:
         return list(parser.lex(text))

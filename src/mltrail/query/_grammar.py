@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pkgutil
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,11 +113,51 @@ def load_parser(tables: Tables | None, text: str | None = None) -> lark.Lark | N
     try:
         # The entry point Lark's own generated (standalone) parsers load their tables with.
         parser: lark.Lark = lark.Lark._load_from_dict(  # type: ignore[no-untyped-call]
-            tables.data, tables.memo
+            _lazy_lexer(tables.data), tables.memo
         )
     except Exception:  # any failure to load means: build from the grammar instead
         return None
     return parser
+
+
+class LazyContextualLexer(lark.lexer.Lexer):
+    """Lark's contextual lexer, made when the parser first lexes a text itself.
+
+    Lark makes its lexer as it loads a parser, and the contextual one costs a basic lexer per
+    parser state; the store's queries are fed tokens lexed beforehand (:func:`parse_tokens`),
+    so most processes never need it. Loaded parsers name this class as their lexer (Lark's
+    option for a lexer of one's own); it builds the same :class:`lark.lexer.ContextualLexer`
+    from the same terminals and parser states as Lark would have, and hands it the text.
+    """
+
+    __future_interface__ = 2  # lex(lexer_state, parser_state), as Lark's own lexers
+
+    def __init__(self, conf: lark.common.LexerConf) -> None:
+        self.conf = conf
+        self._lexer: lark.lexer.ContextualLexer | None = None
+
+    def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[lark.Token]:
+        if self._lexer is None:
+            table = parser_state.parse_conf.parse_table
+            states: dict[int, Collection[str]] = {
+                state: list(actions) for state, actions in table.states.items()
+            }
+            self._lexer = lark.lexer.ContextualLexer(self.conf, states)
+        return self._lexer.lex(lexer_state, parser_state)
+
+
+def _lazy_lexer(data: dict[str, Any]) -> dict[str, Any]:
+    """Lark's serialized contextual parser ``data``, set to make its lexer when first used
+    (copied where it changes: the tables are left as they were read)."""
+    frontend = data["parser"]
+    if frontend["lexer_conf"]["lexer_type"] != "contextual" or data["options"].get("postlex"):
+        return data
+    lexer_conf = {**frontend["lexer_conf"], "lexer_type": LazyContextualLexer}
+    return {
+        **data,
+        "options": {**data["options"], "lexer": LazyContextualLexer},
+        "parser": {**frontend, "lexer_conf": lexer_conf},
+    }
 
 
 def parser(tables: Tables | None = None) -> lark.Lark:
