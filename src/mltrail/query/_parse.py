@@ -54,15 +54,17 @@ def parse(text: str, limits: FilterLimits = DEFAULT_LIMITS) -> lark.Tree[Any]:
     key = (text, limits)
     tree = _TREES.get(key)
     if tree is None:
-        check_text(text, limits)
-        tree = _parse(text)
+        tree = _parse(text, check_text(text, limits))
         _TREES.put(key, tree, len(text))
     return tree
 
 
-def _parse(text: str) -> lark.Tree[Any]:
+def _parse(text: str, tokens: list[lark.Token] | None = None) -> lark.Tree[Any]:
+    """The tree of ``text``, from its ``tokens`` (as ``check_text`` lexed them) where they
+    parse as they are, otherwise lexed again by the parser's contextual lexer."""
     try:
-        return _parser().parse(text)
+        tree = None if tokens is None else _grammar.parse_tokens(_parser(), tokens)
+        return tree if tree is not None else _parser().parse(text)
     except lark.UnexpectedCharacters as exc:
         pos = exc.pos_in_stream or 0
         raise QuerySyntaxError(
@@ -228,9 +230,12 @@ def position(text: str, pos: int) -> tuple[int, int]:
     return line, pos - (text.rfind("\n", 0, pos) + 1) + 1
 
 
-def check_text(text: str, limits: FilterLimits = DEFAULT_LIMITS) -> None:
+def check_text(text: str, limits: FilterLimits = DEFAULT_LIMITS) -> list[lark.Token] | None:
     """Refuse a query that is too long, nested too deeply, holds a literal too big or a value
-    no backend can take; cheap, and done before parsing (nothing recursive runs before it)."""
+    no backend can take; cheap, and done before parsing (nothing recursive runs before it).
+
+    Returns the tokens it read (for the parser: the text is lexed once), or ``None`` when the
+    text does not lex (the parser reports where, with a hint)."""
     if len(text) > limits.max_length:
         # Show the query up to where it crossed the limit, not megabytes of it.
         shown = text[: limits.max_length + 1]
@@ -264,16 +269,19 @@ def check_text(text: str, limits: FilterLimits = DEFAULT_LIMITS) -> None:
             hint=hint,
         )
     with contextlib.suppress(lark.LexError):  # the parser reports those, with a hint
-        _check_tokens(text, limits)
+        return _check_tokens(text, limits)
+    return None
 
 
-def _check_tokens(text: str, limits: FilterLimits) -> None:
+def _check_tokens(text: str, limits: FilterLimits) -> list[lark.Token]:
     # Nesting: each open "(" of a group counts one, and so does each NOT in force; a NOT is in
     # force from where it stands to the next AND/OR or ")" of its own group.
     groups: list[int] = [0]  # NOTs in force per open group
     lists: list[bool] = []  # per open "(": is it an IN list?
     previous = ""
-    for token in _tokens(text):
+    tokens: list[lark.Token] = []
+    for token in _tokens(text):  # checked as they come: the checks up to a lexing error hold
+        tokens.append(token)
         kind = token.type
         if kind == "LPAR":
             is_list = previous == "_IN"
@@ -292,6 +300,7 @@ def _check_tokens(text: str, limits: FilterLimits) -> None:
         elif kind in ("STRING", "NUMBER", "QUOTED_NAME"):
             _check_literal(text, token, limits)
         previous = kind
+    return tokens
 
 
 def _check_depth(text: str, token: lark.Token, depth: int, limits: FilterLimits) -> None:
