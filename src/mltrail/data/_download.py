@@ -14,6 +14,7 @@ partial file is locked (``flock``) while it is written, and the second finds the
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 from collections.abc import Callable, Iterator
@@ -61,8 +62,15 @@ def download(
             out.seek(offset)
             try:
                 received += _fetch(source, oid, out, offset, hasher, on_bytes)
-            finally:
                 out.flush()
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise FailedPreconditionError(
+                        f"no space left on the filesystem of {target.parent} for object {oid} "
+                        "(No space left on device); free some space (mltrail gc removes objects "
+                        "no artifact needs) and pull again: the download resumes where it stopped"
+                    ) from None
+                raise
             if hasher.hexdigest() == oid.hexdigest:
                 os.chmod(partial, _files.READ_ONLY)
                 target.parent.mkdir(parents=True, exist_ok=True)

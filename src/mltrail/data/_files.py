@@ -8,6 +8,7 @@ can (Btrfs, XFS, bcachefs...); anywhere else it fails with ``OSError`` and the c
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import uuid
@@ -109,18 +110,32 @@ def hash_file(path: str | os.PathLike[str], algorithm: str) -> tuple[Any, int]:
     return h, total
 
 
+#: (source device, target directory device) pairs a reflink failed between: asked again, they
+#: fail at once, without creating (and removing) a file each time.
+_NO_REFLINK: set[tuple[int, int]] = set()
+
+#: The errors of a filesystem (or a pair of them) that cannot share blocks.
+_CANNOT_SHARE = {errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS}
+
+
 def reflink(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
     """Makes ``target`` (a new file) share the blocks of ``source``; ``OSError`` where the file
-    system cannot (``target`` is then removed)."""
+    system cannot (``target`` is then removed). A pair of devices that could not is remembered
+    for the process, and fails at once the next time."""
     import fcntl
 
     with open(source, "rb") as src:
+        pair = (os.fstat(src.fileno()).st_dev, os.stat(os.path.dirname(target) or ".").st_dev)
+        if pair in _NO_REFLINK:
+            raise OSError(errno.EOPNOTSUPP, "reflinks are not possible here", str(target))
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             fcntl.ioctl(fd, FICLONE, src.fileno())
-        except BaseException:
+        except BaseException as exc:
             os.close(fd)
             remove_quietly(target)
+            if isinstance(exc, OSError) and exc.errno in _CANNOT_SHARE:
+                _NO_REFLINK.add(pair)
             raise
         os.close(fd)
 

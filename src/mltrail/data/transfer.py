@@ -16,6 +16,7 @@ Memory is bounded: every object streams in chunks.
 
 from __future__ import annotations
 
+import errno
 import io
 import threading
 from collections.abc import Callable, Iterable
@@ -125,8 +126,13 @@ def transfer(
         sum(sizes.values()) + sum(len(data) for data, _ in manifests.values()),
     )
     lock = threading.Lock()
+    halted: list[str] = []  # why the transfer stopped: an end that no longer answers
 
     def copy(oid: Oid) -> None:
+        if halted:
+            with lock:
+                report.failed[oid] = f"not attempted: {halted[0]}"
+            return
         try:
             nbytes = _copy(src, dst, oid, sizes[oid], lambda n: meter.advance(0, n))
         except NotFoundError:  # the source lacks it (a FileNotFoundError is the destination's)
@@ -136,6 +142,8 @@ def transfer(
         except Exception as exc:
             with lock:
                 report.failed[oid] = _describe(exc)
+                if connection_lost(exc) and not halted:
+                    halted.append(f"the connection failed earlier ({_describe(exc)})")
             return
         meter.advance(1, 0)
         with lock:
@@ -237,6 +245,36 @@ def _ask(store: ObjectStore, question: Callable[[], T]) -> T:
         raise
     except Exception as exc:
         raise remote_error(store.url, exc) from exc
+
+
+#: errno values of a connection that failed (refused, reset, unreachable, timed out).
+_CONNECTION_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ECONNRESET,
+    errno.ECONNABORTED,
+    errno.EPIPE,
+    errno.ETIMEDOUT,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+}
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the other end stopped answering: then every
+    later object would wait out the same retries, and the transfer stops trying new ones."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (ConnectionError, TimeoutError)):
+            return True
+        if isinstance(current, OSError) and current.errno in _CONNECTION_ERRNOS:
+            return True
+        name = type(current).__name__
+        if "Connect" in name or "ConnectionLost" in name or name.endswith("TimeoutError"):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _describe(exc: BaseException) -> str:

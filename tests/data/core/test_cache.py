@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from data_helpers import oid_of
@@ -151,3 +152,31 @@ def test_a_large_directory_is_added_whole(cache: Cache, tmp_path: Path) -> None:
     manifest = cache.read_manifest(oid)
     assert len(manifest) == 200
     assert all(cache.has(member) for _, member in manifest)
+
+
+def test_a_failed_reflink_is_not_tried_again_between_the_same_devices(tmp_path: Path) -> None:
+    from mltrail.data import _files
+
+    source = tmp_path / "source"
+    source.write_bytes(b"x" * 4096)
+    try:
+        _files.reflink(source, tmp_path / "first")
+    except OSError:
+        pass
+    else:
+        pytest.skip("this filesystem shares blocks: reflinks succeed here")
+    pair = (source.stat().st_dev, tmp_path.stat().st_dev)
+    assert pair in _files._NO_REFLINK
+    assert not (tmp_path / "first").exists()
+    seen: list[str] = []
+    real_open = os.open
+
+    def watched(path: Any, *args: Any, **kwargs: Any) -> int:
+        seen.append(str(path))
+        return real_open(path, *args, **kwargs)
+
+    import unittest.mock
+
+    with unittest.mock.patch.object(os, "open", watched), pytest.raises(OSError):
+        _files.reflink(source, tmp_path / "second")
+    assert str(tmp_path / "second") not in seen and not (tmp_path / "second").exists()

@@ -289,3 +289,50 @@ def test_an_object_gone_from_the_cache_is_missing(odb: ObjectStore, cache: Cache
     cache.sizes = lambda oids, jobs=None: {oid: 14}  # type: ignore[method-assign]
     report = transfer(cache, odb, [oid])
     assert report.missing == {oid} and report.failed == {}
+
+
+def test_a_lost_connection_stops_the_transfer(counted: Counted, cache: Cache) -> None:
+    """Once the other end stops answering, no new object waits out the same failure: the
+    rest are reported as not attempted, and a rerun completes."""
+    odb, fs = counted
+    blobs = [os.urandom(CHUNK_SIZE) for _ in range(12)]
+    oids = [put(odb, data) for data in blobs]
+    fs.reset()
+    fs.fail_after = 1  # the first read fails: the connection is gone
+    first = transfer(odb, cache, oids, jobs=1)
+    assert not first.ok and first.transferred == 0
+    assert set(first.failed) == set(oids)
+    tried = [oid for oid, why in first.failed.items() if not why.startswith("not attempted")]
+    assert len(tried) == 1 and "connection reset" in first.failed[tried[0]]
+    assert fs.calls["open"] == 1  # the other eleven were never opened
+
+    fs.reset()
+    fs.fail_after = None
+    second = transfer(odb, cache, oids, jobs=4)
+    assert second.ok and second.transferred == 12
+    assert all(cache.local_path(oid).read_bytes() == data for oid, data in zip(oids, blobs))
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionRefusedError(111, "refused"),
+        TimeoutError("timed out"),
+        OSError(113, "No route to host"),
+    ],
+)
+def test_connection_failures_are_told_apart(error: BaseException) -> None:
+    from mltrail.data.transfer import connection_lost
+
+    assert connection_lost(error)
+    wrapped = RuntimeError("upload failed")
+    wrapped.__cause__ = error
+    assert connection_lost(wrapped)
+
+
+def test_other_failures_do_not_stop_a_transfer() -> None:
+    from mltrail.data.transfer import connection_lost
+
+    assert not connection_lost(OSError(28, "No space left on device"))
+    assert not connection_lost(FailedPreconditionError("object x is corrupt"))
+    assert not connection_lost(ValueError("bad"))
