@@ -9,8 +9,8 @@ import pytest
 from tracking_helpers import write
 
 import mltrail
+from mltrail._project import display_path, project_root
 from mltrail.tracking import Tracker
-from mltrail.tracking._project import display_path, project_root
 
 
 def test_default_store_is_a_sqlite_file_under_the_project(project: Path) -> None:

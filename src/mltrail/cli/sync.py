@@ -304,7 +304,7 @@ def sync_command(
 def _store(store: str | None) -> str:
     if store:
         return store
-    from mltrail.tracking._project import default_store_location, project_root
+    from mltrail._project import default_store_location, project_root
 
     return default_store_location(project_root())
 

@@ -36,7 +36,7 @@ class Settings:
             home = Path(self.home).expanduser().absolute()
             home.mkdir(parents=True, exist_ok=True)
             return home
-        from mltrail.tracking._project import project_root, state_directory
+        from mltrail._project import project_root, state_directory
 
         return state_directory(project_root())
 
@@ -44,6 +44,6 @@ class Settings:
         """The default project's store: ``store``, else the working tree's embedded file."""
         if store is not None:
             return store
-        from mltrail.tracking._project import default_store_location, project_root
+        from mltrail._project import default_store_location, project_root
 
         return default_store_location(project_root())

@@ -171,7 +171,7 @@ def infer_kind(url: str) -> Kind:
 def config_path(start: str | os.PathLike[str] | None = None) -> Path:
     """``.mltrail/config.toml`` of the working tree around ``start`` (default: the current
     directory)."""
-    from mltrail.tracking._project import DIRECTORY, project_root
+    from mltrail._project import DIRECTORY, project_root
 
     return project_root(start) / DIRECTORY / CONFIG_FILE
 
@@ -541,7 +541,7 @@ def _read(file: Path) -> dict[str, Any]:
 def _write(file: Path, document: dict[str, Any]) -> None:
     import tomli_w
 
-    from mltrail.tracking._project import DIRECTORY, state_directory
+    from mltrail._project import DIRECTORY, state_directory
 
     if file.parent.name == DIRECTORY:
         state_directory(file.parent.parent)  # with its .gitignore

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from mltrail._project import absolute
 from mltrail.model import Artifact, ArtifactState, PropertyValue
 from mltrail.tracking import _schema as S
-from mltrail.tracking._project import absolute
 from mltrail.tracking._values import property_dict
 from mltrail.tracking.environment import Environment
 from mltrail.tracking.hashing import ContentDigest, Hasher, digest_document

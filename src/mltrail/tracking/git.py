@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from mltrail.tracking._project import find_git_dir_holder
+from mltrail._project import find_git_dir_holder
 
 __all__ = ["GitInfo", "capture_git"]
 

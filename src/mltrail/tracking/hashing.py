@@ -23,20 +23,19 @@ have not changed.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
 import stat
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mltrail.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
+from mltrail._project import absolute
+from mltrail.data._manifest import manifest_bytes, stat_path, walk_files
+from mltrail.errors import FailedPreconditionError, InvalidArgumentError
 from mltrail.tracking._memo import Entry, HashMemo
-from mltrail.tracking._project import absolute
 
 __all__ = ["ALGORITHMS", "ContentDigest", "Hasher", "digest_document"]
 
@@ -125,7 +124,7 @@ class Hasher:
     def digest(self, path: str | os.PathLike[str]) -> ContentDigest:
         """The digest of a file or a directory (symbolic links are followed)."""
         target = absolute(path)
-        st = _stat(str(target))
+        st = stat_path(str(target))
         if stat.S_ISDIR(st.st_mode):
             return self._directory(target, st)
         if not stat.S_ISREG(st.st_mode):
@@ -147,7 +146,7 @@ class Hasher:
         """
         for attempt in range(READ_ATTEMPTS):
             if attempt:
-                st = _stat(path)
+                st = stat_path(path)
                 if not stat.S_ISREG(st.st_mode):
                     raise InvalidArgumentError(f"{path} is no longer a regular file")
             if self.memo is not None:
@@ -176,74 +175,19 @@ class Hasher:
 
     def _directory(self, root: Path, st: os.stat_result) -> ContentDigest:
         started = time.time_ns()
-        manifest: list[dict[str, str]] = []
+        manifest: list[tuple[str, str]] = []
         entries: list[Entry] = []
         size = 0
-        for relpath, path, file_st in _walk_files(str(root), st):
+        for relpath, path, file_st in walk_files(str(root), st):
             hexdigest, file_st, entry = self._file(path, file_st)
             if entry is not None:
                 entries.append(entry)
-            manifest.append({self.algorithm: hexdigest, "relpath": relpath})
+            manifest.append((relpath, hexdigest))
             size += file_st.st_size
         if entries and self.memo is not None:
             self.memo.put(self.algorithm, entries, started)
-        manifest.sort(key=lambda item: item["relpath"])
-        text = json.dumps(manifest, sort_keys=True).encode("utf-8")
+        text = manifest_bytes(manifest, self.algorithm)
         hexdigest = hashlib.new(self.algorithm, text).hexdigest()
         return ContentDigest(
             self.algorithm, hexdigest, size, is_directory=True, file_count=len(manifest)
         )
-
-
-def _stat(path: str) -> os.stat_result:
-    """``os.stat`` (following links) with typed errors."""
-    try:
-        return os.stat(path)
-    except FileNotFoundError:
-        raise NotFoundError(f"{path} does not exist; log files that exist") from None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise InvalidArgumentError(
-                f"{path} is a loop of symbolic links; point the link at a file or a directory"
-            ) from None
-        raise InvalidArgumentError(f"cannot read {path}: {exc.strerror}") from None
-    except ValueError as exc:  # an embedded NUL character
-        raise InvalidArgumentError(f"{path!r} is not a valid path: {exc}") from None
-
-
-def _walk_files(root: str, root_stat: os.stat_result) -> Iterator[tuple[str, str, os.stat_result]]:
-    """(POSIX relative path, absolute path, stat) of every regular file below ``root``.
-
-    Symbolic links are followed, to files and to directories alike, and appear under their own
-    path inside ``root``. A link to a directory that is being walked (the directory itself or one
-    of its parents) would make the walk endless: it is an error. Dangling links and entries that
-    are neither files nor directories (sockets, pipes, devices) are left out.
-    """
-    active: set[tuple[int, int]] = {(root_stat.st_dev, root_stat.st_ino)}
-
-    def walk(directory: str, prefix: str) -> Iterator[tuple[str, str, os.stat_result]]:
-        try:
-            with os.scandir(directory) as scan:
-                children = sorted((entry.name, entry.path) for entry in scan)
-        except OSError as exc:
-            raise InvalidArgumentError(f"cannot list {directory}: {exc.strerror}") from None
-        for name, path in children:
-            try:
-                st = _stat(path)
-            except NotFoundError:  # a dangling symbolic link, or removed while walking
-                continue
-            relpath = prefix + name
-            if stat.S_ISREG(st.st_mode):
-                yield relpath, path, st
-            elif stat.S_ISDIR(st.st_mode):
-                key = (st.st_dev, st.st_ino)
-                if key in active:
-                    raise InvalidArgumentError(
-                        f"{path} leads back to a directory that contains it (a loop of symbolic "
-                        "links); remove the link or point it outside the tracked directory"
-                    )
-                active.add(key)
-                yield from walk(path, relpath + "/")
-                active.discard(key)
-
-    yield from walk(root, "")

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
+from mltrail._project import absolute
 from mltrail.errors import FailedPreconditionError, InvalidArgumentError, MltrailError
 from mltrail.model import (
     INPUT_EVENT_TYPES,
@@ -36,7 +37,6 @@ from mltrail.store import MetadataStore
 from mltrail.tracking import _artifacts as A
 from mltrail.tracking import _liveness as L
 from mltrail.tracking import _schema as S
-from mltrail.tracking._project import absolute
 from mltrail.tracking._scope import RunScope
 from mltrail.tracking._series import Series
 from mltrail.tracking._states import error_properties, final_state

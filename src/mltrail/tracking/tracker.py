@@ -20,6 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from mltrail._connect import connect
+from mltrail._project import (
+    MEMO_FILE,
+    absolute,
+    default_store_location,
+    display_path,
+    project_root,
+    state_directory,
+)
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError
 from mltrail.model import (
     Artifact,
@@ -37,14 +45,6 @@ from mltrail.tracking import _liveness as L
 from mltrail.tracking import _schema as S
 from mltrail.tracking._artifacts import environment_artifact
 from mltrail.tracking._memo import HashMemo
-from mltrail.tracking._project import (
-    MEMO_FILE,
-    absolute,
-    default_store_location,
-    display_path,
-    project_root,
-    state_directory,
-)
 from mltrail.tracking._scope import RunScope
 from mltrail.tracking._values import property_dict
 from mltrail.tracking._writer import ArtifactWriter
