@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from mltrail.cli import _progress
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -332,39 +334,19 @@ def _subset(context: str | None, artifact: int | None, execution: int | None) ->
 def progress_bar(console: Console | None = None) -> Iterator[Callable[[Report], None]]:
     """A callback for :func:`mltrail.sync.push`'s ``progress`` that draws a bar on stderr (when
     it is a terminal): what has moved so far, per direction."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TransferSpeedColumn,
-    )
-
-    console = console or Console(stderr=True)
-    if not console.is_terminal:
-        yield lambda report: None
-        return
-    columns = (
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[batches]} batch(es), {task.fields[records]} record(s)"),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as bar:
+    detail = "{task.fields[batches]} batch(es), {task.fields[records]} record(s)"
+    with _progress.bar(console, detail) as drawn:
+        if drawn is None:
+            yield lambda report: None
+            return
         tasks: dict[tuple[str, str], Any] = {}
 
         def update(report: Report) -> None:
             key = (report.source, report.target)
             if key not in tasks:
                 label = f"{report.source} -> {report.target}"
-                tasks[key] = bar.add_task(label, total=None, batches=0, records=0)
-            bar.update(
+                tasks[key] = drawn.add_task(label, total=None, batches=0, records=0)
+            drawn.update(
                 tasks[key],
                 completed=report.bytes,
                 batches=report.batches,

@@ -33,7 +33,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from mltrail.errors import (
@@ -42,6 +42,9 @@ from mltrail.errors import (
     InvalidArgumentError,
     NotFoundError,
 )
+
+if TYPE_CHECKING:
+    from mltrail.data import ObjectStore
 
 #: The file of the remote list, in the working tree's ``.mltrail`` directory.
 CONFIG_FILE = "config.toml"
@@ -137,6 +140,15 @@ class Remote:
                 "a remote that has a metadata end (mltrail remote list shows the kinds)"
             )
         return self.url
+
+    def open_data(self) -> ObjectStore:
+        """The data end opened (:func:`mltrail.data.open_remote` with ``data_options``);
+        FailedPreconditionError when the remote is metadata-only."""
+        if self.data is None:
+            raise _no_data_end(self)
+        from mltrail.data import open_remote
+
+        return open_remote(self.data, dict(self.data_options))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -293,11 +305,7 @@ def resolve_data(name_or_url: str | None, *, path: str | os.PathLike[str] | None
     if name_or_url in known:
         chosen = known[name_or_url]
         if chosen.data is None:
-            raise FailedPreconditionError(
-                f"remote {name_or_url!r} has no data end (it is metadata-only: {chosen.url}); "
-                f"give it one: mltrail remote remove {name_or_url}, then mltrail remote add "
-                f"{name_or_url} {chosen.url} --data URL"
-            )
+            raise _no_data_end(chosen)
         return chosen
     if _NAME.fullmatch(name_or_url) and not Path(name_or_url).exists():
         raise _unknown(name_or_url, known)
@@ -512,6 +520,14 @@ def _entry(file: Path, name: str, entry: Any) -> Remote:
     if not isinstance(options, dict):
         raise _malformed(file, f"[remote.{name}.data_options] must be a table")
     return Remote(name, entry.get("url"), entry.get("token_env"), entry.get("data"), options)
+
+
+def _no_data_end(remote: Remote) -> FailedPreconditionError:
+    return FailedPreconditionError(
+        f"remote {remote.name!r} has no data end (it is metadata-only: {remote.url}); give it "
+        f"one: mltrail remote remove {remote.name}, then mltrail remote add {remote.name} "
+        f"{remote.url} --data URL"
+    )
 
 
 def _unknown(name: str, known: dict[str, Remote]) -> NotFoundError:
