@@ -1,0 +1,125 @@
+"""Local file primitives of the object stores: streamed copies that hash, reflinks, temporaries.
+
+Every copy streams in :data:`CHUNK_SIZE` chunks through one reused buffer, so memory stays bounded
+whatever the file's size. A reflink (``FICLONE``) shares the source's blocks on file systems that
+can (Btrfs, XFS, bcachefs...); anywhere else it fails with ``OSError`` and the caller copies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+__all__ = [
+    "CHUNK_SIZE",
+    "READ_ONLY",
+    "copy_stream",
+    "hash_file",
+    "reflink",
+    "remove_quietly",
+    "temporary_beside",
+]
+
+#: Bytes read or written at a time.
+CHUNK_SIZE = 1 << 20
+
+#: The mode of objects in a local store: nobody edits an object in place.
+READ_ONLY = 0o444
+
+#: Linux's FICLONE ioctl: make the destination share the source's blocks.
+FICLONE = 0x40049409
+
+
+class Readable(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+class Writable(Protocol):
+    def write(self, data: Any, /) -> Any: ...
+
+
+def copy_stream(
+    source: Readable | BinaryIO,
+    target: Writable | BinaryIO,
+    hasher: Any | None = None,
+    on_bytes: Callable[[int], None] | None = None,
+) -> int:
+    """Copies ``source`` to ``target`` in chunks, feeding ``hasher`` (a hashlib object) on the
+    way; returns the number of bytes. ``on_bytes`` is told each chunk's size."""
+    total = 0
+    readinto = getattr(source, "readinto", None)
+    if readinto is not None:
+        buffer = bytearray(CHUNK_SIZE)
+        view = memoryview(buffer)
+        while True:
+            n = readinto(buffer)
+            if not n:
+                break
+            chunk = view[:n]
+            if hasher is not None:
+                hasher.update(chunk)
+            target.write(chunk)
+            total += n
+            if on_bytes is not None:
+                on_bytes(n)
+        return total
+    while True:
+        data = source.read(CHUNK_SIZE)
+        if not data:
+            break
+        if hasher is not None:
+            hasher.update(data)
+        target.write(data)
+        total += len(data)
+        if on_bytes is not None:
+            on_bytes(len(data))
+    return total
+
+
+def hash_file(path: str | os.PathLike[str], algorithm: str) -> tuple[Any, int]:
+    """A hashlib object fed with the bytes of the file at ``path``, and their number."""
+    h = hashlib.new(algorithm)
+    buffer = bytearray(CHUNK_SIZE)
+    view = memoryview(buffer)
+    total = 0
+    with open(path, "rb", buffering=0) as stream:
+        while True:
+            n = stream.readinto(buffer)
+            if not n:
+                break
+            h.update(view[:n])
+            total += n
+    return h, total
+
+
+def reflink(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Makes ``target`` (a new file) share the blocks of ``source``; ``OSError`` where the file
+    system cannot (``target`` is then removed)."""
+    import fcntl
+
+    with open(source, "rb") as src:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            fcntl.ioctl(fd, FICLONE, src.fileno())
+        except BaseException:
+            os.close(fd)
+            remove_quietly(target)
+            raise
+        os.close(fd)
+
+
+def temporary_beside(path: str | os.PathLike[str], suffix: str = ".tmp") -> Path:
+    """A fresh, unused name in ``path``'s directory for writing before a rename."""
+    target = Path(path)
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}{suffix}")
+
+
+def remove_quietly(path: str | os.PathLike[str]) -> None:
+    """Removes a file if it is there (a temporary on the way out of a failure)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
