@@ -147,8 +147,12 @@ def test_a_file_missing_from_the_cache_is_added_again(project: Path) -> None:
 # ---------------------------------------------------------------------------- two sites
 
 
-def test_a_model_logged_at_one_site_is_fetched_at_another(tmp_path: Path) -> None:
+def test_a_model_logged_at_one_site_is_fetched_at_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     site_a, site_b, shelf = tmp_path / "a", tmp_path / "b", tmp_path / "shelf"
+    site_a.mkdir()
+    monkeypatch.chdir(site_a)
     write(site_a / "data" / "train.csv", "a,b\n1,2\n")
     write(site_a / "data" / "images" / "x.png", b"\x89PNG x")
     write(site_a / "models" / "model.pkl", b"trained weights")
@@ -159,11 +163,13 @@ def test_a_model_logged_at_one_site_is_fetched_at_another(tmp_path: Path) -> Non
             images = run.log_dataset("data/images")
             model = run.log_model("models/model.pkl")
         pushed = tracker.push_data()  # the only remote with a data end
-        assert pushed.transferred == 5 and pushed.failed == {}  # 3 files, 1 image, 1 manifest
+        assert pushed.transferred == 4 and pushed.failed == {}  # 2 files, 1 image, 1 manifest
         assert tracker.push_data().transferred == 0  # only what the remote lacks
         sync.push(tracker.store, str(tmp_path / "carry.mltrail"))
     assert model.external_id is not None and images.external_id is not None
 
+    site_b.mkdir()
+    monkeypatch.chdir(site_b)
     with mltrail.connect(str(site_b / "site.db")) as store_b:
         sync.pull(store_b, str(tmp_path / "carry.mltrail"))
         with (
@@ -188,14 +194,19 @@ def test_a_model_logged_at_one_site_is_fetched_at_another(tmp_path: Path) -> Non
         assert run.fingerprint().parts()["inputs"]["models/model.pkl"] == model.external_id
 
 
-def test_fetch_verifies_the_bytes_and_says_what_is_wrong(tmp_path: Path) -> None:
+def test_fetch_verifies_the_bytes_and_says_what_is_wrong(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     site_a, site_b, shelf = tmp_path / "a", tmp_path / "b", tmp_path / "shelf"
     write(site_a / "model.pkl", b"trained weights")
+    site_b.mkdir()
+    monkeypatch.chdir(site_a)
     with tracked(site_a) as tracker:
         with tracker.stage("train").execution() as run:
             model = run.log_model("model.pkl")
         tracker.push_data(str(shelf))
         sync.push(tracker.store, str(site_b / "site.db"))
+    monkeypatch.chdir(site_b)
     assert model.external_id is not None
     on_shelf = cached(shelf, model.external_id)
     os.chmod(on_shelf, 0o644)

@@ -194,7 +194,7 @@ def artifact_checkout(
     pulled = None
     with transfer_bar(f"pull <- {label}") as progress:
         pulled = _fetch.present(local, [oid], there, progress=progress)
-    data.checkout(local, oid, destination, link=link, force=force)  # type: ignore[arg-type]
+    data.checkout(local, oid, destination, link=link, force=force)
     fetched = pulled.bytes if pulled is not None else 0
     if as_json:
         document = {"object": oid.external_id, "path": str(destination), "pulled_bytes": fetched}
@@ -226,28 +226,32 @@ def gc(force: bool, min_age: float, store: str | None, cache: str | None, as_jso
 
     with _opened(store) as opened:
         report = data.gc(opened, _cache(cache), dry_run=not force, min_age=min_age)
+    removed = [oid.external_id for oid in report.removed]
     if as_json:
-        click.echo(json.dumps({"dry_run": not force, **_gc_fields(report)}, indent=2))
+        document = {
+            "dry_run": report.dry_run,
+            "removed": removed,
+            "removed_bytes": report.removed_bytes,
+            "kept": report.kept,
+            "kept_bytes": report.kept_bytes,
+            "young": report.young,
+            "temporaries": report.temporaries,
+        }
+        click.echo(json.dumps(document, indent=2))
         return
-    fields = _gc_fields(report)
-    verb = "removed" if force else "would remove"
+    if report.dry_run:
+        for name in removed:  # what --force would remove
+            click.echo(f"would remove {name}")
+    young = f", {report.young} unreferenced but younger than {min_age:g} s" if report.young else ""
     click.echo(
-        f"{verb} {fields['removed_objects']} object(s), {fields['removed_bytes']:,} bytes; "
-        f"kept {fields['kept_objects']} object(s), {fields['kept_bytes']:,} bytes"
-        + ("" if force else " (dry run: --force removes them)")
+        f"{'would remove' if report.dry_run else 'removed'} {len(removed)} object(s), "
+        f"{report.removed_bytes:,} bytes; kept {report.kept} object(s), "
+        f"{report.kept_bytes:,} bytes{young}"
+        + (" (dry run: --force removes them)" if report.dry_run else "")
     )
 
 
 # -------------------------------------------------------------------------------- helpers
-
-
-def _gc_fields(report: Any) -> dict[str, int]:
-    return {
-        "removed_objects": report.removed_objects,
-        "removed_bytes": report.removed_bytes,
-        "kept_objects": report.kept_objects,
-        "kept_bytes": report.kept_bytes,
-    }
 
 
 @contextlib.contextmanager
@@ -260,14 +264,10 @@ def _opened(store: str | None) -> Iterator[MetadataStore]:
 
 
 def _cache(cache: str | None) -> Cache:
-    from mltrail.data import Cache
-
-    if cache is not None:
-        return Cache(cache)
     from mltrail._project import project_root
-    from mltrail.data.cache import default_cache_dir
+    from mltrail.data import Cache, default_cache_dir
 
-    return Cache(default_cache_dir(project_root()))
+    return Cache(cache if cache is not None else default_cache_dir(project_root()))
 
 
 def _data_remote(name_or_url: str | None) -> tuple[str, ObjectStore]:

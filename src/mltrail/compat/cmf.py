@@ -340,7 +340,7 @@ def artifact_pull(
             chosen = [
                 a
                 for a in chosen
-                if path in (a.properties.get("paths") or []) or artifact_name == a.external_id
+                if path in _listed(a.properties.get("paths")) or artifact_name == a.external_id
             ]
             if not chosen:
                 raise InvalidArgumentError(
@@ -364,3 +364,7 @@ def _tracker(pipeline_name: str, location: str) -> Tracker:
     if store is not None:
         _refuse_mlmd_file(store)
     return Tracker(pipeline_name, store, git=False, environment=False)
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

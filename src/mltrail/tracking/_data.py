@@ -45,7 +45,7 @@ class DataSide:
             if self._location is not None:
                 self._cache = Cache(self._location)
             else:
-                from mltrail.data.cache import default_cache_dir
+                from mltrail.data import default_cache_dir
 
                 self._cache = Cache(default_cache_dir(self.root))
         return self._cache

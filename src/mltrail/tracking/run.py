@@ -358,7 +358,7 @@ class Run:
             cache = self.scope.data.cache
             if not cache.has(oid):
                 F.present(cache, [oid], self.scope.data.remote_or_none(remote))
-            data.checkout(cache, oid, target, link=link, force=force)  # type: ignore[arg-type]
+            data.checkout(cache, oid, target, link=link, force=force)
             shown = self.scope.display_path(target)
             template = copy.deepcopy(found)
             template.id = None
