@@ -238,3 +238,39 @@ def test_push_data_needs_the_bytes_and_a_remote(project: Path, tmp_path: Path) -
         tracker.data.cache.remove([Oid.parse(f"sha256:{sha256(b'weights')}")])
         with pytest.raises(FailedPreconditionError):
             tracker.push_data(str(tmp_path / "elsewhere"))
+
+
+# ---------------------------------------------------------------------------- CMF's calls
+
+
+def test_cmf_artifact_push_and_pull(project: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from mltrail.compat import cmf
+
+    write(project / "data" / "raw.csv", "a\n1\n")
+    write(project / "model.pkl", b"weights")
+    shelf = tmp_path / "shelf"
+    with cmf.Cmf(pipeline_name="pipe") as metawriter:
+        metawriter.create_context(pipeline_stage="train")
+        metawriter.create_execution(execution_type="train")
+        metawriter.log_dataset("data/raw.csv", "input")
+        metawriter.log_model("model.pkl", "output")
+    report = cmf.artifact_push("pipe", remote=str(shelf))
+    assert (report.transferred, report.skipped) == (2, 0)
+    assert cmf.artifact_push("pipe", "mlmd", remote=str(shelf)).transferred == 0
+    (project / "model.pkl").unlink()
+    (project / "data" / "raw.csv").unlink()
+    shutil.rmtree(project / ".mltrail" / "cache")
+    assert cmf.artifact_pull("pipe", artifact_name="model.pkl:abc", remote=str(shelf)) == [
+        project / "model.pkl"
+    ]
+    assert (project / "model.pkl").read_bytes() == b"weights"
+    assert not (project / "data" / "raw.csv").exists()
+    pulled = cmf.artifact_pull("pipe", remote=str(shelf))
+    assert sorted(pulled) == [project / "data" / "raw.csv", project / "model.pkl"]
+    assert (project / "data" / "raw.csv").read_text() == "a\n1\n"
+    with pytest.raises(NotFoundError, match="pipeline 'other' has logged nothing"):
+        cmf.artifact_push("other", remote=str(shelf))
+    with pytest.raises(InvalidArgumentError, match=r"has no file or directory 'nothing\.csv'"):
+        cmf.artifact_pull("pipe", artifact_name="nothing.csv", remote=str(shelf))
