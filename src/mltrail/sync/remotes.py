@@ -308,7 +308,11 @@ def resolve_data(name_or_url: str | None, *, path: str | os.PathLike[str] | None
             raise _no_data_end(chosen)
         return chosen
     if _NAME.fullmatch(name_or_url) and not Path(name_or_url).exists():
-        raise _unknown(name_or_url, known)
+        unknown = _unknown(name_or_url, known)
+        raise NotFoundError(
+            f"{unknown.message}; a directory that does not exist yet is given as a path "
+            f"(./{name_or_url})"
+        )
     if not _may_be_data(name_or_url):
         raise InvalidArgumentError(
             f"{name_or_url} is not a data end: artifact bytes go to a directory or an fsspec "
