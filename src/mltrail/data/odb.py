@@ -47,8 +47,11 @@ TMP = "tmp"
 #: Largest manifest read into memory (a manifest of a million files is ~100 MB).
 MAX_MANIFEST_BYTES = 1 << 30
 
-#: Multipart part size for uploads to object stores (S3 allows at most 10,000 parts).
+#: Multipart part size for uploads to object stores (larger for objects over 80 GB).
 PART_SIZE = 8 << 20
+
+#: Parts of a multipart upload, kept under S3's limit of 10,000.
+MAX_PARTS = 9000
 
 
 def default_jobs() -> int:
@@ -192,16 +195,25 @@ class ObjectStore:
             raise NotFoundError(f"object {oid} is not in {self.url}") from None
 
     def read_bytes(self, oid: Oid) -> bytes:
-        """A small object's bytes, verified against its digest (FailedPreconditionError)."""
+        """A small object's bytes (a manifest), verified against its digest: a corrupt or
+        truncated object is a FailedPreconditionError, as is one over :data:`MAX_MANIFEST_BYTES`."""
         import hashlib
 
+        hasher = hashlib.new(oid.algorithm)
+        chunks: list[bytes] = []
+        total = 0
         with self.open(oid) as stream:
-            data = stream.read(MAX_MANIFEST_BYTES + 1)
-        if len(data) > MAX_MANIFEST_BYTES:
-            raise FailedPreconditionError(f"object {oid} in {self.url} is too large to read whole")
-        if hashlib.new(oid.algorithm, data).hexdigest() != oid.hexdigest:
+            while chunk := stream.read(_files.CHUNK_SIZE):
+                total += len(chunk)
+                if total > MAX_MANIFEST_BYTES:
+                    raise FailedPreconditionError(
+                        f"object {oid} in {self.url} is too large to read whole"
+                    )
+                hasher.update(chunk)
+                chunks.append(chunk)
+        if hasher.hexdigest() != oid.hexdigest:
             raise FailedPreconditionError(corrupt_message(oid, self))
-        return data
+        return b"".join(chunks)
 
     def read_manifest(self, oid: Oid) -> list[tuple[str, Oid]]:
         """(relative path, file id) of each file of a directory object, verified."""
@@ -230,7 +242,7 @@ class ObjectStore:
         if self.is_local:
             return self._put_local(oid, Path(local_path))
         with open(local_path, "rb") as source:
-            return self.write_stream(oid, source)
+            return self.write_stream(oid, source, size=os.fstat(source.fileno()).st_size)
 
     def _put_local(self, oid: Oid, source: Path) -> int:
         target = self.local_path(oid)
@@ -258,8 +270,12 @@ class ObjectStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(temporary, target)
 
-    def write_stream(self, oid: Oid, source: Any, on_bytes: Any = None) -> int:
-        """Stores what ``source`` (a binary file object) reads as ``oid``, atomically."""
+    def write_stream(
+        self, oid: Oid, source: Any, on_bytes: Any = None, *, size: int | None = None
+    ) -> int:
+        """Stores what ``source`` (a binary file object) reads as ``oid``, atomically; returns
+        the bytes written. ``size``, when known, sizes the parts of a multipart upload (an object
+        store takes at most 10,000 parts). ``on_bytes`` is told each chunk's size."""
         target = self.path(oid)
         if self.is_local:
             temporary = self._local_temporary()
@@ -272,7 +288,7 @@ class ObjectStore:
                 raise
             return size
         if self._atomic_put:
-            return self._write_object(target, source, on_bytes)
+            return self._write_object(target, source, on_bytes, size)
         parent = target.rsplit("/", 1)[0]
         self._makedirs(parent)
         remote_temporary = f"{parent}/{_files.temporary_beside(target).name}"
@@ -286,8 +302,9 @@ class ObjectStore:
             raise
         return size
 
-    def _write_object(self, target: str, source: Any, on_bytes: Any) -> int:
-        out = self.fs.open(target, "wb", block_size=PART_SIZE)
+    def _write_object(self, target: str, source: Any, on_bytes: Any, size: int | None) -> int:
+        part = max(PART_SIZE, -(-(size or 0) // MAX_PARTS))
+        out = self.fs.open(target, "wb", block_size=part)
         try:
             size = _files.copy_stream(source, out, on_bytes=on_bytes)
         except BaseException:

@@ -124,7 +124,7 @@ def transfer(
 
     def copy(oid: Oid) -> None:
         try:
-            nbytes = _copy(src, dst, oid, lambda n: meter.advance(0, n))
+            nbytes = _copy(src, dst, oid, sizes[oid], lambda n: meter.advance(0, n))
         except (NotFoundError, FileNotFoundError):
             with lock:
                 report.missing.add(oid)
@@ -199,11 +199,13 @@ def _read_manifests(
     return found
 
 
-def _copy(src: ObjectStore, dst: ObjectStore, oid: Oid, on_bytes: Callable[[int], None]) -> int:
+def _copy(
+    src: ObjectStore, dst: ObjectStore, oid: Oid, size: int, on_bytes: Callable[[int], None]
+) -> int:
     if dst.is_local:
         return download(src, oid, dst.local_path(oid), dst.partial_path(oid), on_bytes)
     with src.open(oid) as stream:
-        return dst.write_stream(oid, stream, on_bytes)
+        return dst.write_stream(oid, stream, on_bytes, size=size)
 
 
 def _run(fn: Callable[[Oid], None], oids: list[Oid], workers: int) -> None:

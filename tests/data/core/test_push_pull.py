@@ -1,0 +1,199 @@
+"""push and pull of a store's artifact bytes: a project logged with the Tracker, a remote object
+store (a local directory or memory), and a second site with an empty cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from data_helpers import overwrite
+
+from mltrail import Artifact, MetadataStore
+from mltrail.data import Cache, ObjectStore, Oid, pull, push
+from mltrail.data._select import holdings
+from mltrail.errors import FailedPreconditionError, NotFoundError
+from mltrail.tracking import Tracker
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+class Logged:
+    """What the project logged: artifacts by name."""
+
+    def __init__(self, **artifacts: Artifact) -> None:
+        self.artifacts = artifacts
+
+    def __getitem__(self, name: str) -> Artifact:
+        return self.artifacts[name]
+
+    def oids(self, *names: str) -> set[Oid]:
+        chosen = [self.artifacts[n] for n in names or self.artifacts]
+        return {holding.oid for holding in holdings(chosen)}
+
+
+@pytest.fixture
+def logged(store: MetadataStore, project: Path) -> Logged:
+    write(project / "data" / "train.csv", b"x,y\n" + b"1,2\n" * 1000)
+    write(project / "data" / "images" / "a.png", os.urandom(5000))
+    write(project / "data" / "images" / "nested" / "b.png", os.urandom(7000))
+    write(project / "models" / "model.bin", os.urandom(20_000))
+    write(project / "raw" / "0.txt", b"slice member zero")
+    write(project / "raw" / "1.txt", b"slice member one")
+    with Tracker("vision", store=store, root=project) as tracker:
+        with tracker.stage("prepare").execution() as run:
+            table = run.log_dataset(project / "data" / "train.csv")
+            images = run.log_dataset(project / "data" / "images", "output")
+            piece = run.log_dataslice("hard", [project / "raw" / "0.txt", project / "raw/1.txt"])
+        with tracker.stage("train").execution() as run:
+            model = run.log_model(project / "models" / "model.bin")
+            run.log_metrics({"accuracy": 0.9})
+    return Logged(table=table, images=images, slice=piece, model=model)
+
+
+def _objects(store: ObjectStore) -> set[Oid]:
+    return {oid for oid, _, _ in store.walk()}
+
+
+def test_push_adds_to_the_cache_and_sends(
+    store: MetadataStore, project: Path, logged: Logged, odb: ObjectStore
+) -> None:
+    report = push(store, odb, root=project)
+    cache = Cache(project / ".mltrail" / "cache")  # the project's default cache
+    expected = logged.oids()
+    everything = _objects(cache)
+    assert expected <= everything
+    assert len(everything) == len(expected) + 2  # the image directory's two files
+    assert _objects(odb) == everything
+    assert report.ok and report.transferred == len(everything)
+    for artifact in ("table", "model"):
+        oid = Oid.parse(str(logged[artifact].external_id))
+        assert odb.read_bytes(oid) == cache.local_path(oid).read_bytes()
+
+    again = push(store, odb, root=project)
+    assert (again.transferred, again.bytes) == (0, 0)
+
+
+def test_pull_into_an_empty_cache_at_another_site(
+    store: MetadataStore, project: Path, logged: Logged, odb: ObjectStore, tmp_path: Path
+) -> None:
+    push(store, odb, root=project)
+    elsewhere = Cache(tmp_path / "site2" / "cache")
+    report = pull(store, odb, cache=elsewhere)
+    assert report.ok and _objects(elsewhere) == _objects(odb)
+    model = Oid.parse(str(logged["model"].external_id))
+    assert elsewhere.local_path(model).read_bytes() == (project / "models/model.bin").read_bytes()
+    images = Oid.parse(str(logged["images"].external_id))
+    files = dict(elsewhere.read_manifest(images))
+    assert (
+        elsewhere.local_path(files["nested/b.png"]).read_bytes()
+        == (project / "data/images/nested/b.png").read_bytes()
+    )
+    assert pull(store, odb, cache=elsewhere).transferred == 0
+
+
+def test_pull_refuses_a_corrupt_object(
+    store: MetadataStore, project: Path, logged: Logged, odb: ObjectStore, tmp_path: Path
+) -> None:
+    push(store, odb, root=project)
+    model = Oid.parse(str(logged["model"].external_id))
+    overwrite(odb, model, b"tampered")
+    elsewhere = Cache(tmp_path / "site2")
+    with pytest.raises(FailedPreconditionError, match=f"{model}.*corrupt") as caught:
+        pull(store, odb, cache=elsewhere)
+    assert "push them from a site that has them" in str(caught.value)
+    assert not elsewhere.has(model)
+    assert _objects(elsewhere) == _objects(odb) - {model}  # everything else arrived
+    assert not list(elsewhere.tmp_dir.iterdir())
+
+
+def test_push_refuses_a_file_changed_since_it_was_logged(
+    store: MetadataStore, project: Path, logged: Logged, odb: ObjectStore
+) -> None:
+    (project / "models" / "model.bin").write_bytes(b"retrained meanwhile")
+    model = Oid.parse(str(logged["model"].external_id))
+    with pytest.raises(FailedPreconditionError, match="changed since it was logged") as caught:
+        push(store, odb, root=project)
+    message = str(caught.value)
+    assert f"artifact {logged['model'].id}" in message and "models/model.bin" in message
+    assert not odb.exists(model)
+    assert logged.oids() - {model} <= _objects(odb)  # everything else was sent
+    assert not Cache(project / ".mltrail" / "cache").has(model)
+
+
+def test_a_missing_file_already_at_the_remote_is_fine(
+    store: MetadataStore, project: Path, logged: Logged, odb: ObjectStore, tmp_path: Path
+) -> None:
+    push(store, odb, root=project, cache=Cache(tmp_path / "first"))
+    (project / "data" / "train.csv").unlink()
+    report = push(store, odb, root=project, cache=Cache(tmp_path / "second"))
+    assert report.transferred == 0
+
+
+def test_a_missing_file_nowhere_is_reported(
+    store: MetadataStore, project: Path, logged: Logged, odb: ObjectStore
+) -> None:
+    (project / "data" / "train.csv").unlink()
+    with pytest.raises(FailedPreconditionError, match=r"data/train\.csv does not exist"):
+        push(store, odb, root=project)
+
+
+def test_selection_by_artifact_and_context(
+    store: MetadataStore, project: Path, logged: Logged, odb: ObjectStore, tmp_path: Path
+) -> None:
+    cache = Cache(tmp_path / "cache")
+    push(store, odb, root=project, cache=cache, artifacts=[logged["model"].id])  # type: ignore[list-item]
+    assert _objects(odb) == logged.oids("model")
+    push(store, odb, root=project, cache=cache, artifacts=[str(logged["table"].external_id)])
+    assert _objects(odb) == logged.oids("model", "table")
+
+    site = Cache(tmp_path / "site")
+    pull(store, odb, cache=site, context="vision/train")
+    assert _objects(site) == logged.oids("model")
+
+    push(store, odb, root=project, cache=cache, context="vision/prepare")
+    pull(store, odb, cache=site, context="vision")
+    images = Oid.parse(str(logged["images"].external_id))
+    assert _objects(site) == logged.oids() | {m for _, m in site.read_manifest(images)}
+
+    with pytest.raises(NotFoundError, match="no context named"):
+        pull(store, odb, cache=site, context="nonexistent")
+    with pytest.raises(NotFoundError, match="no artifact with id"):
+        pull(store, odb, cache=site, artifacts=[10**6])
+
+
+def test_a_pipeline_is_selected_in_a_few_statements(
+    store: MetadataStore,
+    project: Path,
+    odb: ObjectStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with Tracker("many", store=store, root=project) as tracker:
+        for i in range(40):
+            with tracker.stage(f"s{i % 4}").execution() as run:
+                run.log_dataset(write(project / "many" / f"{i}.txt", f"{i}".encode()))
+    calls: list[object] = []
+    real = store.database.run
+
+    def counting(fn: object, **kwargs: object) -> object:
+        calls.append(fn)
+        return real(fn, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store.database, "run", counting)
+    report = push(store, odb, root=project, cache=Cache(tmp_path / "c"), context="many")
+    assert report.transferred == 40
+    assert 1 <= len(calls) <= 4
+
+
+def test_remote_given_by_url(
+    store: MetadataStore, project: Path, logged: Logged, tmp_path: Path
+) -> None:
+    url = str(tmp_path / "odb-dir")
+    push(store, url, root=project)
+    pulled = pull(store, url, cache=Cache(tmp_path / "site"))
+    assert pulled.ok and pulled.transferred == len(_objects(Cache(tmp_path / "site")))
