@@ -274,3 +274,14 @@ def test_cmf_artifact_push_and_pull(project: Path, tmp_path: Path) -> None:
         cmf.artifact_push("other", remote=str(shelf))
     with pytest.raises(InvalidArgumentError, match=r"has no file or directory 'nothing\.csv'"):
         cmf.artifact_pull("pipe", artifact_name="nothing.csv", remote=str(shelf))
+
+
+def test_a_cache_that_cannot_be_written_is_a_clear_error(project: Path, tmp_path: Path) -> None:
+    write(project / "a.txt", "alpha")
+    blocker = write(tmp_path / "not-a-directory", "a file where the cache's parent should be")
+    with tracked(project, cache=blocker / "cache") as tracker:
+        run = tracker.stage("s").execution()
+        with pytest.raises(FailedPreconditionError, match=r"cannot put .* into the cache"):
+            run.log_dataset("a.txt")
+        run.end()
+        assert tracker.store.get_artifacts(filter_query="type = 'Dataset'") == []  # nothing

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mltrail.errors import InvalidArgumentError
+from mltrail.errors import FailedPreconditionError, InvalidArgumentError
 
 if TYPE_CHECKING:
     from mltrail.data import Cache, ObjectStore
@@ -58,8 +58,16 @@ class DataSide:
 
         oid = Oid(digest.algorithm, digest.hexdigest, digest.is_directory)
         cache = self.cache
-        if not cache.has(oid):
+        if cache.has(oid):
+            return
+        try:
             cache.add(path, oid)
+        except OSError as exc:  # no space, no permission: nothing was left behind
+            raise FailedPreconditionError(
+                f"cannot put {path} into the cache at {cache.root}: {exc.strerror or exc}; "
+                "free space there, choose another cache (Tracker(cache=DIRECTORY)), or log "
+                "metadata only (Tracker(cache=False))"
+            ) from None
 
     def remote(self, remote: Any) -> ObjectStore:
         """The data end ``remote`` stands for: an object store as given, a configured remote's
