@@ -226,6 +226,30 @@ def test_bad_input_is_a_one_line_error(tree: Path, shelf: Path) -> None:
     assert "FailedPreconditionError" in message and "model.pkl" in message
 
 
+def test_the_transfer_bar_draws_objects_and_bytes(tree: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from mltrail import data
+    from mltrail.cli._progress import transfer_bar
+
+    out = io.StringIO()
+    cache = Cache(tree / ".mltrail" / "cache")
+    remote = data.open_remote(str(tree.parent / "drawn"))
+    console = Console(file=out, force_terminal=True, width=150)
+    with transfer_bar("push -> drawn", console) as progress:
+        oids = [oid for oid, _, _ in cache.walk()]
+        report = data.transfer(cache, remote, oids, progress=progress)
+    assert report.transferred == OBJECTS
+    assert "push -> drawn" in out.getvalue() and f"{OBJECTS}/{OBJECTS} object(s)" in out.getvalue()
+    quiet = io.StringIO()
+    with transfer_bar("pull", Console(file=quiet)) as progress:  # not a terminal
+        progress.start(1, 10)
+        progress.advance(1, 10)
+    assert quiet.getvalue() == ""
+
+
 def test_the_command_line_starts_without_the_data_machinery() -> None:
     code = (
         "import json, sys; import mltrail.cli.main; "
