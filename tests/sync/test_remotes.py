@@ -109,6 +109,7 @@ def test_a_remote_with_both_ends_and_options(tree: Path) -> None:
     assert added.data == "s3://ml-artifacts/vision"  # no trailing slash
     assert added.data_options == {"endpoint_url": "http://127.0.0.1:8333", "use_ssl": False}
     assert remotes.resolve("central") == added
+    assert {added, remotes.resolve("central")} == {added}  # hashable, options aside
     assert remotes.resolve_data("central") == added
     text = (tree / ".mltrail" / "config.toml").read_text()
     assert "[remote.central.data_options]" in text and 'data = "s3://ml-artifacts/vision"' in text

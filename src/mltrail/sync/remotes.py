@@ -109,7 +109,7 @@ class Remote:
     url: str | None
     token_env: str | None = None
     data: str | None = None
-    data_options: Mapping[str, Any] = field(default_factory=dict)
+    data_options: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def kind(self) -> Kind:
