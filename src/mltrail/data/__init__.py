@@ -5,11 +5,13 @@ remotes (``files/<algorithm>/<hex[:2]>/<hex[2:]>``, ``.dir`` for directory manif
 remote reads as a remote here. The verbs:
 
 - :func:`push` / :func:`pull`: a store's artifact bytes to / from a remote, through the cache;
-- :func:`transfer`: objects between any two :class:`ObjectStore`\\ s, verified and in parallel;
+- :func:`transfer`: objects between any two :class:`ObjectStore` instances, verified, in parallel;
 - :func:`checkout`: an object of the :class:`Cache` materialized in the work tree;
 - :func:`gc`: cache objects no artifact refers to, removed.
 
-Nothing here imports fsspec until a store is opened.
+The functions ``transfer``, ``checkout`` and ``gc`` share their names with their modules: the
+names here are the functions (the modules are ``sys.modules["mltrail.data.transfer"]``...).
+fsspec is imported only when a store is opened.
 """
 
 from mltrail.data._oid import Oid

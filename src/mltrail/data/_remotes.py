@@ -33,11 +33,16 @@ def filesystem(url: str, options: dict[str, Any]) -> tuple[Any, str]:
         endpoint = options.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL")
         if endpoint:
             options["endpoint_url"] = endpoint
-    if scheme in ("ssh", "sftp") and "known_hosts" in options:
-        # asyncssh names it known_hosts too; a path given as text stays a path.
-        options["known_hosts"] = os.path.expanduser(str(options["known_hosts"]))
+    if scheme in ("ssh", "sftp") and isinstance(options.get("known_hosts"), str):
+        # A path given as text stays a path (expanded); None (no host check) and lists pass.
+        options["known_hosts"] = os.path.expanduser(options["known_hosts"])
     if scheme in ("ssh", "sftp") and isinstance(options.get("client_keys"), str):
         options["client_keys"] = [os.path.expanduser(options["client_keys"])]
+    if scheme in ("ssh", "sftp"):
+        # fsspec would hand back its cached instance, whose SSH connection may have died since
+        # (a server restart, a network cut): every later push or pull would fail. A new store
+        # gets a new connection.
+        options.setdefault("skip_instance_cache", True)
     try:
         from fsspec.core import url_to_fs
     except ImportError:  # pragma: no cover - fsspec is a dependency

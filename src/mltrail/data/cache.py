@@ -57,6 +57,8 @@ class AddReport:
 class Cache(ObjectStore):
     """The content-addressed cache at ``root`` on the local filesystem."""
 
+    trusted = True
+
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         from fsspec.implementations.local import LocalFileSystem
 

@@ -7,7 +7,8 @@ verified), asks the destination which objects it has (batched, see
 same way: absent ones are ``missing``), then copies files in a thread pool and, once every file
 of a directory is at the destination, its manifest: a present manifest implies present files.
 
-Downloads to a local store are hash-verified and resumable (:mod:`mltrail.data._download`);
+Downloads to a local store are hash-verified and resumable (:mod:`mltrail.data._download`),
+except copies from the cache to a local directory (the cache verified its objects as they came);
 uploads are atomic per object and restart per object (objects already there are skipped). Errors
 of one object do not stop the others: they are reported in :attr:`TransferReport.failed`.
 Memory is bounded: every object streams in chunks.
@@ -202,6 +203,10 @@ def _read_manifests(
 def _copy(
     src: ObjectStore, dst: ObjectStore, oid: Oid, size: int, on_bytes: Callable[[int], None]
 ) -> int:
+    if dst.is_local and src.is_local and src.trusted:
+        nbytes = dst.put_file(oid, src.local_path(oid))  # a reflink where possible
+        on_bytes(nbytes)
+        return nbytes
     if dst.is_local:
         return download(src, oid, dst.local_path(oid), dst.partial_path(oid), on_bytes)
     with src.open(oid) as stream:

@@ -48,7 +48,27 @@ def test_exists_many_batches_many_ids(counted: Counted) -> None:
     fs.reset()
     assert odb.exists_many(asked) == stored
     assert fs.calls["info"] == 0
-    assert fs.requests <= 2, fs.calls
+    assert fs.requests <= 2, fs.calls  # on a remote, a look at one fan-out directory first
+
+
+def test_exists_many_asks_each_when_the_store_is_much_larger(counted: Counted) -> None:
+    """Asking each of 70 ids beats listing a remote of 12,000 objects."""
+    odb, fs = counted
+    stored = [oid_of(f"object {i}".encode()) for i in range(12_000)]
+    for oid in stored:
+        path = odb.path(oid)
+        if odb.is_local:
+            os.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+            Path(path).write_bytes(b"x")
+        else:
+            fs.inner.pipe(path, b"x")
+    asked = {*stored[:35], *(oid_of(f"absent {i}".encode()) for i in range(35))}
+    fs.reset()
+    assert odb.exists_many(asked) == set(stored[:35])
+    if odb.is_local:
+        assert fs.calls["find"] == 1 and fs.calls["info"] == 0
+    else:
+        assert fs.calls["find"] == 0 and fs.calls["info"] == 70 and fs.calls["ls"] == 1
 
 
 def test_exists_many_for_few_ids_asks_each(counted: Counted) -> None:

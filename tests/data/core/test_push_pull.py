@@ -198,3 +198,32 @@ def test_remote_given_by_url(
     push(store, url, root=project)
     pulled = pull(store, url, cache=Cache(tmp_path / "site"))
     assert pulled.ok and pulled.transferred == len(_objects(Cache(tmp_path / "site")))
+
+
+def test_through_a_store_served_over_http(project: Path, tmp_path: Path) -> None:
+    """The selection reads go through the remote client's API as well (no SQL underneath)."""
+    import mltrail
+    from _remote import RemoteServer
+
+    server = RemoteServer(f"sqlite:///{tmp_path / 'served.db'}", tmp_path / "home")
+    try:
+        store = mltrail.connect(server.url)
+        write(project / "a.txt", b"first")
+        write(project / "b" / "c.txt", b"second")
+        with Tracker("served", store=store, root=project) as tracker:
+            with tracker.stage("one").execution() as run:
+                first = run.log_dataset(project / "a.txt")
+            with tracker.stage("two").execution() as run:
+                second = run.log_dataset(project / "b")
+        remote_dir = str(tmp_path / "objects")
+        report = push(store, remote_dir, root=project, context="served/one")
+        assert report.transferred == 1
+        site = Cache(tmp_path / "site")
+        pulled = pull(store, remote_dir, cache=site, artifacts=[str(first.external_id)])
+        assert pulled.transferred == 1
+        push(store, remote_dir, root=project)
+        assert pull(store, remote_dir, cache=site, context="served").transferred == 2
+        assert site.has(Oid.parse(str(second.external_id)))
+        store.close()
+    finally:
+        server.close()
