@@ -127,6 +127,24 @@ def test_push_of_one_artifact_or_one_pipeline(tree: Path, shelf: Path) -> None:
     assert len(objects(elsewhere)) == OBJECTS
 
 
+def test_a_remote_by_url_with_options(tree: Path) -> None:
+    target = tree.parent / "by-url"
+    ok("remote", "add", "url", f"file://{target}", "--option", "auto_mkdir=true")
+    assert ok("remote", "list", "--json").stdout.count('"auto_mkdir": true') == 1
+    assert ok("artifact", "push", "url").stdout.startswith(f"pushed {OBJECTS} object(s)")
+    assert len(objects(target)) == OBJECTS
+    import fsspec
+
+    memory = f"memory://{tree.parent.name}"  # an in-process filesystem: this process only
+    try:
+        assert ok("artifact", "push", memory).stdout.startswith(f"pushed {OBJECTS} object(s)")
+        empty = tree.parent / "from-memory"
+        pulled = ok("artifact", "pull", memory, "--cache", str(empty)).stdout
+        assert pulled.startswith(f"pulled {OBJECTS} object(s)") and f"from {memory}" in pulled
+    finally:
+        fsspec.filesystem("memory").rm(f"/{tree.parent.name}", recursive=True)
+
+
 def test_pull_into_an_empty_cache_then_checkout(tree: Path, shelf: Path) -> None:
     ok("artifact", "push")
     other = tree.parent / "other-cache"
