@@ -72,6 +72,7 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         execution.log_dataset("data/train.csv")
         execution.log_dataset("data/images")
         execution.log_model("model.pkl")
+        execution.log_dataslice("hard", ["data/train.csv", "data/images/a.png"])
         execution.log_metrics({"accuracy": 0.9})
     return root
 
@@ -108,7 +109,7 @@ def test_push_sends_every_object_then_nothing(tree: Path, shelf: Path) -> None:
     assert again == {
         "remote": "shelf",
         "transferred": 0,
-        "skipped": 3,  # the 3 artifacts' objects (a directory present is not opened)
+        "skipped": 4,  # the 3 artifacts' objects, and a.png that the slice asks for by itself
         "bytes": 0,
         "missing": [],
         "failed": {},
@@ -180,6 +181,16 @@ def test_checkout_restores_refuses_and_forces(tree: Path, shelf: Path) -> None:
     document = json.loads(ok("artifact", "checkout", digest, "--to", str(target), "--json").stdout)
     assert document == {"object": digest, "path": str(target), "pulled_bytes": 0}
     assert target.read_bytes() == FILES["data/train.csv"]
+
+
+def test_checkout_of_a_data_slice(tree: Path) -> None:
+    [piece] = [a for a in _artifacts(tree) if a.type == "DataSlice"]
+    out = tree.parent / "slice"
+    line = ok("artifact", "checkout", str(piece.id), "--to", str(out)).stdout.strip()
+    assert line == f"checked out {piece.external_id} at {out}"
+    assert (out / "data" / "train.csv").read_bytes() == FILES["data/train.csv"]
+    assert (out / "data" / "images" / "a.png").read_bytes() == FILES["data/images/a.png"]
+    assert not (out / "data" / "images" / "sub").exists()  # only the slice's members
 
 
 def test_checkout_pulls_what_the_cache_lacks(tree: Path, shelf: Path) -> None:

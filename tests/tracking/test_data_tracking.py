@@ -240,6 +240,34 @@ def test_push_data_needs_the_bytes_and_a_remote(project: Path, tmp_path: Path) -
             tracker.push_data(str(tmp_path / "elsewhere"))
 
 
+def test_a_data_slice_is_fetched_member_by_member(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site_a, site_b, shelf = tmp_path / "a", tmp_path / "b", tmp_path / "shelf"
+    write(site_a / "raw" / "0.txt", "zero")
+    write(site_a / "raw" / "deep" / "1.txt", "one")
+    monkeypatch.chdir(site_a)
+    with tracked(site_a) as tracker:
+        with tracker.stage("split").execution() as run:
+            piece = run.log_dataslice("hard", ["raw/0.txt", "raw/deep/1.txt"])
+        assert tracker.push_data(str(shelf)).transferred == 2
+        sync.push(tracker.store, str(tmp_path / "carry.mltrail"))
+    site_b.mkdir()
+    monkeypatch.chdir(site_b)
+    with tracked(site_b) as tracker:
+        sync.pull(tracker.store, str(tmp_path / "carry.mltrail"))
+        with tracker.stage("train").execution() as run:
+            assert piece.external_id is not None
+            assert run.fetch(piece.external_id, remote=str(shelf)) == site_b
+            copied = run.fetch(piece.external_id, to=tmp_path / "copy")
+        assert (site_b / "raw" / "0.txt").read_text() == "zero"
+        assert (site_b / "raw" / "deep" / "1.txt").read_text() == "one"
+        assert (copied / "raw" / "deep" / "1.txt").read_text() == "one"
+        [event] = tracker.store.get_events_by_execution_ids([run.id])
+        assert event.type == EventType.INPUT and event.path == ["hard"]
+        assert run.fingerprint().parts()["inputs"] == {"dataslice hard": piece.external_id}
+
+
 # ---------------------------------------------------------------------------- CMF's calls
 
 

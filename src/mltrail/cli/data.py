@@ -174,34 +174,36 @@ def artifact_checkout(
 ) -> None:
     """Make the bytes of artifact ID (or of DIGEST) present at its path.
 
-    A file or a directory is written from the cache, each file atomically; identical files in
-    place are left alone, differing ones refused unless --force. An artifact whose bytes are
-    not in the cache is pulled from the remote first."""
+    A file or a directory (or a data slice's files) is written from the cache, each file
+    atomically; identical files in place are left alone, differing ones refused unless
+    --force. Bytes not in the cache are pulled from the remote first."""
     from mltrail import data
     from mltrail._project import project_root
     from mltrail.tracking import _fetch
 
     local = _cache(cache)
-    if target.isdigit() or to is None:  # the store says what it is, and where it was logged
+    wanted = Path(to).absolute() if to is not None else None
+    if target.isdigit() or wanted is None:  # the store says what it is, and where it was logged
         with _opened(store) as opened:
             found = _fetch.find_artifact(opened, target)
-        oid = _fetch.artifact_oid(found)
-        destination = Path(to) if to is not None else _fetch.recorded_path(found, project_root())
+        destination, placed = _fetch.placements(found, wanted, project_root())
+        name = found.external_id or str(found.id)
     else:  # a digest checked out to a path needs no store
-        oid = data.Oid.parse(target)
-        destination = Path(to)
-    label, there = _checkout_remote(remote, local, oid)
-    pulled = None
+        destination, placed = wanted, [(data.Oid.parse(target), wanted)]
+        name = target
+    oids = [oid for oid, _ in placed]
+    label, there = _checkout_remote(remote, local, oids)
     with transfer_bar(f"pull <- {label}") as progress:
-        pulled = _fetch.present(local, [oid], there, progress=progress)
-    data.checkout(local, oid, destination, link=link, force=force)
+        pulled = _fetch.present(local, oids, there, progress=progress)
+    for oid, path in placed:
+        data.checkout(local, oid, path, link=link, force=force)
     fetched = pulled.bytes if pulled is not None else 0
     if as_json:
-        document = {"object": oid.external_id, "path": str(destination), "pulled_bytes": fetched}
+        document = {"object": name, "path": str(destination), "pulled_bytes": fetched}
         click.echo(json.dumps(document, indent=2))
         return
     source = f" (pulled {fetched:,} bytes from {label})" if pulled is not None else ""
-    click.echo(f"checked out {oid.external_id} at {destination}{source}")
+    click.echo(f"checked out {name} at {destination}{source}")
 
 
 @click.command("gc")
@@ -279,13 +281,13 @@ def _data_remote(name_or_url: str | None) -> tuple[str, ObjectStore]:
 
 
 def _checkout_remote(
-    name_or_url: str | None, cache: Cache, oid: Any
+    name_or_url: str | None, cache: Cache, oids: list[Any]
 ) -> tuple[str, ObjectStore | None]:
-    """The remote to pull from when the object is missing: the one given, else the only one
-    configured (none when there is none, or when the object is in the cache already)."""
+    """The remote to pull from when objects are missing: the one given, else the only one
+    configured (none when there is none, or when the objects are in the cache already)."""
     if name_or_url is not None:
         return _data_remote(name_or_url)
-    if cache.has(oid):
+    if all(cache.has(oid) for oid in oids):
         return "", None
     from mltrail.errors import InvalidArgumentError, NotFoundError
 

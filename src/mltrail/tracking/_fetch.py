@@ -3,8 +3,9 @@ remote first when missing), then checked out. Shared by ``Run.fetch`` and ``mltr
 checkout``.
 
 Only artifacts with bytes can be fetched: files and directories, whose ``external_id`` is their
-digest (``sha256:<hex>``, ``md5:<hex>.dir``, ...) and whose ``kind`` property says so. Metrics,
-environments and data slices are documents (a data slice's members are files of their own).
+digest (``sha256:<hex>``, ``md5:<hex>.dir``, ...) and whose ``kind`` property says so, and data
+slices, whose members are files with digests of their own. Metrics and environments are
+documents, with no bytes.
 """
 
 from __future__ import annotations
@@ -47,14 +48,14 @@ def find_artifact(store: MetadataStore, given: Artifact | int | str) -> Artifact
 
 
 def artifact_oid(artifact: Artifact) -> Oid:
-    """The object holding ``artifact``'s bytes; InvalidArgumentError when it has none."""
+    """The object holding a file's or directory's bytes; InvalidArgumentError for others."""
     from mltrail.data import Oid
 
     kind = artifact.properties.get("kind")
     if kind not in KINDS_WITH_BYTES or not artifact.external_id:
         raise InvalidArgumentError(
-            f"artifact {artifact.id} ({artifact.type}) has no bytes of its own: only files and "
-            "directories are fetched (a data slice's members are files: fetch them by digest)"
+            f"artifact {artifact.id} ({artifact.type}) has no bytes of its own: only files, "
+            "directories and data slices (their member files) are fetched"
         )
     return Oid.parse(artifact.external_id)
 
@@ -66,6 +67,34 @@ def recorded_path(artifact: Artifact, root: Path) -> Path:
         raise InvalidArgumentError(
             f"artifact {artifact.id} records no path: say where its bytes go (to=PATH)"
         )
+    return _under(root, path)
+
+
+def placements(
+    artifact: Artifact, to: Path | None, root: Path
+) -> tuple[Path, list[tuple[Oid, Path]]]:
+    """Where ``artifact``'s bytes go, and each object with its path: a file or a directory at
+    ``to`` (default: where it was logged); a data slice's members at their recorded paths
+    below ``to`` (default: ``root``)."""
+    from mltrail.data import Oid
+
+    members = artifact.properties.get("files")
+    if artifact.properties.get("kind") in KINDS_WITH_BYTES or not isinstance(members, list):
+        oid = artifact_oid(artifact)
+        target = to if to is not None else recorded_path(artifact, root)
+        return target, [(oid, target)]
+    base = to if to is not None else root
+    placed = []
+    for member in members:
+        if not isinstance(member, dict) or not isinstance(member.get("path"), str):
+            raise InvalidArgumentError(f"data slice {artifact.id} has a malformed member")
+        path = member["path"]
+        where = base / Path(path).name if to is not None and os.path.isabs(path) else None
+        placed.append((Oid.parse(str(member.get("digest"))), where or _under(base, path)))
+    return base, placed
+
+
+def _under(root: Path, path: str) -> Path:
     return root / path if not os.path.isabs(path) else Path(path)
 
 

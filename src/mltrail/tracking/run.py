@@ -344,6 +344,7 @@ class Run:
     ) -> Path:
         """Make the bytes of ``artifact`` (an artifact, an id or a digest, logged here or at
         another site) present at ``to`` (default: the path it was logged at, under the project
+        root; for a data slice, the directory its members' paths are below, default the
         root) and record it as an input of this run. Bytes missing from the cache are pulled
         from ``remote`` (a configured remote's name, a data URL, a directory or an
         :class:`~mltrail.data.ObjectStore`; None: the only configured remote with a data end),
@@ -353,20 +354,26 @@ class Run:
 
         with self._logging():
             found = F.find_artifact(self.scope.store, artifact)
-            oid = F.artifact_oid(found)
-            target = absolute(to) if to is not None else F.recorded_path(found, self.scope.root)
+            wanted = absolute(to) if to is not None else None
+            target, placed = F.placements(found, wanted, self.scope.root)
             cache = self.scope.data.cache
-            if not cache.has(oid):
-                F.present(cache, [oid], self.scope.data.remote_or_none(remote))
-            data.checkout(cache, oid, target, link=link, force=force)
-            shown = self.scope.display_path(target)
+            oids = [oid for oid, _ in placed]
+            if not all(cache.has(oid) for oid in oids):
+                F.present(cache, oids, self.scope.data.remote_or_none(remote))
+            for oid, path in placed:
+                data.checkout(cache, oid, path, link=link, force=force)
             template = copy.deepcopy(found)
             template.id = None
-            template.properties["paths"] = [shown]
             template.custom_properties = {}
-            self._record_file(template, EventType.INPUT, [shown])
             assert found.external_id is not None
-            self._inputs[shown] = found.external_id
+            if isinstance(found.properties.get("slice_name"), str):
+                name = f"dataslice {found.properties['slice_name']}"
+                self._record_file(template, EventType.INPUT, [str(found.properties["slice_name"])])
+            else:
+                name = self.scope.display_path(target)
+                template.properties["paths"] = [name]
+                self._record_file(template, EventType.INPUT, [name])
+            self._inputs[name] = found.external_id
             return target
 
     # ------------------------------------------------------------------------------ metrics
