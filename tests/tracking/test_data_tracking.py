@@ -144,6 +144,29 @@ def test_a_file_missing_from_the_cache_is_added_again(project: Path) -> None:
     assert entry.read_bytes() == b"alpha"
 
 
+def test_bytes_that_no_longer_match_the_digest_are_refused(project: Path) -> None:
+    # The memo vouches for a digest (same size, mtime and inode) that the bytes no longer
+    # have: the copy into the cache hashes them, refuses them, and the log records nothing.
+    path = write(project / "a.txt", "alpha", old=True)
+    with tracked(project) as tracker:
+        with tracker.stage("s").execution() as run:
+            logged = run.log_dataset("a.txt")
+        assert logged.external_id is not None
+        entry = cached(project / ".mltrail" / "cache", logged.external_id)
+        os.chmod(entry, 0o644)
+        entry.unlink()
+        before = path.stat()
+        with open(path, "r+b") as stream:  # same size, same inode
+            stream.write(b"ALPHA")
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        run = tracker.stage("s").execution()
+        with pytest.raises(FailedPreconditionError, match="changed since it was logged"):
+            run.log_dataset("a.txt")
+        run.end()
+        assert not entry.exists()
+        assert tracker.store.get_events_by_execution_ids([run.id]) == []
+
+
 # ---------------------------------------------------------------------------- two sites
 
 
