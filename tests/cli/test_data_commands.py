@@ -124,8 +124,9 @@ def test_push_of_one_artifact_or_one_pipeline(tree: Path, shelf: Path) -> None:
     assert by_digest.startswith("pushed 1 object(s)")
     assert ok("artifact", "push", "--context", "churn").stdout.startswith("pushed 3 object(s)")
     elsewhere = tree.parent / "elsewhere"
-    assert "to " + str(elsewhere) in ok("artifact", "push", str(elsewhere)).stdout
+    assert "to " + str(elsewhere) in ok("artifact", "push", str(elsewhere), "--jobs", "1").stdout
     assert len(objects(elsewhere)) == OBJECTS
+    assert "Invalid value for '--jobs'" in failed("artifact", "push", "--jobs", "0", code=2)
 
 
 def test_a_remote_by_url_with_options(tree: Path) -> None:
