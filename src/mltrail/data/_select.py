@@ -37,8 +37,8 @@ class Holding:
     @property
     def label(self) -> str:
         """How messages name the artifact: its id, type and first path."""
-        where = f" at {self.paths[0]}" if self.paths else ""
-        return f"artifact {self.artifact.id} ({self.artifact.type}{where}, {self.oid})"
+        where = self.paths[0] if self.paths else str(self.oid)
+        return f"artifact {self.artifact.id} ({self.artifact.type} {where})"
 
 
 def _paths(value: Any, *fallbacks: Any) -> tuple[str, ...]:

@@ -79,16 +79,19 @@ def push(
     at_remote = destination.exists_many(reasons, jobs=jobs) if reasons else set()
     report = transfer(cache, destination, set(wanted) - set(reasons), jobs=jobs, progress=progress)
     report.skipped += len(at_remote)
+    nowhere = {oid: why for oid, why in reasons.items() if oid not in at_remote}
     for oid in report.missing:
-        reasons.setdefault(oid, f"{oid} is not in the cache {cache.root}")
-    for oid, message in report.failed.items():
-        reasons[oid] = message
-    problems = {oid: why for oid, why in reasons.items() if oid not in at_remote}
-    if problems:
+        nowhere.setdefault(oid, f"not in the cache {cache.root}")
+    if nowhere or report.failed:
+        parts = []
+        if nowhere:
+            parts.append(_listing(nowhere, wanted, "are in neither the cache nor the remote"))
+        if report.failed:
+            parts.append(_listing(report.failed, wanted, "failed to arrive"))
         raise FailedPreconditionError(
-            _summary("pushed", report, destination)
-            + _listing(problems, wanted, "are neither in the cache nor at the remote")
-            + "; restore their files (or log them again) and push again"
+            _summary("pushed", "to", report, destination)
+            + ". ".join(parts)
+            + ". Then push again: what arrived is not sent twice"
         )
     return report
 
@@ -109,13 +112,20 @@ def pull(
     cache = cache if cache is not None else Cache()
     wanted = _by_oid(holdings(select_artifacts(store, artifacts, context)))
     report = transfer(source, cache, wanted, jobs=jobs, progress=progress)
-    problems = {oid: f"{oid} is not at {source.url}" for oid in report.missing}
-    problems.update(report.failed)
-    if problems:
+    if report.missing or report.failed:
+        parts = []
+        if report.missing:
+            missing = {oid: "" for oid in report.missing}
+            parts.append(
+                _listing(missing, wanted, "are not at the remote")
+                + "; push them from a site that has them"
+            )
+        if report.failed:
+            parts.append(_listing(report.failed, wanted, "failed to arrive"))
         raise FailedPreconditionError(
-            _summary("pulled", report, source)
-            + _listing(problems, wanted, "could not be pulled")
-            + "; push them from a site that has them, then pull again"
+            _summary("pulled", "from", report, source)
+            + ". ".join(parts)
+            + ". Then pull again: what arrived is not fetched twice"
         )
     return report
 
@@ -127,7 +137,7 @@ def _add_from_work_tree(cache: Cache, oid: Oid, held: list[Holding], base: Path)
     for recorded in dict.fromkeys(paths):
         path = Path(recorded) if os.path.isabs(recorded) else base / recorded
         if not os.path.exists(path):
-            reasons.append(f"{recorded} does not exist")
+            reasons.append(f"{recorded} does not exist under {base}; restore it")
             continue
         try:
             cache.add(path, oid)
@@ -140,10 +150,10 @@ def _add_from_work_tree(cache: Cache, oid: Oid, held: list[Holding], base: Path)
     return "; ".join(reasons)
 
 
-def _summary(verb: str, report: TransferReport, remote: ObjectStore) -> str:
+def _summary(verb: str, preposition: str, report: TransferReport, remote: ObjectStore) -> str:
     return (
-        f"{verb} {report.transferred} objects ({report.bytes} bytes) with {remote.url}, "
-        f"{report.skipped} already there; but "
+        f"{verb} {report.transferred} object(s) ({report.bytes} bytes) {preposition} "
+        f"{remote.url} ({report.skipped} already there), but "
     )
 
 
@@ -152,6 +162,6 @@ def _listing(problems: dict[Oid, str], wanted: dict[Oid, list[Holding]], what: s
     for oid in sorted(problems)[:LISTED]:
         owners = wanted.get(oid)
         label = owners[0].label if owners else f"a file of a directory ({oid})"
-        lines.append(f"{label}: {problems[oid]}")
+        lines.append(f"{label}: {problems[oid]}" if problems[oid] else label)
     more = f" (and {len(problems) - LISTED} more)" if len(problems) > LISTED else ""
-    return f"the bytes of {len(problems)} object(s) {what}{more}: " + "; ".join(lines)
+    return f"{len(problems)} object(s) {what}{more}: " + "; ".join(lines)

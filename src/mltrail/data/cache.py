@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from mltrail._project import DIRECTORY, project_root, state_directory
 from mltrail.data import _files
 from mltrail.data._manifest import manifest_bytes, stat_path, walk_files
 from mltrail.data._oid import Oid
-from mltrail.data.odb import ObjectStore
+from mltrail.data.odb import ObjectStore, default_jobs
 from mltrail.errors import FailedPreconditionError, InvalidArgumentError
 
 __all__ = ["CACHE_ENV", "AddReport", "Cache", "default_cache_dir"]
@@ -65,6 +67,7 @@ class Cache(ObjectStore):
         directory = Path(root) if root is not None else default_cache_dir()
         super().__init__(LocalFileSystem(), os.path.abspath(directory))
         self.directory = Path(self.root)
+        self._landing = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Cache({self.root!r})"
@@ -109,11 +112,10 @@ class Cache(ObjectStore):
         report = AddReport()
         landed: list[Oid] = []
         try:
+            members = list(walk_files(str(source), st))
+            added = self._add_files([Path(path) for _, path, _ in members], oid.algorithm, landed)
             entries: list[tuple[str, str]] = []
-            for relpath, member, _ in walk_files(str(source), st):
-                member_oid, part = self._add_file(Path(member), oid.algorithm, None)
-                if part.added:
-                    landed.append(member_oid)
+            for (relpath, _, _), (member_oid, part) in zip(members, added):
                 report.merge(part)
                 entries.append((relpath, member_oid.hexdigest))
             data = manifest_bytes(entries, oid.algorithm)
@@ -134,6 +136,31 @@ class Cache(ObjectStore):
         report.bytes += len(data)
         return report
 
+    def _add_files(
+        self, sources: list[Path], algorithm: str, landed: list[Oid]
+    ) -> list[tuple[Oid, AddReport]]:
+        """:meth:`_add_file` of each source, in parallel threads (hashing and copying release
+        the GIL); every object that landed is appended to ``landed``, also when one failed
+        (then the first failure is raised once all are done)."""
+        lock = threading.Lock()
+
+        def add(source: Path) -> tuple[Oid, AddReport]:
+            result = self._add_file(source, algorithm, None)
+            if result[1].added:
+                with lock:
+                    landed.append(result[0])
+            return result
+
+        if len(sources) <= 1:
+            return [add(source) for source in sources]
+        with ThreadPoolExecutor(min(len(sources), default_jobs())) as pool:
+            futures = [pool.submit(add, source) for source in sources]
+        for future in futures:
+            error = future.exception()
+            if error is not None:
+                raise error
+        return [future.result() for future in futures]
+
     def _add_file(
         self, source: Path, algorithm: str, expected: Oid | None
     ) -> tuple[Oid, AddReport]:
@@ -150,10 +177,11 @@ class Cache(ObjectStore):
             actual = Oid(algorithm, hasher.hexdigest())
             if expected is not None and actual != expected:
                 raise FailedPreconditionError(_changed(source, expected))
-            if self.has(actual):
-                _files.remove_quietly(temporary)
-                return actual, AddReport(skipped=1)
-            self._land(temporary, self.local_path(actual))
+            with self._landing:  # two equal files added at once: one lands, one is skipped
+                if self.has(actual):
+                    _files.remove_quietly(temporary)
+                    return actual, AddReport(skipped=1)
+                self._land(temporary, self.local_path(actual))
         except BaseException:
             _files.remove_quietly(temporary)
             raise

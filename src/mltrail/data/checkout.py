@@ -147,8 +147,7 @@ def _materialize(source: Path, path: Path, link: str) -> None:
 
 
 def _copy(source: Path, temporary: Path) -> None:
-    with open(source, "rb") as src, open(temporary, "xb") as out:
-        _files.copy_stream(src, out)
+    _files.copy_file(source, temporary)
     os.chmod(temporary, 0o644)
 
 

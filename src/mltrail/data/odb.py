@@ -45,6 +45,9 @@ LISTING_RATIO = 64
 #: Protocols whose single PUT (or completed multipart upload) is atomic: no temporary needed.
 OBJECT_STORE_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "oss"})
 
+#: Protocols whose filesystems cache directory listings unless told not to.
+LISTING_CACHES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
+
 #: The directory of a local store that holds temporaries and partial downloads.
 TMP = "tmp"
 
@@ -275,8 +278,7 @@ class ObjectStore:
                 _files.reflink(source, temporary)
                 size = os.stat(temporary).st_size
             except OSError:
-                with open(source, "rb") as src, open(temporary, "xb") as out:
-                    size = _files.copy_stream(src, out)
+                size = _files.copy_file(source, temporary)
             self._land(temporary, target)
         except BaseException:
             _files.remove_quietly(temporary)
@@ -385,5 +387,10 @@ def open_remote(url: str, options: Mapping[str, Any] | None = None) -> ObjectSto
     """
     from mltrail.data._remotes import filesystem
 
-    fs, root = filesystem(url, dict(options or {}))
+    given = dict(options or {})
+    if url.split("://", 1)[0].lower() in LISTING_CACHES:
+        # Their listings would be cached for the life of the process (fsspec reuses the
+        # instance): an object another site pushed since would stay invisible.
+        given.setdefault("use_listings_cache", False)
+    fs, root = filesystem(url, given)
     return ObjectStore(fs, root, url=url)

@@ -126,7 +126,7 @@ def transfer(
     def copy(oid: Oid) -> None:
         try:
             nbytes = _copy(src, dst, oid, sizes[oid], lambda n: meter.advance(0, n))
-        except (NotFoundError, FileNotFoundError):
+        except NotFoundError:  # the source lacks it (a FileNotFoundError is the destination's)
             with lock:
                 report.missing.add(oid)
             return
@@ -185,7 +185,7 @@ def _read_manifests(
 
             entries = parse_manifest(data, oid.algorithm, name=f"object {oid}")
             members = [oid.file(hexdigest) for _, hexdigest in entries]
-        except (NotFoundError, FileNotFoundError):
+        except NotFoundError:
             with lock:
                 report.missing.add(oid)
             return
@@ -204,7 +204,10 @@ def _copy(
     src: ObjectStore, dst: ObjectStore, oid: Oid, size: int, on_bytes: Callable[[int], None]
 ) -> int:
     if dst.is_local and src.is_local and src.trusted:
-        nbytes = dst.put_file(oid, src.local_path(oid))  # a reflink where possible
+        source = src.local_path(oid)
+        if not source.is_file():
+            raise NotFoundError(f"object {oid} is not in {src.url}")
+        nbytes = dst.put_file(oid, source)  # a reflink where possible
         on_bytes(nbytes)
         return nbytes
     if dst.is_local:

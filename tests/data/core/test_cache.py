@@ -138,3 +138,16 @@ def test_a_large_file_is_copied_in_bounded_memory(cache: Cache, tmp_path: Path) 
         tracemalloc.stop()
     assert peak < 8 << 20, peak
     assert cache.local_path(oid).stat().st_size == 64 << 20
+
+
+def test_a_large_directory_is_added_whole(cache: Cache, tmp_path: Path) -> None:
+    source = tmp_path / "many"
+    for i in range(200):
+        (source / f"d{i % 7}").mkdir(parents=True, exist_ok=True)
+        (source / f"d{i % 7}" / f"{i}.txt").write_bytes(f"file {i % 150}".encode())
+    oid = _digest(source)
+    report = cache.add(source, oid)
+    assert (report.added, report.skipped) == (151, 50)  # 150 distinct files and the manifest
+    manifest = cache.read_manifest(oid)
+    assert len(manifest) == 200
+    assert all(cache.has(member) for _, member in manifest)

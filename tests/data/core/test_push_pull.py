@@ -106,7 +106,7 @@ def test_pull_refuses_a_corrupt_object(
     elsewhere = Cache(tmp_path / "site2")
     with pytest.raises(FailedPreconditionError, match=f"{model}.*corrupt") as caught:
         pull(store, odb, cache=elsewhere)
-    assert "push them from a site that has them" in str(caught.value)
+    assert "push it again from a site that has it" in str(caught.value)
     assert not elsewhere.has(model)
     assert _objects(elsewhere) == _objects(odb) - {model}  # everything else arrived
     assert not list(elsewhere.tmp_dir.iterdir())
@@ -227,3 +227,27 @@ def test_through_a_store_served_over_http(project: Path, tmp_path: Path) -> None
         store.close()
     finally:
         server.close()
+
+
+def test_md5_artifacts_land_in_dvc_layout(
+    store: MetadataStore, project: Path, tmp_path: Path
+) -> None:
+    """With md5 hashes a pushed remote is laid out as a DVC 3 remote, byte for byte."""
+    import hashlib
+    import json
+
+    write(project / "ds" / "x.csv", b"x\n")
+    write(project / "ds" / "y" / "z.csv", b"z\n")
+    tracker = Tracker("dvc", store=store, root=project, hash_algorithm="md5")
+    with tracker, tracker.stage("s").execution() as run:
+        logged = run.log_dataset(project / "ds")
+    push(store, str(tmp_path / "dvc-remote"), root=project)
+    digest = str(logged.external_id).removeprefix("md5:").removesuffix(".dir")
+    manifest = tmp_path / "dvc-remote" / "files" / "md5" / digest[:2] / f"{digest[2:]}.dir"
+    entries = json.loads(manifest.read_bytes())
+    assert entries == [
+        {"md5": hashlib.md5(b"x\n").hexdigest(), "relpath": "x.csv"},
+        {"md5": hashlib.md5(b"z\n").hexdigest(), "relpath": "y/z.csv"},
+    ]
+    z = hashlib.md5(b"z\n").hexdigest()
+    assert (tmp_path / "dvc-remote" / "files" / "md5" / z[:2] / z[2:]).read_bytes() == b"z\n"

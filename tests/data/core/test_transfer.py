@@ -265,3 +265,27 @@ def test_get_file_to_any_local_path(odb: ObjectStore, tmp_path: Path) -> None:
     assert odb.get_file(oid, target) == 7
     assert target.read_bytes() == b"payload"
     assert sorted(p.name for p in target.parent.iterdir()) == ["payload.bin"]
+
+
+def test_a_destination_that_cannot_be_written_is_a_failure_not_a_missing_object(
+    odb: ObjectStore, cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    oid = put(cache, b"to send")
+
+    def no_bucket(*args: Any, **kwargs: Any) -> int:
+        raise FileNotFoundError("The specified bucket does not exist")
+
+    monkeypatch.setattr(odb, "write_stream", no_bucket)
+    monkeypatch.setattr(odb, "put_file", no_bucket)
+    report = transfer(cache, odb, [oid])
+    assert report.missing == set()
+    assert "bucket does not exist" in report.failed[oid]
+
+
+def test_an_object_gone_from_the_cache_is_missing(odb: ObjectStore, cache: Cache) -> None:
+    """Listed when the sizes were asked, removed before it was copied (a gc meanwhile)."""
+    oid = put(cache, b"here, then not")
+    cache.remove([oid])
+    cache.sizes = lambda oids, jobs=None: {oid: 14}  # type: ignore[method-assign]
+    report = transfer(cache, odb, [oid])
+    assert report.missing == {oid} and report.failed == {}
