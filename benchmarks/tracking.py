@@ -2,10 +2,13 @@
 
     python benchmarks/tracking.py               # SQLite file store (the default set-up)
     python benchmarks/tracking.py --store memory --big-gb 0.25
+    python benchmarks/tracking.py --no-cache    # metadata only: no copy into the cache
 
-Everything happens in a temporary directory (a throwaway git repository, so executions capture
-git; big files are sparse and removed afterwards). Targets (DESIGN.md §8) are printed beside the
-measurements; CMF's figures are those measured in research/cmf.md (§1.3, §9), not re-measured here.
+Files are put into the cache as a Tracker does by default (the first log of new bytes copies them
+there; re-logging finds them present). Everything happens in a temporary directory (a throwaway
+git repository, so executions capture git; big files are sparse and removed afterwards). Targets
+(DESIGN.md §8) are printed beside the measurements; CMF's figures are those measured in
+research/cmf.md (§1.3, §9), not re-measured here.
 """
 
 from __future__ import annotations
@@ -85,6 +88,9 @@ def main() -> None:
     parser.add_argument("--store", choices=("file", "memory"), default="file")
     parser.add_argument("--repeat", type=int, default=50, help="calls per timed operation")
     parser.add_argument("--big-gb", type=float, default=1.0, help="size of the big file, GB")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="log metadata only (Tracker(cache=False))"
+    )
     args = parser.parse_args()
     rows: list[tuple[str, str, str, str]] = []
 
@@ -94,7 +100,8 @@ def main() -> None:
         url = f"sqlite:///{root / '.mltrail' / 'bench.db'}" if args.store == "file" else None
         (root / ".mltrail").mkdir()
 
-        with Tracker("bench", store=mltrail.connect(url), root=root) as tracker:
+        store = mltrail.connect(url)
+        with Tracker("bench", store=store, root=root, cache=not args.no_cache) as tracker:
             stage = tracker.stage("train")
             start = time.perf_counter()
             first = stage.execution(parameters={"lr": 0.1, "layers": [64, 32]})

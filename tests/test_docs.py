@@ -193,3 +193,23 @@ def test_no_stray_markers_in_docs() -> None:
         assert "TODO" not in text and "FIXME" not in text, path.name
     assert os.sep  # the docs folder exists and was scanned
     assert DOCS
+
+
+def test_every_cli_command_is_documented() -> None:
+    import click
+
+    from mltrail.cli.main import main
+
+    def commands(command: click.Command, prefix: tuple[str, ...]) -> list[str]:
+        if isinstance(command, click.Group):
+            return [
+                name
+                for key, sub in sorted(command.commands.items())
+                for name in commands(sub, (*prefix, key))
+            ]
+        return [" ".join(prefix)]
+
+    text = "\n".join(p.read_text(encoding="utf-8") for p in DOCS)
+    found = commands(main, ())
+    missing = [c for c in found if not re.search(rf"\bmltrail {re.escape(c)}\b", text)]
+    assert "artifact checkout" in found and not missing, f"undocumented commands: {missing}"

@@ -103,7 +103,7 @@ def config(tree: Path) -> dict[str, object]:
 def test_remotes_are_added_listed_and_removed(tree: Path) -> None:
     assert ok(
         "remote", "add", "central", "http://ml.example.org:8765/p/vision/"
-    ).stdout.strip() == ("remote central added: http://ml.example.org:8765/p/vision")
+    ).stdout.strip() == ("remote central added (metadata): http://ml.example.org:8765/p/vision")
     ok("remote", "add", "backup", "../backup.db", "--token-env", "UNUSED_TOKEN")
     assert config(tree) == {
         "remote": {
@@ -112,15 +112,18 @@ def test_remotes_are_added_listed_and_removed(tree: Path) -> None:
         }
     }
     assert ok("remote", "list").stdout.splitlines() == [
-        f"backup\t{tree.parent / 'backup.db'}\ttoken from $UNUSED_TOKEN",
-        "central\thttp://ml.example.org:8765/p/vision",
+        f"backup\tmetadata\t{tree.parent / 'backup.db'}\t-\ttoken from $UNUSED_TOKEN",
+        "central\tmetadata\thttp://ml.example.org:8765/p/vision\t-",
     ]
     listed = json.loads(ok("remote", "list", "--json").stdout)
     assert [r["name"] for r in listed] == ["backup", "central"]
     assert listed[1] == {
         "name": "central",
+        "kind": "metadata",
         "url": "http://ml.example.org:8765/p/vision",
         "token_env": None,
+        "data": None,
+        "data_options": {},
     }
     ok("remote", "remove", "backup")
     assert list(config(tree)["remote"]) == ["central"]  # type: ignore[call-overload]
@@ -141,6 +144,57 @@ def test_remote_mistakes_are_one_line_errors(tree: Path) -> None:
     message = failed("remote", "remove", "nothere")
     assert "NotFoundError: there is no remote named 'nothere' (known remotes: central)" in message
     assert "secret" not in (tree / ".mltrail" / "config.toml").read_text()
+
+
+def test_remotes_with_data_ends(tree: Path, site: m.MetadataStore) -> None:
+    (tree / "shelf").mkdir()
+    added = ok("remote", "add", "shelf", "shelf").stdout.strip()
+    assert added == f"remote shelf added (data): data {tree / 'shelf'}"
+    ok(
+        "remote",
+        "add",
+        "central",
+        "central.db",
+        "--data",
+        "s3://ml-artifacts/vision",
+        "--option",
+        "endpoint_url=http://127.0.0.1:8333",
+        "--option",
+        "use_ssl=false",
+    )
+    ok("remote", "add", "later", "later-bytes", "--kind", "data")  # a directory to be made
+    assert config(tree)["remote"] == {
+        "shelf": {"data": str(tree / "shelf")},
+        "central": {
+            "url": str(tree / "central.db"),
+            "data": "s3://ml-artifacts/vision",
+            "data_options": {"endpoint_url": "http://127.0.0.1:8333", "use_ssl": False},
+        },
+        "later": {"data": str(tree / "later-bytes")},
+    }
+    assert ok("remote", "list").stdout.splitlines() == [
+        f"central\tboth\t{tree / 'central.db'}\ts3://ml-artifacts/vision",
+        f"later\tdata\t-\t{tree / 'later-bytes'}",
+        f"shelf\tdata\t-\t{tree / 'shelf'}",
+    ]
+    listed = json.loads(ok("remote", "list", "--json").stdout)
+    assert [(r["name"], r["kind"]) for r in listed] == [
+        ("central", "both"),
+        ("later", "data"),
+        ("shelf", "data"),
+    ]
+    assert listed[0]["data_options"] == {"endpoint_url": "http://127.0.0.1:8333", "use_ssl": False}
+    # sync takes the only remote with a metadata end, and refuses data ends
+    assert "1 batch(es)" in ok("push").stdout
+    assert "remote 'shelf' is data-only" in failed("push", "shelf")
+    assert "is a data end" in failed("pull", "s3://ml-artifacts/vision")
+    assert "is a data end" in failed("sync", str(tree / "shelf"))
+    assert "is a credential" in failed("remote", "add", "x", "s3://b", "--option", "secret=s")
+    assert "expected KEY=VALUE" in failed("remote", "add", "x", "s3://b", "--option", "oops")
+    assert "Invalid value for '--kind'" in failed("remote", "add", "x", "y", "--kind", "z", code=2)
+    assert ok("remote", "remove", "later").stdout.strip() == (
+        f"remote later removed ({tree / 'later-bytes'})"
+    )
 
 
 def test_a_broken_config_file_is_named(tree: Path) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from mltrail.cli import admin
+from mltrail.cli import admin, data
 from mltrail.cli import sync as sync_commands
 from mltrail.errors import MltrailError
 
@@ -94,3 +94,5 @@ main.add_command(sync_commands.remote)
 main.add_command(sync_commands.push)
 main.add_command(sync_commands.pull)
 main.add_command(sync_commands.sync_command)
+main.add_command(data.artifact)
+main.add_command(data.gc)

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from mltrail.cli import _progress
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -79,22 +81,60 @@ def remote() -> None:
 @click.argument("name")
 @click.argument("url")
 @click.option(
+    "--data",
+    metavar="URL",
+    help="A data end for artifact bytes (a directory, s3://bucket/prefix, ssh://user@host/path).",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["metadata", "data", "both"]),
+    help="What URL is (default: inferred; s3, ssh, file URLs and directories are data ends).",
+)
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An option of the data end's filesystem (endpoint_url=..., profile=..., "
+    "client_keys=[...]); repeatable. No credentials.",
+)
+@click.option(
     "--token-env",
     metavar="VARIABLE",
     help="The environment variable holding the remote's token (default: $MLTRAIL_TOKEN).",
 )
-def remote_add(name: str, url: str, token_env: str | None) -> None:
-    """Add remote NAME at URL (a server URL, a store URL or path, or a bundle file)."""
+def remote_add(
+    name: str,
+    url: str,
+    data: str | None,
+    kind: str | None,
+    options: tuple[str, ...],
+    token_env: str | None,
+) -> None:
+    """Add remote NAME at URL.
+
+    URL is a metadata end (a server URL, a store URL or path, a bundle file) or a data end for
+    artifact bytes (a directory, s3://, ssh://, file:// URLs), told apart by its form; --kind
+    says which when that guess is wrong. --data adds a data end to a metadata one."""
     from mltrail.sync import remotes
 
-    added = remotes.add(name, url, token_env=token_env)
-    click.echo(f"remote {added.name} added: {added.url}")
+    data_options = dict(remotes.parse_option(option) for option in options)
+    added = remotes.add(
+        name,
+        url,
+        data=data,
+        kind=kind,  # type: ignore[arg-type]  # one of the click choices
+        data_options=data_options,
+        token_env=token_env,
+    )
+    ends = [e for e in (added.url, f"data {added.data}" if added.data else None) if e]
+    click.echo(f"remote {added.name} added ({added.kind}): {', '.join(ends)}")
 
 
 @remote.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def remote_list(as_json: bool) -> None:
-    """List the remotes."""
+    """List the remotes: name, kind, metadata URL, data URL (- when none)."""
     from mltrail.sync import remotes
 
     found = remotes.remotes()
@@ -103,7 +143,7 @@ def remote_list(as_json: bool) -> None:
         return
     for item in found.values():
         token = f"\ttoken from ${item.token_env}" if item.token_env else ""
-        click.echo(f"{item.name}\t{item.url}{token}")
+        click.echo(f"{item.name}\t{item.kind}\t{item.url or '-'}\t{item.data or '-'}{token}")
 
 
 @remote.command("remove")
@@ -113,7 +153,7 @@ def remote_remove(name: str) -> None:
     from mltrail.sync import remotes
 
     removed = remotes.remove(name)
-    click.echo(f"remote {removed.name} removed ({removed.url})")
+    click.echo(f"remote {removed.name} removed ({removed.url or removed.data})")
 
 
 # ------------------------------------------------------------------------------ transfers
@@ -154,7 +194,7 @@ def push(
         token = None
     else:
         end = _remote(remote)
-        target, token = end.url, end.token()
+        target, token = end.metadata_url(), end.token()
     with contextlib.ExitStack() as stack:
         if isinstance(target, BundlePeer):
             stack.callback(target.close)  # given as an object, the push leaves it open
@@ -193,7 +233,7 @@ def pull(
     with progress_bar() as progress:
         report = sync.pull(
             _store(store),
-            end.url,
+            end.metadata_url(),
             token=end.token(),
             progress=progress,
             batch_size=batch_size or sync.BATCH_SIZE,
@@ -223,7 +263,7 @@ def sync_command(
     from mltrail.errors import AbortedError, DeadlineExceededError, UnavailableError
 
     end = _remote(remote)
-    if end.url.endswith(".mltrail"):
+    if end.metadata_url().endswith(".mltrail"):
         raise click.UsageError(
             "a bundle is not synced: push into it (mltrail push --to FILE), pull from it "
             "(mltrail pull FILE)"
@@ -232,7 +272,7 @@ def sync_command(
     size = batch_size or sync.BATCH_SIZE
     here, _ = sync.peer(_store(store))
     try:
-        there, _ = sync.peer(end.url, token=token)
+        there, _ = sync.peer(end.metadata_url(), token=token)
     except BaseException:
         here.close()
         raise
@@ -294,39 +334,19 @@ def _subset(context: str | None, artifact: int | None, execution: int | None) ->
 def progress_bar(console: Console | None = None) -> Iterator[Callable[[Report], None]]:
     """A callback for :func:`mltrail.sync.push`'s ``progress`` that draws a bar on stderr (when
     it is a terminal): what has moved so far, per direction."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TransferSpeedColumn,
-    )
-
-    console = console or Console(stderr=True)
-    if not console.is_terminal:
-        yield lambda report: None
-        return
-    columns = (
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[batches]} batch(es), {task.fields[records]} record(s)"),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as bar:
+    detail = "{task.fields[batches]} batch(es), {task.fields[records]} record(s)"
+    with _progress.bar(console, detail) as drawn:
+        if drawn is None:
+            yield lambda report: None
+            return
         tasks: dict[tuple[str, str], Any] = {}
 
         def update(report: Report) -> None:
             key = (report.source, report.target)
             if key not in tasks:
                 label = f"{report.source} -> {report.target}"
-                tasks[key] = bar.add_task(label, total=None, batches=0, records=0)
-            bar.update(
+                tasks[key] = drawn.add_task(label, total=None, batches=0, records=0)
+            drawn.update(
                 tasks[key],
                 completed=report.bytes,
                 batches=report.batches,

@@ -17,7 +17,7 @@ import sqlite3
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mltrail.errors import FailedPreconditionError, InvalidArgumentError
 from mltrail.model import Artifact, Context, Execution, ExecutionState
@@ -25,10 +25,15 @@ from mltrail.store import MetadataStore
 from mltrail.tracking import Run, Stage, Tracker
 from mltrail.tracking._liveness import owner_properties
 
-__all__ = ["Cmf"]
+if TYPE_CHECKING:
+    from mltrail.data import TransferReport
+
+__all__ = ["Cmf", "artifact_pull", "artifact_push"]
 
 #: CMF's default ``filepath``; it stands for mltrail's default store.
 DEFAULT_FILEPATH = "mlmd"
+#: How CMF's module functions spell the same default.
+_DEFAULTS = (DEFAULT_FILEPATH, "./mlmd")
 
 
 def _without_none(values: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -292,3 +297,74 @@ class Cmf:
 def _script_name() -> str:
     """The running script's file stem (CMF's name for implicit stages and executions)."""
     return Path(sys.argv[0]).stem if sys.argv and sys.argv[0] else "main"
+
+
+# ------------------------------------------------------------------------ module functions
+
+
+def artifact_push(
+    pipeline_name: str, filepath: str = "./mlmd", jobs: int = 32, *, remote: Any = None
+) -> TransferReport:
+    """CMF's ``artifact_push``: send the bytes of pipeline ``pipeline_name``'s artifacts to
+    the data remote (``remote``, mltrail only: a remote's name, a data URL or a directory;
+    default: the only configured remote with a data end, where CMF takes DVC's default
+    remote). Only what the remote lacks is sent; returns the transfer's report."""
+    with _tracker(pipeline_name, filepath) as tracker:
+        return tracker.push_data(remote, jobs=jobs)
+
+
+def artifact_pull(
+    pipeline_name: str,
+    file_name: str = "./mlmd",
+    artifact_name: str | None = None,
+    *,
+    remote: Any = None,
+) -> list[Path]:
+    """CMF's ``artifact_pull``: bring the bytes of pipeline ``pipeline_name``'s files and
+    directories (or of the one ``artifact_name`` names: its path, or CMF's ``"path:digest"``)
+    from the data remote into the cache, verified, and check them out at the paths they were
+    logged at. Returns those paths."""
+    from mltrail.data import checkout
+    from mltrail.tracking import _fetch
+
+    with _tracker(pipeline_name, file_name) as tracker:
+        context = tracker._existing_context()
+        assert context.id is not None
+        chosen = [
+            a
+            for a in tracker.store.get_artifacts_by_context(context.id)
+            if a.properties.get("kind") in _fetch.KINDS_WITH_BYTES
+        ]
+        if artifact_name is not None:
+            path = artifact_name.rsplit(":", 1)[0] if ":" in artifact_name else artifact_name
+            chosen = [
+                a
+                for a in chosen
+                if path in _listed(a.properties.get("paths")) or artifact_name == a.external_id
+            ]
+            if not chosen:
+                raise InvalidArgumentError(
+                    f"pipeline {pipeline_name!r} has no file or directory {artifact_name!r}"
+                )
+        if not chosen:
+            return []
+        tracker.pull_data(remote, artifacts=chosen)
+        paths = []
+        for artifact in chosen:
+            target = _fetch.recorded_path(artifact, tracker.root)
+            checkout(tracker.data.cache, _fetch.artifact_oid(artifact), target)
+            paths.append(target)
+        return paths
+
+
+def _tracker(pipeline_name: str, location: str) -> Tracker:
+    if not isinstance(pipeline_name, str) or not pipeline_name:
+        raise InvalidArgumentError("give the pipeline's name (pipeline_name)")
+    store = None if location in _DEFAULTS else location
+    if store is not None:
+        _refuse_mlmd_file(store)
+    return Tracker(pipeline_name, store, git=False, environment=False)
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

@@ -2,10 +2,12 @@
 
 ``push(store, target)`` sends the changes ``target`` does not have yet; ``pull(store, source)``
 brings in those of ``source``; ``sync(store, peer)`` does both. An end is a store object
-(``mltrail.connect(...)``), a store URL or path, an mltrail server URL (``http://...``), or a
-bundle file (``*.mltrail``) for transfers without a network. Transfers go in batches, each applied
-in one transaction with the receiver's position advanced in it, so an interrupted transfer
-resumes on the next call with nothing lost and nothing twice.
+(``mltrail.connect(...)``), a store URL or path, an mltrail server URL (``http://...``), a
+bundle file (``*.mltrail``) for transfers without a network, or a configured remote
+(:class:`~mltrail.sync.remotes.Remote`, by its metadata end). Artifact bytes are not metadata:
+data ends (``s3://...``, directories) are refused here and served by :mod:`mltrail.data`.
+Transfers go in batches, each applied in one transaction with the receiver's position advanced
+in it, so an interrupted transfer resumes on the next call with nothing lost and nothing twice.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from mltrail.errors import MltrailError
+from mltrail.errors import InvalidArgumentError, MltrailError
 from mltrail.sync._apply import Applied
 from mltrail.sync._peers import BundlePeer, Outgoing, Peer, StorePeer, _EndOfBundle, same_store
+from mltrail.sync.remotes import Remote, is_data_url
 
 #: Feed rows (or chosen entities) per batch.
 BATCH_SIZE = 2000
@@ -67,11 +70,21 @@ class Report:
 
 def peer(end: Any, *, token: str | None = None, target: bool = False) -> tuple[Peer, bool]:
     """The :class:`Peer` for what push/pull accept, and whether it was opened here
-    (``target``: the end changes are sent to, which matters for a bundle file)."""
+    (``target``: the end changes are sent to, which matters for a bundle file). A
+    :class:`~mltrail.sync.remotes.Remote` stands for its metadata end (and its token)."""
     if isinstance(end, Peer):
         return end, False
+    if isinstance(end, Remote):
+        token = token if token is not None else end.token()
+        end = end.metadata_url()  # refuses a data-only remote
     if isinstance(end, (str, os.PathLike)):
         text = os.fspath(end)
+        if is_data_url(text) or os.path.isdir(text):
+            raise InvalidArgumentError(
+                f"cannot sync with {text}: it is a data end (a place for artifact bytes); "
+                "sync moves metadata with a store, a store URL, a server URL or a bundle "
+                "path; move artifact bytes with mltrail.data.push/pull"
+            )
         if text.endswith(BundlePeer.SUFFIX):
             return BundlePeer(text, target=target), True
         if text.split("://", 1)[0].lower() in ("http", "https"):
@@ -162,8 +175,6 @@ def _selection(context: Any, artifact: Any, execution: Any) -> dict[str, Any] | 
         if v is not None
     }
     if len(chosen) > 1:
-        from mltrail.errors import InvalidArgumentError
-
         raise InvalidArgumentError(f"choose one subset, got {sorted(chosen)}")
     return chosen or None
 
@@ -175,7 +186,7 @@ def _transfer(
     batch_size: int,
     progress: Progress | None,
 ) -> Report:
-    from mltrail.errors import InvalidArgumentError, SyncConflictError
+    from mltrail.errors import SyncConflictError
 
     if type(batch_size) is not int or batch_size < 1:
         raise InvalidArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")

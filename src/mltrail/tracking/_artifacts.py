@@ -116,13 +116,17 @@ def dataslice_members(
     files: Mapping[Any, Mapping[str, Any] | None] | Iterable[Any],
     hasher: Hasher,
     display: Callable[[Path], str],
+    seen: Callable[[Path, ContentDigest], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Member records of a data slice; ``files`` is a list of paths or ``{path: properties}``."""
+    """Member records of a data slice; ``files`` is a list of paths or ``{path: properties}``.
+    ``seen`` is called with each member's path and digest (to put its bytes in the cache)."""
     members = files.items() if isinstance(files, Mapping) else ((f, None) for f in files)
     records = []
     for path, props in members:
         target = absolute(path)
         digest = hasher.digest(target)
+        if seen is not None:
+            seen(target, digest)
         records.append(
             {
                 "path": display(target),

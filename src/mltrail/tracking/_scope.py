@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mltrail.model import Context
 from mltrail.store import MetadataStore
+from mltrail.tracking._data import DataSide
 from mltrail.tracking._writer import ArtifactWriter
 from mltrail.tracking.hashing import Hasher
 
@@ -21,6 +22,10 @@ class RunScope:
     store: MetadataStore
     hasher: Hasher
     writer: ArtifactWriter
+    #: The cache logged bytes go into, and the remotes they are fetched from.
+    data: DataSide
+    #: The project root recorded paths are relative to.
+    root: Path
     #: How a path is recorded: relative to the project root when inside it.
     display_path: Callable[[Path], str]
     #: The stage context's name, ``"<pipeline>/<stage>"``.

@@ -11,8 +11,11 @@ version, input digests) so later runs can ask whether the same work was already 
 from __future__ import annotations
 
 import contextlib
+import copy
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -35,6 +38,7 @@ from mltrail.query.fingerprint import (
 )
 from mltrail.store import MetadataStore
 from mltrail.tracking import _artifacts as A
+from mltrail.tracking import _fetch as F
 from mltrail.tracking import _liveness as L
 from mltrail.tracking import _schema as S
 from mltrail.tracking._scope import RunScope
@@ -276,6 +280,7 @@ class Run:
         target = absolute(path)
         with self._logging():
             digest = self.scope.hasher.digest(target)
+            self.scope.data.add(target, digest)  # the bytes first: never metadata without them
             shown = self.scope.display_path(target)
             template = A.file_artifact(type_name, digest, shown, declared, extra)
             artifact = self._record_file(template, kind, [shown])
@@ -316,7 +321,9 @@ class Run:
         kind = event_type(event)
         extra = property_dict(properties, "property", reserved=False)
         with self._logging():
-            records = A.dataslice_members(files, self.scope.hasher, self.scope.display_path)
+            records = A.dataslice_members(
+                files, self.scope.hasher, self.scope.display_path, self.scope.data.add
+            )
             if not records:
                 raise InvalidArgumentError(f"data slice {name!r} has no files")
             template = A.dataslice_artifact(name, records, self.scope.hasher.algorithm, extra)
@@ -325,6 +332,49 @@ class Run:
                 assert template.external_id is not None
                 self._inputs[f"dataslice {name}"] = template.external_id
             return artifact
+
+    def fetch(
+        self,
+        artifact: Artifact | int | str,
+        *,
+        to: str | os.PathLike[str] | None = None,
+        remote: Any = None,
+        link: str = "auto",
+        force: bool = False,
+    ) -> Path:
+        """Make the bytes of ``artifact`` (an artifact, an id or a digest, logged here or at
+        another site) present at ``to`` (default: the path it was logged at, under the project
+        root; for a data slice, the directory its members' paths are below, default the
+        root) and record it as an input of this run. Bytes missing from the cache are pulled
+        from ``remote`` (a configured remote's name, a data URL, a directory or an
+        :class:`~mltrail.data.ObjectStore`; None: the only configured remote with a data end),
+        verified against the digest; ``link`` and ``force`` are
+        :func:`mltrail.data.checkout`'s. Returns the path."""
+        from mltrail import data
+
+        with self._logging():
+            found = F.find_artifact(self.scope.store, artifact)
+            wanted = absolute(to) if to is not None else None
+            target, placed = F.placements(found, wanted, self.scope.root)
+            cache = self.scope.data.cache
+            oids = [oid for oid, _ in placed]
+            if not all(cache.has(oid) for oid in oids):
+                F.present(cache, oids, self.scope.data.remote_or_none(remote))
+            for oid, path in placed:
+                data.checkout(cache, oid, path, link=link, force=force)
+            template = copy.deepcopy(found)
+            template.id = None
+            template.custom_properties = {}
+            assert found.external_id is not None
+            if isinstance(found.properties.get("slice_name"), str):
+                name = f"dataslice {found.properties['slice_name']}"
+                self._record_file(template, EventType.INPUT, [str(found.properties["slice_name"])])
+            else:
+                name = self.scope.display_path(target)
+                template.properties["paths"] = [name]
+                self._record_file(template, EventType.INPUT, [name])
+            self._inputs[name] = found.external_id
+            return target
 
     # ------------------------------------------------------------------------------ metrics
 

@@ -17,7 +17,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mltrail._connect import connect
 from mltrail._project import (
@@ -28,7 +28,7 @@ from mltrail._project import (
     project_root,
     state_directory,
 )
-from mltrail.errors import AlreadyExistsError, InvalidArgumentError
+from mltrail.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from mltrail.model import (
     Artifact,
     Context,
@@ -44,6 +44,7 @@ from mltrail.store import MetadataStore
 from mltrail.tracking import _liveness as L
 from mltrail.tracking import _schema as S
 from mltrail.tracking._artifacts import environment_artifact
+from mltrail.tracking._data import DataSide
 from mltrail.tracking._memo import HashMemo
 from mltrail.tracking._scope import RunScope
 from mltrail.tracking._values import property_dict
@@ -53,6 +54,9 @@ from mltrail.tracking.git import GitInfo, capture_git
 from mltrail.tracking.hashing import ContentDigest, Hasher
 from mltrail.tracking.run import Run
 from mltrail.tracking.stale import close_stale_runs
+
+if TYPE_CHECKING:
+    from mltrail.data import Cache, TransferReport
 
 __all__ = ["Stage", "Tracker"]
 
@@ -68,6 +72,10 @@ class Tracker:
     ``"md5"`` (DVC's). ``hash_memo=False`` re-reads every
     file instead of trusting the (path, size, mtime, inode) memo. ``git=False`` and
     ``environment=False`` skip capturing the code version and the Python environment.
+    ``cache``: where logged files and directories keep their bytes (see :mod:`mltrail.data`):
+    ``True`` (the default) the project's cache (``$MLTRAIL_CACHE``, else
+    ``.mltrail/cache`` under the root), a path another directory, ``False`` none (metadata
+    only; transfers still go through the default cache).
 
     A store the tracker opened is closed by :meth:`close` (or leaving a ``with`` block); a store
     passed in stays open.
@@ -84,6 +92,7 @@ class Tracker:
         hash_memo: bool = True,
         git: bool = True,
         environment: bool = True,
+        cache: bool | str | os.PathLike[str] = True,
     ) -> None:
         self.root = absolute(root) if root is not None else project_root()
         self.pipeline = pipeline if pipeline is not None else self.root.name
@@ -91,6 +100,7 @@ class Tracker:
             raise InvalidArgumentError("the pipeline needs a non-empty name")
         self._properties = property_dict(properties, "pipeline property")
         self.hasher = Hasher(hash_algorithm, _memo(self.root) if hash_memo else None)
+        self.data = DataSide(self.root, cache)
         # A store object (a MetadataStore, or a server's RemoteStore) is used as given; a URL or
         # a path is opened here and closed with the tracker.
         if store is None or isinstance(store, (str, os.PathLike)):
@@ -193,6 +203,54 @@ class Tracker:
                 continue  # created by another writer meanwhile
         raise AssertionError("unreachable")  # pragma: no cover
 
+    # ------------------------------------------------------------------------------ data
+
+    @property
+    def cache(self) -> Cache | None:
+        """The cache logged files go into (None with ``cache=False``)."""
+        return self.data.cache if self.data.logging else None
+
+    def push_data(self, remote: Any = None, **options: Any) -> TransferReport:
+        """Push the bytes of this pipeline's artifacts to ``remote`` (a configured remote's
+        name, a data URL, a directory or an :class:`~mltrail.data.ObjectStore`; None: the only
+        configured remote with a data end). ``options`` go to :func:`mltrail.data.push`
+        (``artifacts=``, ``jobs=``, ``progress=``...); only what the remote lacks is sent."""
+        from mltrail import data
+
+        if "artifacts" not in options and "context" not in options:
+            options["context"] = self._existing_context().id
+        return data.push(
+            self.store,
+            self.data.remote(remote),
+            cache=self.data.cache,
+            root=self.root,
+            **options,
+        )
+
+    def pull_data(self, remote: Any = None, **options: Any) -> TransferReport:
+        """Bring the bytes of this pipeline's artifacts from ``remote`` (as in
+        :meth:`push_data`) into the cache, verified; ``options`` go to
+        :func:`mltrail.data.pull`. Check them out with ``run.fetch`` or
+        :func:`mltrail.data.checkout`."""
+        from mltrail import data
+
+        if "artifacts" not in options and "context" not in options:
+            options["context"] = self._existing_context().id
+        return data.pull(self.store, self.data.remote(remote), cache=self.data.cache, **options)
+
+    def _existing_context(self) -> Context:
+        """The pipeline's context, not created: NotFoundError when nothing was logged."""
+        with self._lock:
+            if self._context is None:
+                found = self.store.get_context_by_type_and_name(S.PIPELINE, self.pipeline)
+                if found is None:
+                    raise NotFoundError(
+                        f"pipeline {self.pipeline!r} has logged nothing in {self.store!r}: "
+                        "there is no data of it to move"
+                    )
+                self._context = found
+            return self._context
+
     # ------------------------------------------------------------------------------ helpers
 
     def digest(self, path: str | os.PathLike[str]) -> ContentDigest:
@@ -246,6 +304,8 @@ class Stage:
             store=tracker.store,
             hasher=tracker.hasher,
             writer=tracker._writer,
+            data=tracker.data,
+            root=tracker.root,
             display_path=tracker.display_path,
             stage_name=self.context_name,
             contexts=tuple(self.contexts),

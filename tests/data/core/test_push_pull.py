@@ -44,7 +44,8 @@ def logged(store: MetadataStore, project: Path) -> Logged:
     write(project / "models" / "model.bin", os.urandom(20_000))
     write(project / "raw" / "0.txt", b"slice member zero")
     write(project / "raw" / "1.txt", b"slice member one")
-    with Tracker("vision", store=store, root=project) as tracker:
+    # cache=False: push itself adds the bytes from the work tree, which is what is tested here.
+    with Tracker("vision", store=store, root=project, cache=False) as tracker:
         with tracker.stage("prepare").execution() as run:
             table = run.log_dataset(project / "data" / "train.csv")
             images = run.log_dataset(project / "data" / "images", "output")
