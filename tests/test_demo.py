@@ -28,6 +28,11 @@ def test_the_demo_runs(tmp_path: Path) -> None:
     assert "raw.csv                          ──▶ ingest-3" in done.stdout
     assert "the server holds 16 artifacts, 15 executions, 4 contexts" in done.stdout
     assert "['churn-run-1', 'churn-run-2', 'churn-run-3']" in done.stdout
+    assert "pushed 1 object(s) to shared-storage" in done.stdout
+    assert "pushing again sends 0 objects (1 already there)" in done.stdout
+    assert "verified against its digest, same bytes: True" in done.stdout
+    fetched = tmp_path / "site-a-work" / "models" / "model.bin"
+    assert fetched.read_bytes() == (tmp_path / "site-b-work" / "models" / "model.bin").read_bytes()
     with mltrail.connect(path) as store:
         models = store.get_artifacts_by_type("Model")
         assert [a.name for a in models] == ["churn-model-1", "churn-model-2", "churn-model-3"]

@@ -332,7 +332,32 @@ def test_a_cache_that_cannot_be_written_is_a_clear_error(project: Path, tmp_path
     blocker = write(tmp_path / "not-a-directory", "a file where the cache's parent should be")
     with tracked(project, cache=blocker / "cache") as tracker:
         run = tracker.stage("s").execution()
-        with pytest.raises(FailedPreconditionError, match=r"cannot put .* into the cache"):
+        with pytest.raises(
+            FailedPreconditionError, match=r"cannot copy .* into the cache .*cache=False"
+        ):
             run.log_dataset("a.txt")
         run.end()
         assert tracker.store.get_artifacts(filter_query="type = 'Dataset'") == []  # nothing
+
+
+@pytest.mark.parametrize("recorded", ["../outside/model.pkl", "/tmp/elsewhere/model.pkl"])
+def test_a_recorded_path_outside_the_project_is_not_written_by_default(
+    project: Path, tmp_path: Path, recorded: str
+) -> None:
+    """A path in the metadata may come from any site that pushed: fetching never writes
+    outside the project root unless told where (to=)."""
+    write(project / "models" / "model.pkl", b"weights")
+    with tracked(project) as tracker:
+        with tracker.stage("train").execution() as run:
+            model = run.log_model("models/model.pkl")
+        assert model.id is not None
+        forged = tracker.store.get_artifacts_by_id([model.id])[0]
+        forged.properties["path"] = recorded
+        tracker.store.put_artifacts([forged])
+        with tracker.stage("use").execution() as run:
+            with pytest.raises(InvalidArgumentError, match="leads outside"):
+                run.fetch(model.id)
+            assert not (project.parent / "outside").exists()
+            assert not Path("/tmp/elsewhere/model.pkl").exists()
+            placed = run.fetch(model.id, to=tmp_path / "chosen.pkl")
+            assert placed.read_bytes() == b"weights"

@@ -120,7 +120,11 @@ class Cache(ObjectStore):
                 f"no space left in the cache {self.root} for {source}; nothing was added. Free "
                 f"space there (mltrail gc), or set {CACHE_ENV} to a cache with room, and retry"
             )
-        return f"cannot copy {source} into the cache {self.root}: {exc.strerror or exc}"
+        return (
+            f"cannot copy {source} into the cache {self.root}: {exc.strerror or exc}; make the "
+            f"cache's directory writable, or choose another ({CACHE_ENV}, or the Tracker's "
+            "cache=DIRECTORY; cache=False logs metadata only), and retry"
+        )
 
     def _add_directory(self, source: Path, st: os.stat_result, oid: Oid) -> AddReport:
         report = AddReport()

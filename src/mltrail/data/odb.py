@@ -290,10 +290,16 @@ class ObjectStore:
         return _files.temporary_beside(self.tmp_dir / "object")
 
     def _land(self, temporary: Path, target: Path) -> None:
-        """Renames a complete local temporary to its object's name, read-only."""
+        """Renames a complete local temporary to its object's name, read-only. The fan-out
+        directory is made when the rename finds it missing (not asked for at every object)."""
         os.chmod(temporary, _files.READ_ONLY)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(temporary, target)
+        try:
+            os.replace(temporary, target)
+        except FileNotFoundError:
+            if not temporary.exists():
+                raise
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temporary, target)
 
     def write_stream(
         self, oid: Oid, source: Any, on_bytes: Any = None, *, size: int | None = None

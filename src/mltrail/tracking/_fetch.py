@@ -95,7 +95,17 @@ def placements(
 
 
 def _under(root: Path, path: str) -> Path:
-    return root / path if not os.path.isabs(path) else Path(path)
+    """``path`` (as recorded, maybe at another site) placed under ``root``. A recorded path is
+    metadata anyone who pushed could have written: one that leads outside ``root`` (absolute
+    elsewhere, or climbing with ``..``) is refused rather than written to."""
+    base = Path(os.path.abspath(root))
+    target = Path(os.path.abspath(base / path))
+    if target != base and base not in target.parents:
+        raise InvalidArgumentError(
+            f"the recorded path {path!r} leads outside {base}: nothing is written there by "
+            "default; say where the bytes go (to=PATH, or --to PATH)"
+        )
+    return target
 
 
 def present(
