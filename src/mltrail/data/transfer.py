@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import io
+import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -104,6 +105,11 @@ def transfer(
     workers = jobs or default_jobs()
     if workers < 1:
         raise InvalidArgumentError(f"jobs must be at least 1, got {jobs}")
+    if jobs is None and src.is_local and dst.is_local:
+        # Both ends on this machine: no latency to hide, only disks and cores to keep busy;
+        # more threads than cores made copies slower (1.24x the time of a plain copy with 8
+        # threads on 2 cores, 1.04x with 2).
+        workers = min(workers, os.cpu_count() or 1)
     report = TransferReport()
     wanted = {as_oid(value) for value in oids}
     present = _ask(dst, lambda: dst.exists_many(wanted, jobs=workers))
