@@ -90,19 +90,7 @@ def artifact_push(
     Only objects REMOTE lacks are sent (each verified against its digest); by default every
     artifact with bytes, or those of --context or --artifact. Bytes not in the cache yet are
     added from the paths the artifacts were logged at."""
-    from mltrail import data
-
-    label, there = _data_remote(remote)
-    with _opened(store) as opened, transfer_bar(f"push -> {label}") as progress:
-        report = data.push(
-            opened,
-            there,
-            cache=_cache(cache),
-            progress=progress,
-            jobs=jobs,
-            **_selection(context, artifacts),
-        )
-    _summary("pushed", "to", label, report, as_json)
+    _move("push", remote, context, artifacts, jobs, store, cache, as_json)
 
 
 @artifact.command("pull")
@@ -121,11 +109,30 @@ def artifact_pull(
 
     Every object is verified against its digest before it lands; a download cut short resumes
     where it stopped. Check the bytes out with mltrail artifact checkout."""
+    _move("pull", remote, context, artifacts, jobs, store, cache, as_json)
+
+
+def _move(
+    direction: str,
+    remote: str | None,
+    context: str | None,
+    artifacts: tuple[str, ...],
+    jobs: int | None,
+    store: str | None,
+    cache: str | None,
+    as_json: bool,
+) -> None:
+    """``mltrail artifact push`` or ``pull``: one transfer with its bar, then its summary."""
     from mltrail import data
 
     label, there = _data_remote(remote)
-    with _opened(store) as opened, transfer_bar(f"pull <- {label}") as progress:
-        report = data.pull(
+    verb, arrow, past, preposition = (
+        (data.push, "->", "pushed", "to")
+        if direction == "push"
+        else (data.pull, "<-", "pulled", "from")
+    )
+    with _opened(store) as opened, transfer_bar(f"{direction} {arrow} {label}") as progress:
+        report = verb(
             opened,
             there,
             cache=_cache(cache),
@@ -133,7 +140,7 @@ def artifact_pull(
             jobs=jobs,
             **_selection(context, artifacts),
         )
-    _summary("pulled", "from", label, report, as_json)
+    _summary(past, preposition, label, report, as_json)
 
 
 @artifact.command("checkout")

@@ -110,12 +110,7 @@ def _lock(fd: int) -> None:
 def _hash_stream(stream: IO[bytes], algorithm: str) -> tuple[Any, int]:
     """A hasher fed with the stream's bytes from its start, and their number."""
     stream.seek(0)
-    hasher = hashlib.new(algorithm)
-    total = 0
-    while chunk := stream.read(_files.CHUNK_SIZE):
-        hasher.update(chunk)
-        total += len(chunk)
-    return hasher, total
+    return _files.hash_stream(stream, algorithm)
 
 
 def _fetch(

@@ -22,6 +22,7 @@ __all__ = [
     "copy_file",
     "copy_stream",
     "hash_file",
+    "hash_stream",
     "reflink",
     "remove_quietly",
     "temporary_beside",
@@ -94,20 +95,26 @@ def copy_file(source: str | os.PathLike[str], target: str | os.PathLike[str]) ->
     return os.stat(target).st_size
 
 
-def hash_file(path: str | os.PathLike[str], algorithm: str) -> tuple[Any, int]:
-    """A hashlib object fed with the bytes of the file at ``path``, and their number."""
+def hash_stream(stream: Any, algorithm: str) -> tuple[Any, int]:
+    """A hashlib object fed with what ``stream`` reads to its end, and how many bytes that was
+    (chunks through one reused buffer)."""
     h = hashlib.new(algorithm)
     buffer = bytearray(CHUNK_SIZE)
     view = memoryview(buffer)
     total = 0
-    with open(path, "rb", buffering=0) as stream:
-        while True:
-            n = stream.readinto(buffer)
-            if not n:
-                break
-            h.update(view[:n])
-            total += n
+    while True:
+        n = stream.readinto(buffer)
+        if not n:
+            break
+        h.update(view[:n])
+        total += n
     return h, total
+
+
+def hash_file(path: str | os.PathLike[str], algorithm: str) -> tuple[Any, int]:
+    """A hashlib object fed with the bytes of the file at ``path``, and their number."""
+    with open(path, "rb", buffering=0) as stream:
+        return hash_stream(stream, algorithm)
 
 
 #: (source device, target directory device) pairs a reflink failed between: asked again, they
