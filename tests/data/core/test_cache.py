@@ -154,19 +154,31 @@ def test_a_large_directory_is_added_whole(cache: Cache, tmp_path: Path) -> None:
     assert all(cache.has(member) for _, member in manifest)
 
 
-def test_a_failed_reflink_is_not_tried_again_between_the_same_devices(tmp_path: Path) -> None:
+def test_a_failed_reflink_is_not_tried_again_between_the_same_devices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a filesystem that cannot share blocks (the clone call answers EOPNOTSUPP, as ext4
+    does), the first reflink between two devices tries and cleans up; the next fails at once,
+    creating no file and making no call."""
+    import errno
+    import fcntl
+
     from mltrail.data import _files
 
+    clones: list[int] = []
+
+    def cannot_share(fd: int, request: int, arg: int) -> int:
+        clones.append(request)
+        raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+
+    monkeypatch.setattr(fcntl, "ioctl", cannot_share)
+    monkeypatch.setattr(_files, "_NO_REFLINK", set())
     source = tmp_path / "source"
     source.write_bytes(b"x" * 4096)
-    try:
+    with pytest.raises(OSError):
         _files.reflink(source, tmp_path / "first")
-    except OSError:
-        pass
-    else:
-        pytest.skip("this filesystem shares blocks: reflinks succeed here")
-    pair = (source.stat().st_dev, tmp_path.stat().st_dev)
-    assert pair in _files._NO_REFLINK
+    assert clones == [_files.FICLONE]
+    assert (source.stat().st_dev, tmp_path.stat().st_dev) in _files._NO_REFLINK
     assert not (tmp_path / "first").exists()
     seen: list[str] = []
     real_open = os.open
@@ -175,8 +187,8 @@ def test_a_failed_reflink_is_not_tried_again_between_the_same_devices(tmp_path: 
         seen.append(str(path))
         return real_open(path, *args, **kwargs)
 
-    import unittest.mock
-
-    with unittest.mock.patch.object(os, "open", watched), pytest.raises(OSError):
+    monkeypatch.setattr(os, "open", watched)
+    with pytest.raises(OSError):
         _files.reflink(source, tmp_path / "second")
+    assert clones == [_files.FICLONE]  # not asked again
     assert str(tmp_path / "second") not in seen and not (tmp_path / "second").exists()
