@@ -209,7 +209,16 @@ def test_every_cli_command_is_documented() -> None:
             ]
         return [" ".join(prefix)]
 
-    text = "\n".join(p.read_text(encoding="utf-8") for p in DOCS)
+    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     found = commands(main, ())
-    missing = [c for c in found if not re.search(rf"\bmltrail {re.escape(c)}\b", text)]
-    assert "artifact checkout" in found and not missing, f"undocumented commands: {missing}"
+    # named in full, or as a subcommand after its group was named on the same line
+    missing = [
+        c
+        for c in found
+        if not re.search(rf"\bmltrail {re.escape(c)}\b", text)
+        and not re.search(
+            rf"`mltrail {re.escape(c.rsplit(' ', 1)[0])} [^\n]*`{re.escape(c.rsplit(' ', 1)[-1])}`",
+            text,
+        )
+    ]
+    assert "artifact checkout" in found and not missing, f"not in docs/cli.md: {missing}"

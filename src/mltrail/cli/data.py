@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from mltrail.cli._common import store_location, store_option
 from mltrail.cli._progress import transfer_bar
-from mltrail.cli.sync import store_option
 
 if TYPE_CHECKING:
     from mltrail.data import Cache, ObjectStore, TransferReport
@@ -266,9 +266,8 @@ def gc(force: bool, min_age: float, store: str | None, cache: str | None, as_jso
 @contextlib.contextmanager
 def _opened(store: str | None) -> Iterator[MetadataStore]:
     import mltrail
-    from mltrail.cli.sync import _store
 
-    with mltrail.connect(_store(store)) as opened:
+    with mltrail.connect(store_location(store, create=True)) as opened:
         yield opened
 
 

@@ -7,31 +7,47 @@ from typing import Any
 
 import click
 
-from mltrail.cli import admin, data
+from mltrail.cli import _common, admin, data
 from mltrail.cli import sync as sync_commands
 from mltrail.errors import MltrailError
 
 
 class Group(click.Group):
-    """Commands whose errors are one line on stderr (exit 1), unless ``--debug``."""
+    """Commands whose errors are one line on stderr (exit 1), unless ``--debug``.
+
+    Exit codes: 0 done, 1 an error (what was wrong and what to do, on one line; a filter query's
+    syntax error adds the query with a caret under the fault), 2 a usage error (click's).
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
         except MltrailError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
-                raise
-            click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
-            sys.exit(1)
+            _fail(ctx, f"{type(exc).__name__}: {exc}")
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            _fail(ctx, f"{exc.strerror or exc}{where}")
+        except Exception as exc:  # a bug: say so on one line, the traceback is one flag away
+            _fail(ctx, f"internal error ({type(exc).__name__}: {exc}); --debug shows where")
+
+
+def _fail(ctx: click.Context, message: str) -> None:
+    if ctx.obj and ctx.obj.get("debug"):
+        raise
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.option("--store", metavar="URL", help=_common.STORE_HELP)
 @click.version_option(package_name="mltrail")
 @click.pass_context
-def main(ctx: click.Context, debug: bool) -> None:
+def main(ctx: click.Context, debug: bool, store: str | None) -> None:
     """Record the metadata of machine-learning work and ask it questions."""
-    ctx.obj = {"debug": debug}
+    ctx.obj = {"debug": debug, "store": store}
 
 
 @main.command()
@@ -96,3 +112,20 @@ main.add_command(sync_commands.pull)
 main.add_command(sync_commands.sync_command)
 main.add_command(data.artifact)
 main.add_command(data.gc)
+
+
+@main.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script for SHELL.
+
+    \b
+    bash:  eval "$(mltrail completion bash)"   (in ~/.bashrc)
+    zsh:   eval "$(mltrail completion zsh)"    (in ~/.zshrc)
+    fish:  mltrail completion fish > ~/.config/fish/completions/mltrail.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    complete = get_completion_class(shell)
+    assert complete is not None  # the choices are the shells click knows
+    click.echo(complete(main, {}, "mltrail", "_MLTRAIL_COMPLETE").source())

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mltrail.cli import _progress
+from mltrail.cli._common import store_location, store_option
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -26,11 +27,6 @@ if TYPE_CHECKING:
     from mltrail.sync import Report
     from mltrail.sync.remotes import Remote
 
-store_option = click.option(
-    "--store",
-    metavar="URL",
-    help="This side's store (default: $MLTRAIL_STORE, else .mltrail/mltrail.db).",
-)
 batch_option = click.option(
     "--batch-size",
     type=click.IntRange(1),
@@ -304,11 +300,7 @@ def sync_command(
 
 
 def _store(store: str | None) -> str:
-    if store:
-        return store
-    from mltrail._project import default_store_location, project_root
-
-    return default_store_location(project_root())
+    return store_location(store, create=True)
 
 
 def _remote(name_or_url: str | None) -> Remote:

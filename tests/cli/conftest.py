@@ -1,0 +1,42 @@
+"""Fixtures of the command line's tests: ``project`` (a seeded working tree, the current
+directory) and ``empty_tree`` (a working tree with no store)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from _cli import copy_project, seed
+
+
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The toy pipeline logged once per session (see ``_cli.seed``)."""
+    root = tmp_path_factory.mktemp("seeded")
+    (root / ".git").mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        patch.delenv("MLTRAIL_STORE", raising=False)
+        seed(root)
+    return root
+
+
+@pytest.fixture
+def empty_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working tree of its own (the current directory) with no store, and no store or token
+    chosen by the environment."""
+    root = tmp_path / "tree"
+    root.mkdir()
+    (root / ".git").mkdir()
+    monkeypatch.chdir(root)
+    for name in ("MLTRAIL_STORE", "MLTRAIL_TOKEN", "MLTRAIL_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    return root
+
+
+@pytest.fixture
+def project(empty_tree: Path, seeded_template: Path) -> Path:
+    """A working tree (the current directory) whose default store holds the toy pipeline."""
+    copy_project(seeded_template, empty_tree)
+    return empty_tree
