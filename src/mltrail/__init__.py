@@ -14,7 +14,7 @@ import importlib as _importlib
 import typing as _typing
 
 from mltrail import errors
-from mltrail._connect import connect
+from mltrail._connect import MigrationPlan, connect, migrate
 from mltrail.model import (
     Artifact,
     ArtifactBaseType,
@@ -93,6 +93,7 @@ __all__ = [
     "LineageSubgraphQueryOptions",
     "ListOptions",
     "MetadataStore",
+    "MigrationPlan",
     "OrderByField",
     "ParentContext",
     "PropertyType",
@@ -102,5 +103,6 @@ __all__ = [
     "__version__",
     "connect",
     "errors",
+    "migrate",
     "to_dict",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mltrail.errors import InvalidArgumentError
@@ -77,3 +78,62 @@ def connect(
         database.close()
         raise
     return MetadataStore(database, version)
+
+
+@dataclass(frozen=True)
+class MigrationPlan:
+    """What :func:`migrate` found and did: the database's schema version before (``current``;
+    0 for an empty database), the library's (``target``), the migrations between them as
+    ``(version, summary)`` pairs, and whether they were applied."""
+
+    location: str
+    current: int
+    target: int
+    steps: tuple[tuple[int, str], ...]
+    applied: bool
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.target
+
+
+def migrate(url: str | os.PathLike[str], *, dry_run: bool = False) -> MigrationPlan:
+    """Bring the store at ``url`` to this library's schema version, in one transaction (see
+    docs/schema-and-migrations.md), or with ``dry_run`` only say what that would do.
+
+    An empty database gets the whole schema (a new store); a store file that does not exist is
+    refused (:class:`~mltrail.errors.NotFoundError`) rather than created. A server URL is
+    refused: a server migrates its stores itself when it opens them.
+    """
+    if is_server_url(url):
+        raise InvalidArgumentError(
+            f"{url} is an mltrail server: it migrates its stores when it starts; run "
+            "`mltrail migrate` on the server's database URL instead"
+        )
+    from mltrail.backends.sql.database import Database
+    from mltrail.backends.sql.migrations import library_schema_version, pending, prepare_schema
+
+    location = database_url(url)
+    if location.startswith("sqlite:///"):
+        from pathlib import Path
+
+        path = Path(location[len("sqlite:///") :].split("?", 1)[0])
+        if not path.exists():
+            from mltrail.errors import NotFoundError
+
+            raise NotFoundError(f"no store at {path}: check the path (mltrail init creates one)")
+    database = Database(location, {})
+    try:
+        current, steps = pending(database)
+        target = library_schema_version()
+        if steps and not dry_run:
+            prepare_schema(database, migrate=True)
+        return MigrationPlan(
+            location=database.description,
+            current=current,
+            target=target,
+            steps=tuple((step.version, step.summary) for step in steps),
+            applied=bool(steps) and not dry_run,
+        )
+    finally:
+        database.close()

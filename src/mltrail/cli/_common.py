@@ -105,9 +105,29 @@ def opened_store(given: str | None, *, migrate: bool = False) -> Iterator[Metada
             f"no mltrail store at {missing}: run `mltrail init` to create one here, or give "
             "--store (or set MLTRAIL_STORE) to use another"
         )
-    import mltrail
+    with connected(location, migrate=migrate) as store:
+        yield store
 
-    store = mltrail.connect(location, migrate=migrate)
+
+@contextlib.contextmanager
+def connected(location: str, *, migrate: bool) -> Iterator[MetadataStore]:
+    """``mltrail.connect(location)`` for the block; an older schema's error names the command
+    that upgrades it."""
+    import mltrail
+    from mltrail.errors import SchemaVersionError
+
+    try:
+        store = mltrail.connect(location, migrate=migrate)
+    except SchemaVersionError as exc:
+        if exc.database_version >= exc.library_version:
+            raise
+        raise SchemaVersionError(
+            f"the store at {location} has schema version {exc.database_version}, older than "
+            f"this mltrail's {exc.library_version}: back it up, then run `mltrail migrate` "
+            "(`mltrail migrate --dry-run` shows what it does)",
+            database_version=exc.database_version,
+            library_version=exc.library_version,
+        ) from None
     try:
         yield store
     finally:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from mltrail.cli import _common, admin, data
+from mltrail.cli import _common, admin, data, store
 from mltrail.cli import sync as sync_commands
 from mltrail.errors import MltrailError
 
@@ -104,6 +104,9 @@ def serve(
     )
 
 
+main.add_command(store.init)
+main.add_command(store.status)
+main.add_command(store.migrate)
 main.add_command(admin.token)
 main.add_command(admin.project)
 main.add_command(sync_commands.remote)

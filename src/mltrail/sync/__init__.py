@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mltrail.errors import InvalidArgumentError, MltrailError
+from mltrail.sync import _read
 from mltrail.sync._apply import Applied
 from mltrail.sync._peers import BundlePeer, Outgoing, Peer, StorePeer, _EndOfBundle, same_store
 from mltrail.sync.remotes import Remote, is_data_url
@@ -157,6 +158,67 @@ def sync(
         return sent, received
 
 
+@dataclass(frozen=True)
+class Unpushed:
+    """What ``store`` holds that a target has not applied yet: how many types, artifacts,
+    executions and contexts changed (each counted once, however often it changed) since the
+    feed position the target has applied (``applied``) up to ``position``, this store's last."""
+
+    types: int
+    artifacts: int
+    executions: int
+    contexts: int
+    applied: int
+    position: int
+
+    @property
+    def total(self) -> int:
+        return self.types + self.artifacts + self.executions + self.contexts
+
+
+def unpushed(store: Any, target: Any, *, token: str | None = None) -> Unpushed:
+    """What a :func:`push` of ``store`` to ``target`` would send (without sending it): asks
+    ``target`` which position of this store's feed it has applied, then counts the entities
+    changed after it here. ``store`` is a store object or a store URL/path (not a server or a
+    bundle: their feed is not read here)."""
+    from mltrail.backends.sql.schema import TypeKind
+    from mltrail.sync._tables import TYPE_OFFSET
+
+    end = target.url if isinstance(target, Remote) else target
+    absent = isinstance(end, (str, os.PathLike)) and _missing_store_file(os.fspath(end))
+    with _ends(peer(store), *([] if absent else [peer(target, token=token)])) as ends:
+        source = ends[0]
+        if not isinstance(source, StorePeer):
+            raise InvalidArgumentError(
+                f"cannot count the unpushed changes of {source.label}: give a store opened here"
+            )
+        if absent:  # a store file a first push would create: it lacks everything
+            applied, exclude = 0, None
+        else:
+            same_store(source, ends[1])
+            applied, exclude = ends[1].applied(source.site()), ends[1].site() or None
+        counts = source.count_changes(applied, exclude)
+        position = source.store.database.run(_read.feed_end, write=False)
+    kinds = {
+        "artifacts": TypeKind.ARTIFACT,
+        "executions": TypeKind.EXECUTION,
+        "contexts": TypeKind.CONTEXT,
+    }
+    nodes = {name: counts.get(int(kind), 0) for name, kind in kinds.items()}
+    types = sum(n for kind, n in counts.items() if kind >= TYPE_OFFSET)
+    return Unpushed(types=types, applied=applied, position=int(position), **nodes)
+
+
+def _missing_store_file(end: str) -> bool:
+    """Whether ``end`` names a SQLite store file (a path or ``sqlite:///`` URL) that does not
+    exist yet."""
+    if end.startswith("sqlite:///"):
+        end = end[len("sqlite:///") :].split("?", 1)[0]
+    elif "://" in end or end.endswith(BundlePeer.SUFFIX) or end in ("", ":memory:"):
+        return False
+    return not os.path.exists(os.path.expanduser(end))
+
+
 @contextmanager
 def _ends(*ends: tuple[Peer, bool]) -> Iterator[tuple[Peer, ...]]:
     """The peers of a transfer; those opened for it are closed after it."""
@@ -234,4 +296,4 @@ def _transfer(
     return report
 
 
-__all__ = ["BATCH_SIZE", "Peer", "Report", "pull", "push", "sync"]
+__all__ = ["BATCH_SIZE", "Peer", "Report", "Unpushed", "pull", "push", "sync", "unpushed"]

@@ -88,6 +88,12 @@ class StorePeer(Peer):
 
         return int(self._db.run(run, write=False))
 
+    def count_changes(self, since: int, exclude: str | None) -> dict[int, int]:
+        """Feed kind -> entities changed after ``since`` (not those received from ``exclude``)."""
+        return dict(
+            self._db.run(lambda conn: _read.count_changes(conn, since, exclude), write=False)
+        )
+
     def changes(self, since: int, exclude: str | None, limit: int) -> Outgoing:
         batch = self._db.run(lambda conn: _read.read_feed(conn, since, limit, exclude), write=False)
         return Outgoing(_check.encode(batch), batch["from"], batch["to"])

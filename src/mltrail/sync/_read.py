@@ -75,6 +75,25 @@ def feed_end(conn: Connection) -> int:
     return int(found or 0)
 
 
+def count_changes(conn: Connection, since: int, exclude: str | None) -> dict[int, int]:
+    """Feed kind -> how many entities changed after position ``since`` (each counted once),
+    leaving out changes received from site ``exclude``."""
+    from sqlalchemy import distinct, func, or_
+
+    known = sites(conn)
+    excluded = next((n for n, u in known.items() if u == exclude), None) if exclude else None
+    where = CHANGE.c.seq > since
+    if excluded is not None:
+        where = and_(where, or_(CHANGE.c.source.is_(None), CHANGE.c.source != excluded))
+    changed = (
+        select(distinct(CHANGE.c.kind).label("kind"), CHANGE.c.entity_id).where(where).subquery()
+    )
+    rows = conn.execute(
+        select(changed.c.kind, func.count()).group_by(changed.c.kind).order_by(changed.c.kind)
+    ).all()
+    return {int(kind): int(count) for kind, count in rows}
+
+
 def read_subset(conn: Connection, wanted: Wanted) -> dict[str, Any]:
     """A batch of the chosen entities (not a feed range: it moves no cursor)."""
     batch = build(conn, sites(conn), wanted)

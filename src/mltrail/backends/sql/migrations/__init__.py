@@ -110,6 +110,29 @@ def _read_state(conn: Connection) -> tuple[int, int | None]:
 MLMD_MARKERS = ({"mlmdenv"}, {"type", "artifact", "execution"})
 
 
+def pending(db: Database) -> tuple[int, tuple[Migration, ...]]:
+    """The database's schema version and the library's migrations it lacks, read without
+    changing anything (refused as :func:`prepare_schema` refuses: another application's
+    database, a newer schema, a migration interrupted halfway)."""
+    steps = builtin_migrations()
+    target = steps[-1].version
+    try:
+        current, interrupted = db.run(_read_state, write=False)
+    except _ForeignDatabase as foreign:
+        raise FailedPreconditionError(_foreign_message(db.description, foreign.tables)) from None
+    if interrupted is not None:
+        raise FailedPreconditionError(_interrupted_message(db, current, interrupted))
+    if current > target:
+        raise SchemaVersionError(
+            f"{db.description} has schema version {current}, newer than version {target} "
+            "that this mltrail library supports; upgrade mltrail (pip install -U mltrail). "
+            "The database was not changed.",
+            database_version=current,
+            library_version=target,
+        )
+    return current, tuple(step for step in steps if step.version > current)
+
+
 class _ForeignDatabase(Exception):
     """The database holds tables, none of them mltrail's; carries their names."""
 
