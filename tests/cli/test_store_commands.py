@@ -137,8 +137,10 @@ def test_migrate_dry_run_shows_the_versions_and_changes_nothing(empty_tree: Path
     done = ok("migrate", "--store", str(path)).stdout.splitlines()
     assert done[0].endswith(f"migrated from schema version {LIBRARY - 1} to {LIBRARY}")
     assert schema_version(path) == [LIBRARY]
-    assert ok("migrate", "--store", str(path)).stdout.strip().endswith(
-        f"schema version {LIBRARY}, up to date"
+    assert (
+        ok("migrate", "--store", str(path))
+        .stdout.strip()
+        .endswith(f"schema version {LIBRARY}, up to date")
     )
     with mltrail.connect(path, migrate=False) as opened:  # opens without migrating
         assert opened.schema_version == LIBRARY
@@ -169,9 +171,7 @@ def test_commands_that_read_name_the_migration(empty_tree: Path) -> None:
 # -------------------------------------------------------------------------------- the store
 
 
-def test_which_store_a_command_talks_to(
-    empty_tree: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_which_store_a_command_talks_to(empty_tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("default", "env", "group", "command"):
         store = empty_tree / f"{name}.db"
         with mltrail.connect(store) as opened:
