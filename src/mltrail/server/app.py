@@ -99,6 +99,9 @@ def create_app(store: str | None = None, *, settings: Settings | None = None) ->
         app.add_route(prefix + "/store/{method}", endpoint, ["POST"], include_in_schema=False)
     app.include_router(admin.router(projects, registry, guard))
     app.include_router(sync.router(projects, guard, settings.max_body_bytes))
+    from mltrail.server import ui
+
+    ui.install(app, projects, registry)
 
     default_openapi = app.openapi
 
