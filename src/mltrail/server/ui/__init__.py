@@ -154,12 +154,13 @@ def install(app: FastAPI, projects: Projects, registry: Registry | None) -> Page
     """Add the UI to ``app``: its static files, sign-in, and every page."""
     from starlette.staticfiles import StaticFiles
 
-    from mltrail.server.ui import views
+    from mltrail.server.ui import graphs, views
 
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
     pages = Pages(app, projects, registry)
     _auth.install(pages)
     views.install(pages)
+    graphs.install(pages)
 
     async def root() -> Response:
         return RedirectResponse("/ui/", status_code=307)
