@@ -262,3 +262,28 @@ def test_completion_scripts_and_answers(empty_tree: Path) -> None:
         },
     )
     assert options.stdout.split() == ["plain,bash", "plain,zsh", "plain,fish"]
+
+
+def test_remote_names_complete(empty_tree: Path) -> None:
+    ok("remote", "add", "central", "../central.db")
+    ok("remote", "add", "bucket", "../objects", "--kind", "data")
+
+    def complete(words: str) -> list[str]:
+        answered = CliRunner().invoke(
+            main,
+            [],
+            prog_name="mltrail",
+            env={
+                "_MLTRAIL_COMPLETE": "bash_complete",
+                "COMP_WORDS": words,
+                "COMP_CWORD": str(len(words.split(" ")) - 1),
+            },
+        )
+        assert answered.exit_code == 0
+        return answered.stdout.split()
+
+    assert complete("mltrail push ") == ["plain,bucket", "plain,central"]
+    assert complete("mltrail artifact pull b") == ["plain,bucket"]
+    assert complete("mltrail remote remove c") == ["plain,central"]
+    (empty_tree / ".mltrail" / "config.toml").write_text("not [ toml")
+    assert complete("mltrail push ") == []

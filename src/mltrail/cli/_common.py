@@ -28,6 +28,7 @@ import click
 from mltrail.errors import InvalidArgumentError, NotFoundError
 
 if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
     from rich.console import Console
 
     from mltrail.model import Artifact, Context, Execution
@@ -39,6 +40,26 @@ STORE_HELP = (
 )
 
 store_option = click.option("--store", metavar="URL", help=STORE_HELP)
+
+
+def complete_remotes(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Shell completion: the names of the project's remotes (none when the file is unreadable)."""
+    from click.shell_completion import CompletionItem
+
+    from mltrail.errors import MltrailError
+    from mltrail.sync import remotes
+
+    try:
+        known = remotes.remotes()
+    except (MltrailError, OSError):
+        return []
+    return [
+        CompletionItem(name, help=f"{r.kind}: {r.url or r.data}")
+        for name, r in sorted(known.items())
+        if name.startswith(incomplete)
+    ]
 
 
 def output_options(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mltrail.cli._common import store_location, store_option
+from mltrail.cli._common import complete_remotes, store_location, store_option
 from mltrail.cli._progress import transfer_bar
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def artifact() -> None:
 
 
 @artifact.command("push")
-@click.argument("remote", required=False)
+@click.argument("remote", required=False, shell_complete=complete_remotes)
 @selection_options("Push")
 def artifact_push(
     remote: str | None,
@@ -94,7 +94,7 @@ def artifact_push(
 
 
 @artifact.command("pull")
-@click.argument("remote", required=False)
+@click.argument("remote", required=False, shell_complete=complete_remotes)
 @selection_options("Pull")
 def artifact_pull(
     remote: str | None,

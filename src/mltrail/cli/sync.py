@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mltrail.cli import _progress
-from mltrail.cli._common import store_location, store_option
+from mltrail.cli._common import complete_remotes, store_location, store_option
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -143,7 +143,7 @@ def remote_list(as_json: bool) -> None:
 
 
 @remote.command("remove")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_remotes)
 def remote_remove(name: str) -> None:
     """Remove remote NAME."""
     from mltrail.sync import remotes
@@ -156,7 +156,7 @@ def remote_remove(name: str) -> None:
 
 
 @click.command()
-@click.argument("remote", required=False)
+@click.argument("remote", required=False, shell_complete=complete_remotes)
 @store_option
 @subset_options("Send")
 @batch_option
@@ -207,7 +207,7 @@ def push(
 
 
 @click.command()
-@click.argument("remote", required=False)
+@click.argument("remote", required=False, shell_complete=complete_remotes)
 @store_option
 @subset_options("Bring in")
 @batch_option
@@ -239,7 +239,7 @@ def pull(
 
 
 @click.command("sync")
-@click.argument("remote", required=False)
+@click.argument("remote", required=False, shell_complete=complete_remotes)
 @store_option
 @batch_option
 @click.option(
