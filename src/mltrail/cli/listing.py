@@ -77,7 +77,9 @@ def _type_names(ctx: click.Context) -> list[str]:
     import mltrail
 
     options = {"timeout": 3} if location.startswith(("http://", "https://")) else {}
-    kind = LISTED.get(str(ctx.params.get("what") or "").lower())
+    # The KIND argument may be left unparsed in ctx.args when the option's value is missing.
+    words = [str(ctx.params.get("what") or ""), *ctx.args]
+    kind = next((LISTED[w.lower()] for w in words if w.lower() in LISTED), None)
     with mltrail.connect(location, migrate=False, **options) as store:
         kinds = [kind] if kind in KINDS else list(KINDS)
         names = {t.name for each in kinds for t in getattr(store, f"get_{each}_types")()}
@@ -172,7 +174,7 @@ def ls(
     with opened_store(store) as opened:
         pages = _pages(opened, kind, type_name, options, every)
         token = _print_pages(kind, pages, output)
-    if token is not None and output == "table":
+    if token is not None and output != "json":
         click.echo(f"more: {_continuation(ctx, token)}", err=True)
 
 
