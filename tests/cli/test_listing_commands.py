@@ -23,6 +23,7 @@ import mltrail
 from _cli import failed, ok, run
 from _remote import RemoteServer
 from mltrail.cli import main
+from mltrail.data import Cache, Oid
 
 ALL_ARTIFACTS = [9, 8, 7, 6, 5, 4, 3, 2, 1]
 
@@ -535,3 +536,24 @@ def test_listings_of_a_server(empty_tree: Path, server: RemoteServer) -> None:
         ("2", "0.1", "0.3226"),
         ("1", "", ""),
     ]
+
+
+def test_show_counts_the_cached_files_of_a_directory(empty_tree: Path) -> None:
+    data = empty_tree / "images"
+    data.mkdir()
+    (data / "a.txt").write_text("a")
+    (data / "b.txt").write_text("b")
+    with mltrail.Tracker(pipeline="dirs") as tracker, tracker.stage("load").execution() as step:
+        logged = step.log_dataset(data)
+    assert logged.external_id is not None and logged.external_id.endswith(".dir")
+    shown = sections(ok("show", str(logged.id)).stdout)
+    assert "bytes in the cache (.mltrail/cache)" in shown[f"artifact {logged.id}"]
+    cache = Cache(empty_tree / ".mltrail" / "cache")
+    oid = Oid.parse(logged.external_id)
+    [(_, first), _] = sorted(cache.read_manifest(oid))
+    Path(cache.path(first)).unlink()
+    shown = sections(ok("show", str(logged.id)).stdout)
+    assert "bytes 1 of 2 files in the cache (.mltrail/cache)" in shown[f"artifact {logged.id}"]
+    Path(cache.path(oid)).unlink()
+    document = json.loads(ok("show", str(logged.id), "--json").stdout)
+    assert document["cache"] == {"cache": ".mltrail/cache", "files": None, "cached": 0}
