@@ -215,6 +215,11 @@ def test_ls_errors(project: Path) -> None:
     quiet = ok("ls", "executions", "--type", "train", "--filter", "custom_properties.lr > 5")
     assert (quiet.stdout, quiet.stderr.strip()) == ("", "no executions")
     assert "page" in failed("ls", "artifacts", "--page-token", "not-a-token")
+    for output in ("--json", "--csv"):  # nothing half-printed on stdout
+        result = run("ls", "artifacts", "--type", "Modle", output)
+        assert (result.exit_code, result.stdout) == (1, "")
+        result = run("ls", "artifacts", "--filter", "type =", "--all", output)
+        assert (result.exit_code, result.stdout) == (1, "")
 
 
 @pytest.mark.parametrize(

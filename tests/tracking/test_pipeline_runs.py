@@ -141,3 +141,4 @@ def test_runs_sort_numerically_with_missing_values_last() -> None:
     assert [r.id for r in sort_runs(runs, "id")] == [6, 5, 4, 3, 2, 1]
     with pytest.raises(InvalidArgumentError, match=r"no run has a column 'los'; .* acc, p"):
         sort_runs(runs, "los")
+    assert sort_runs([], "los") == []

@@ -3,6 +3,7 @@ with its properties and neighbours) and ``mltrail runs`` (a pipeline's runs side
 
 from __future__ import annotations
 
+import itertools
 import json
 import shlex
 import sys
@@ -16,6 +17,7 @@ from mltrail.cli._common import (
     Found,
     cell,
     console,
+    missing_file,
     opened_store,
     output_options,
     print_json,
@@ -70,8 +72,6 @@ def complete_type_names(ctx: click.Context, param: click.Parameter, incomplete: 
 def _type_names(ctx: click.Context) -> list[str]:
     given = ctx.params.get("store") or (ctx.parent.params.get("store") if ctx.parent else None)
     location = store_location(given)
-    from mltrail.cli._common import missing_file
-
     if missing_file(location) is not None:
         return []
     import mltrail
@@ -173,7 +173,8 @@ def ls(
     )
     with opened_store(store) as opened:
         pages = _pages(opened, kind, type_name, options, every)
-        token = _print_pages(kind, pages, output)
+        first = next(pages)  # a bad filter or type fails here, before anything is printed
+        token = _print_pages(kind, itertools.chain([first], pages), output)
     if token is not None and output != "json":
         click.echo(f"more: {_continuation(ctx, token)}", err=True)
 
@@ -542,7 +543,7 @@ def _print_runs(listed: Sequence[PipelineRun], output: str, keep: str | None) ->
         return
     if output == "csv":
         columns = ["id", "stage", "state", "started", "duration_s", *parameters, *metrics]
-        rows = [[_run_cell(r, c, csv=True) for c in columns] for r in listed]
+        rows = [[_run_cell(r, c) for c in columns] for r in listed]
         print_rows(columns, rows, output)
         return
     if not listed:
@@ -583,7 +584,7 @@ def _run_record(run: PipelineRun) -> dict[str, Any]:
     }
 
 
-def _run_cell(run: PipelineRun, column: str, *, csv: bool = False) -> Any:
+def _run_cell(run: PipelineRun, column: str) -> Any:
     if column == "started":
         return when(run.start_time)
     if column == "duration":

@@ -148,9 +148,11 @@ def sort_runs(
 ) -> list[PipelineRun]:
     """``runs`` ordered by ``column`` (a fixed column, a parameter or a metric): numbers by
     value, then other values as text, runs without the value last in either direction; ties
-    keep their order. InvalidArgumentError when no run has the column."""
-    if column not in FIXED_COLUMNS and not any(
-        column in r.parameters or column in r.metrics for r in runs
+    keep their order. InvalidArgumentError when there are runs and none has the column."""
+    if (
+        runs
+        and column not in FIXED_COLUMNS
+        and not any(column in r.parameters or column in r.metrics for r in runs)
     ):
         known = sorted({k for r in runs for k in (*r.parameters, *r.metrics)})
         raise InvalidArgumentError(
