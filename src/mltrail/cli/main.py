@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from mltrail.cli import _common, admin, data, store
+from mltrail.cli import _common, admin, data, listing, store
 from mltrail.cli import sync as sync_commands
 from mltrail.errors import MltrailError
 
@@ -115,6 +115,9 @@ main.add_command(sync_commands.pull)
 main.add_command(sync_commands.sync_command)
 main.add_command(data.artifact)
 main.add_command(data.gc)
+main.add_command(listing.ls)
+main.add_command(listing.show)
+main.add_command(listing.runs)
 
 
 @main.command()

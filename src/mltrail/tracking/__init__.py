@@ -13,6 +13,7 @@ executions by a UUID. See ``docs/tracking-tutorial.md``.
 from mltrail.tracking.environment import Environment, capture_environment
 from mltrail.tracking.git import GitInfo, capture_git
 from mltrail.tracking.hashing import ALGORITHMS, ContentDigest, Hasher
+from mltrail.tracking.pipeline_runs import PipelineRun, pipeline_runs, sort_runs
 from mltrail.tracking.run import Run
 from mltrail.tracking.stale import close_stale_runs, find_stale_runs
 from mltrail.tracking.tracker import Stage, Tracker
@@ -23,6 +24,7 @@ __all__ = [
     "Environment",
     "GitInfo",
     "Hasher",
+    "PipelineRun",
     "Run",
     "Stage",
     "Tracker",
@@ -30,4 +32,6 @@ __all__ = [
     "capture_git",
     "close_stale_runs",
     "find_stale_runs",
+    "pipeline_runs",
+    "sort_runs",
 ]
