@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -24,6 +25,8 @@ class Group(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:  # the reader went away (`mltrail ls ... | head`): not an error
+            _quiet_exit()
         except MltrailError as exc:
             _fail(ctx, f"{type(exc).__name__}: {exc}")
         except OSError as exc:
@@ -31,6 +34,14 @@ class Group(click.Group):
             _fail(ctx, f"{exc.strerror or exc}{where}")
         except Exception as exc:  # a bug: say so on one line, the traceback is one flag away
             _fail(ctx, f"internal error ({type(exc).__name__}: {exc}); --debug shows where")
+
+
+def _quiet_exit() -> None:
+    """Stop without a word once stdout's reader has gone: Python would otherwise complain
+    again when it flushes stdout at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)
 
 
 def _fail(ctx: click.Context, message: str) -> None:
