@@ -4,8 +4,11 @@ and exit codes; shell completion."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -287,3 +290,25 @@ def test_remote_names_complete(empty_tree: Path) -> None:
     assert complete("mltrail remote remove c") == ["plain,central"]
     (empty_tree / ".mltrail" / "config.toml").write_text("not [ toml")
     assert complete("mltrail push ") == []
+
+
+def test_a_reader_that_goes_away_is_not_an_error(empty_tree: Path) -> None:
+    with mltrail.connect(empty_tree / "big.db") as opened:
+        opened.put_artifact_type(mltrail.ArtifactType(name="D"))
+        opened.put_artifacts(
+            [mltrail.Artifact(type="D", name=f"n{i}", uri=f"/d/{i:06}") for i in range(3000)]
+        )
+    command = [sys.executable, "-m", "mltrail", "ls", "artifacts", "--all", "--csv"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen(
+        [*command, "--store", str(empty_tree / "big.db")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    assert child.stdout.readline().startswith(b"id,type,name")
+    child.stdout.close()  # as `head -1` does
+    assert child.wait(timeout=60) == 0
+    with child.stderr:
+        assert child.stderr.read() == b""
