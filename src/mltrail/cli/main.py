@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from mltrail.cli import _common, admin, data
+from mltrail.cli import _common, admin, data, questions
 from mltrail.cli import sync as sync_commands
 from mltrail.errors import MltrailError
 
@@ -112,6 +112,10 @@ main.add_command(sync_commands.pull)
 main.add_command(sync_commands.sync_command)
 main.add_command(data.artifact)
 main.add_command(data.gc)
+main.add_command(questions.lineage)
+main.add_command(questions.compare)
+main.add_command(questions.cached)
+main.add_command(questions.why_rerun)
 
 
 @main.command()
