@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from mltrail.cli import _common, admin, data, questions
+from mltrail.cli import metrics as metrics_command
 from mltrail.cli import sync as sync_commands
 from mltrail.errors import MltrailError
 
@@ -116,6 +117,7 @@ main.add_command(questions.lineage)
 main.add_command(questions.compare)
 main.add_command(questions.cached)
 main.add_command(questions.why_rerun)
+main.add_command(metrics_command.metrics)
 
 
 @main.command()
