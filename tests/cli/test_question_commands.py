@@ -366,7 +366,7 @@ def test_a_rerun_with_the_same_inputs_is_a_cache_hit(project: Path) -> None:
         "  artifact 6 StepMetrics sha256:a48db8eb7be3 LIVE",
     ]
     assert result.stdout.startswith(
-        "execution 4 can reuse execution 2's outputs (same fingerprint, completed "
+        "execution 4 can reuse execution 2's outputs (same fingerprint, recorded "
     )
     assert lines(result.stdout)[0].endswith("): 3 outputs")
     # Only earlier executions count: the first run had nothing to reuse.

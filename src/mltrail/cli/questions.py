@@ -12,7 +12,7 @@ import csv
 import enum
 import re
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -79,7 +79,7 @@ def lineage(ref: str, direction: str, depth: int | None, fmt: str, store: str | 
             graph = opened.lineage(execution_ids=[node_id], direction=way, max_hops=depth)
     whole = render.LineageView(graph)
     if found.kind == "context":
-        starts = [k for _, w in _ways(way) for k in whole.ends(w)]
+        starts = [key for _, walk in render.walks(way) for key in whole.ends(walk)]
         root = None
     else:
         root = render.key_of(found.kind, node_id)
@@ -98,14 +98,6 @@ def lineage(ref: str, direction: str, depth: int | None, fmt: str, store: str | 
         _print_tree(render.dag_tree(view, " ".join(heading.split()), way, depth))
     else:
         _print_tree(render.lineage_tree(view, root, way, depth))
-    if graph.truncated:
-        click.echo("the graph was cut short by the store's size limit", err=True)
-
-
-def _ways(way: Any) -> list[tuple[str, Any]]:
-    from mltrail.query.render import DOWN, UP
-
-    return [("", way)] if way in (UP, DOWN) else [("upstream", UP), ("downstream", DOWN)]
 
 
 def _print_tree(top: TreeNode) -> None:
@@ -224,7 +216,7 @@ def _cells(row: ComparedField) -> list[str]:
         if row.field.endswith("time_since_epoch") and isinstance(value, int):
             out.append(_common.when(value))
         elif isinstance(value, str):
-            out.append(short_digest(value) if ":" in value else value)
+            out.append(short_digest(value))
         elif value is None:
             out.append("—")
         else:
@@ -252,8 +244,7 @@ json_flag = click.option("--json", "as_json", is_flag=True, help="Print the answ
 
 def _execution(opened: MetadataStore, ref: str) -> Execution:
     found = _common.resolve(opened, ref, default="execution", kinds=("execution",))
-    execution: Execution = found.node  # type: ignore[assignment]
-    return execution
+    return cast("Execution", found.node)
 
 
 def _label(node: Artifact | Execution) -> str:
@@ -299,7 +290,7 @@ def cached(ref: str, as_json: bool, store: str | None) -> None:
     outputs = f"{len(hit.outputs)} output" + ("" if len(hit.outputs) == 1 else "s")
     click.echo(
         f"execution {execution.id} can reuse execution {hit.execution.id}'s outputs (same "
-        f"fingerprint, completed {_common.when(hit.execution.create_time_since_epoch)}): "
+        f"fingerprint, recorded {_common.when(hit.execution.create_time_since_epoch)}): "
         f"{outputs}"
     )
     for artifact in hit.outputs:

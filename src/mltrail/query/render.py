@@ -52,12 +52,12 @@ _DIGEST = re.compile(r"([a-z0-9]+):([0-9a-f]{12})[0-9a-f]+(\.dir)?", re.IGNORECA
 
 
 def short_digest(text: str) -> str:
-    """``sha256:<64 hex>`` as ``sha256:<12 hex>`` (a directory's ``.dir`` kept); other text
-    cut by :func:`short`."""
+    """``sha256:<64 hex>`` as ``sha256:<12 hex>`` (a directory's ``.dir`` kept); any other
+    text as it is."""
     found = _DIGEST.fullmatch(text)
     if found:
         return f"{found.group(1)}:{found.group(2)}{found.group(3) or ''}"
-    return short(text)
+    return text
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class GraphNode:
         if self.uri:
             return short(_one_line(self.uri))
         if self.kind == "artifact" and self.external_id:
-            return short_digest(self.external_id)
+            return short(_one_line(short_digest(self.external_id)))
         return ""
 
     @property
@@ -255,7 +255,9 @@ class _Walker:
         return out
 
 
-def _directions(direction: LineageDirection) -> list[tuple[str, LineageDirection]]:
+def walks(direction: LineageDirection) -> list[tuple[str, LineageDirection]]:
+    """The walks a direction means, with their headings: one unnamed walk up or down, or for
+    BIDIRECTIONAL an "upstream" and a "downstream" one."""
     if direction in (UP, DOWN):
         return [("", direction)]
     return [("upstream", UP), ("downstream", DOWN)]
@@ -272,7 +274,7 @@ def lineage_tree(
     walker = _Walker(view, max_depth)
     top = TreeNode(view.nodes[root])
     walker.expanded[root] = 0
-    for heading, way in _directions(direction):
+    for heading, way in walks(direction):
         children = walker.children(root, way, 0)
         if heading:
             top.children.append(TreeNode(None, heading, children))
@@ -290,7 +292,7 @@ def dag_tree(
     """The tree of a whole DAG under ``heading``: upstream from the nodes nothing comes after,
     or downstream from the nodes nothing comes before (both for BIDIRECTIONAL)."""
     top = TreeNode(None, heading)
-    for subheading, way in _directions(direction):
+    for subheading, way in walks(direction):
         walker = _Walker(view, max_depth)
         roots = []
         for key in view.ends(way):
