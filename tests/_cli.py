@@ -4,11 +4,13 @@ pipeline logged by the Tracker, and helpers that run ``mltrail`` in it through c
 The pipeline (``seed``): ``toy`` with a ``prepare`` stage (raw.csv -> train.csv) and two runs of
 ``train`` on train.csv (lr 0.1 and 0.2, epochs 3), each writing a model, a ``metrics`` artifact
 (accuracy, n_weights) and a ``loss`` step series of three steps. It is logged once per test
-session and copied into each test's working tree.
+session and copied into each test's working tree. ``rerun`` adds one more train run to a
+test's copy (a repeat of the first, a cache hit, or a failed run).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -40,14 +42,42 @@ def seed(root: Path) -> None:
             (data / "train.csv").write_text("".join(labelled))
             run.log_dataset(data / "train.csv", "output")
         for lr in (0.1, 0.2):
-            with tracker.stage("train").execution(parameters={"lr": lr, "epochs": 3}) as run:
-                run.log_dataset(data / "train.csv")
-                for epoch in range(3):
-                    run.log_metric("loss", round(1.0 / (epoch + 1 + lr), 4))
-                model = root / f"model-{lr}.json"
-                model.write_text(json.dumps({"weights": [lr, 2 * lr]}))
-                run.log_model(model, framework="toy")
-                run.log_metrics({"accuracy": 0.5 + lr / 2, "n_weights": 2})
+            _train(tracker, root, lr)
+    finally:
+        tracker.close()
+
+
+def _train(tracker: mltrail.Tracker, root: Path, lr: float, *, fail: bool = False) -> int:
+    """One run of the ``train`` stage; with ``fail``, it raises after reading its input (and
+    is recorded FAILED). Returns the execution's id."""
+    stage = tracker.stage("train")
+    with (
+        contextlib.suppress(_Interrupted),
+        stage.execution(parameters={"lr": lr, "epochs": 3}) as run,
+    ):
+        run.log_dataset(root / "data" / "train.csv")
+        if fail:
+            raise _Interrupted("the run stops here")
+        for epoch in range(3):
+            run.log_metric("loss", round(1.0 / (epoch + 1 + lr), 4))
+        model = root / f"model-{lr}.json"
+        model.write_text(json.dumps({"weights": [lr, 2 * lr]}))
+        run.log_model(model, framework="toy")
+        run.log_metrics({"accuracy": 0.5 + lr / 2, "n_weights": 2})
+    return int(run.execution.id or 0)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def rerun(root: Path, lr: float = 0.1, *, fail: bool = False) -> int:
+    """Train once more in ``root``'s seeded store (the current directory): with lr 0.1 on the
+    unchanged data it is the work of the first train run again, a cache hit; ``fail`` records
+    it FAILED. Returns the new execution's id."""
+    tracker = mltrail.Tracker(pipeline="toy", store=str(root / ".mltrail" / "mltrail.db"))
+    try:
+        return _train(tracker, root, lr, fail=fail)
     finally:
         tracker.close()
 

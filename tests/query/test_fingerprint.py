@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import mltrail as m
-from mltrail.errors import InvalidArgumentError, NotFoundError
+from mltrail.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from mltrail.query.fingerprint import (
     DIGEST_PROPERTY,
     PARTS_PROPERTY,
@@ -484,3 +484,67 @@ def test_difference_text() -> None:
     text = str(Difference("input", "big", long, "y"))
     assert text.startswith("input big changed content: xxx")
     assert "..." in text and len(text) < 100
+
+
+# ------------------------------------------------------------------- an execution asked afterwards
+
+
+def test_only_executions_recorded_before_one_count(runs: Runs) -> None:
+    """Asked about an execution already recorded, the answer is an earlier one: the execution
+    itself (and those after it) never count, whatever their state."""
+    s = runs.store
+    f = fp()
+    first, first_outputs = runs.run(f, State.COMPLETE)
+    failed, _ = runs.run(f, State.FAILED)
+    second, _ = runs.run(f, State.COMPLETE)
+    changed = fp(parameters={**BASE["parameters"], "lr": 0.2})
+    other, _ = runs.run(changed, State.COMPLETE)
+    latest = s.find_cached_execution(f)
+    assert latest is not None and latest.execution.id == second
+    for before, expected in ((second, first), (failed, first), (other, second)):
+        hit = s.find_cached_execution(f, before_execution_id=before)
+        assert hit is not None and hit.execution.id == expected, before
+    hit = s.find_cached_execution(f, other)  # positional too
+    assert hit is not None and hit.execution.id == second
+    hit = s.find_cached_execution(f, before_execution_id=second)
+    assert hit is not None and [a.id for a in hit.outputs] == first_outputs
+    assert s.find_cached_execution(f, before_execution_id=first) is None
+
+    # Explaining: only earlier executions are candidates, and a match among them is a hit.
+    explained = s.explain_cache_miss(f, before_execution_id=second)
+    assert explained.cached is not None and explained.cached.execution.id == first
+    explained = s.explain_cache_miss(f, before_execution_id=first)
+    assert explained.cached is None and explained.nearest is None
+    assert str(explained) == "no earlier execution of this type was recorded with a fingerprint"
+    explained = s.explain_cache_miss(changed, before_execution_id=other)
+    assert explained.cached is None and explained.nearest is not None
+    assert explained.nearest.id == second
+    assert explained.differences == [Difference("parameter", "lr", 0.1, 0.2)]
+    # Without the bound, the execution itself is the answer.
+    assert s.explain_cache_miss(changed).cached is not None
+
+    for bad in (True, 1.5, "3"):
+        with pytest.raises(InvalidArgumentError, match="before_execution_id"):
+            s.find_cached_execution(f, before_execution_id=bad)  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgumentError, match="before_execution_id"):
+            s.explain_cache_miss(f, before_execution_id=bad)  # type: ignore[arg-type]
+    for missing in (other + 100, 0, -1, 2**70):
+        with pytest.raises(NotFoundError, match=f"no execution with id {missing}"):
+            s.find_cached_execution(f, before_execution_id=missing)
+        with pytest.raises(NotFoundError, match=f"no execution with id {missing}"):
+            s.explain_cache_miss(f, before_execution_id=missing)
+
+
+def test_the_fingerprint_recorded_on_an_execution(runs: Runs) -> None:
+    f = fp()
+    recorded, _ = runs.run(f)
+    [execution] = runs.store.get_executions_by_id([recorded])
+    again = Fingerprint.recorded_on(execution)
+    assert again == f and again.digest == execution.custom_properties[DIGEST_PROPERTY]
+    bare, _ = runs.run(None)
+    [execution] = runs.store.get_executions_by_id([bare])
+    with pytest.raises(FailedPreconditionError, match=f"execution {bare} has no recorded"):
+        Fingerprint.recorded_on(execution)
+    execution.custom_properties[PARTS_PROPERTY] = {"type": "", "parameters": 3}
+    with pytest.raises(FailedPreconditionError, match="malformed"):
+        Fingerprint.recorded_on(execution)

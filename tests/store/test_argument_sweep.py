@@ -128,8 +128,12 @@ def base_calls(w: World) -> dict[str, Callable[[], Args]]:
     listing = {"filter_query": "id > 0", "order_by": "id", "ascending": True, "limit": 5}
     calls: dict[str, Callable[[], Args]] = {
         "compare_artifacts": lambda: ((a, w.artifacts[1]), {}),
-        "explain_cache_miss": lambda: ((w.fingerprint,), {"candidates": 10}),
-        "find_cached_execution": lambda: ((w.fingerprint,), {}),
+        "compare_nodes": lambda: ((), {"artifact_ids": [a, w.artifacts[1]]}),
+        "explain_cache_miss": lambda: (
+            (w.fingerprint,),
+            {"candidates": 10, "before_execution_id": e},
+        ),
+        "find_cached_execution": lambda: ((w.fingerprint,), {"before_execution_id": e}),
         "fingerprint": lambda: (
             ("Step",),
             {

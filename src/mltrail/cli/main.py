@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from mltrail.cli import _common, admin, data, listing, store
+from mltrail.cli import _common, admin, data, listing, questions, store
+from mltrail.cli import metrics as metrics_command
 from mltrail.cli import sync as sync_commands
 from mltrail.errors import MltrailError
 
@@ -129,6 +130,11 @@ main.add_command(data.gc)
 main.add_command(listing.ls)
 main.add_command(listing.show)
 main.add_command(listing.runs)
+main.add_command(questions.lineage)
+main.add_command(questions.compare)
+main.add_command(questions.cached)
+main.add_command(questions.why_rerun)
+main.add_command(metrics_command.metrics)
 
 
 @main.command()

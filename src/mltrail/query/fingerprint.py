@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mltrail._plain import ValueProblem, plain_json, short
-from mltrail.errors import InvalidArgumentError
+from mltrail.errors import FailedPreconditionError, InvalidArgumentError
 from mltrail.model import Artifact, Execution
 
 DIGEST_PROPERTY = "mltrail.fingerprint"
@@ -87,6 +87,25 @@ class Fingerprint:
             inputs=parts.get("inputs") or {},
             type_version=parts.get("type_version"),
         )
+
+    @classmethod
+    def recorded_on(cls, execution: Execution) -> Fingerprint:
+        """The fingerprint recorded on ``execution`` (by the Tracker, or :meth:`apply`), rebuilt
+        from its ``mltrail.fingerprint_parts``; a FailedPreconditionError when it has none."""
+        parts = execution.custom_properties.get(PARTS_PROPERTY)
+        if not isinstance(parts, Mapping):
+            raise FailedPreconditionError(
+                f"execution {execution.id} has no recorded fingerprint (custom property "
+                f"{PARTS_PROPERTY}): record executions with the Tracker, or give them one with "
+                "Fingerprint.apply, to ask whether their work was done before"
+            )
+        try:
+            return cls.from_parts(parts)
+        except InvalidArgumentError as exc:
+            raise FailedPreconditionError(
+                f"execution {execution.id} has a malformed {PARTS_PROPERTY} ({exc}); record "
+                "its fingerprint again with Fingerprint.apply"
+            ) from None
 
 
 def _text(value: Any, what: str, *, required: bool = False) -> str | None:

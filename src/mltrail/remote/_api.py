@@ -223,7 +223,7 @@ def catalog_source() -> str:
 def _namespace() -> dict[str, Any]:
     from collections.abc import Iterable, Iterator, Mapping, Sequence
 
-    from mltrail.query.compare import ArtifactComparison
+    from mltrail.query.compare import ArtifactComparison, Comparison
     from mltrail.query.fingerprint import CachedExecution, CacheExplanation, Fingerprint
 
     return {
@@ -235,6 +235,7 @@ def _namespace() -> dict[str, Any]:
         "Mapping": Mapping,
         "Sequence": Sequence,
         "ArtifactComparison": ArtifactComparison,
+        "Comparison": Comparison,
         "CachedExecution": CachedExecution,
         "CacheExplanation": CacheExplanation,
         "Fingerprint": Fingerprint,

@@ -6,6 +6,16 @@ CALLS: list[tuple[str, list[tuple[str, int, str | None, str | None]], str, str]]
   [('self', 1, None, None), ('left_id', 1, None, 'int'), ('right_id', 1, None, 'int')],
   'ArtifactComparison',
   'Two artifacts side by side, fields and properties aligned, differences marked.'),
+ ('compare_nodes',
+  [('self', 1, None, None),
+   ('artifact_ids', 3, 'None', 'Sequence[int] | None'),
+   ('execution_ids', 3, 'None', 'Sequence[int] | None')],
+  'Comparison',
+  'Two or more artifacts, or two or more executions, side by side, in the order given:\n'
+  'fields, properties and custom properties aligned (the union of the keys), differences\n'
+  'marked; executions also line up their inputs and outputs (by event path, valued by the\n'
+  "artifact's external id, else uri). Give exactly one of ``artifact_ids`` and\n"
+  '``execution_ids``.'),
  ('count_artifacts',
   [('self', 1, None, None), ('filter_query', 1, 'None', 'str | None')],
   'int',
@@ -21,14 +31,23 @@ CALLS: list[tuple[str, list[tuple[str, int, str | None, str | None]], str, str]]
  ('explain_cache_miss',
   [('self', 1, None, None),
    ('fingerprint', 1, None, 'Fingerprint'),
-   ('candidates', 1, '200', 'int')],
+   ('candidates', 1, '200', 'int'),
+   ('before_execution_id', 1, 'None', 'int | None')],
   'CacheExplanation',
   'Why ``fingerprint`` has no cached execution: what differs from the nearest earlier\n'
-  'execution of the same type (among the latest ``candidates`` ones).'),
+  'execution of the same type (among the latest ``candidates`` ones). With\n'
+  '``before_execution_id``, only executions recorded before that one count (see\n'
+  ':meth:`find_cached_execution`).'),
  ('find_cached_execution',
-  [('self', 1, None, None), ('fingerprint', 1, None, 'Fingerprint')],
+  [('self', 1, None, None),
+   ('fingerprint', 1, None, 'Fingerprint'),
+   ('before_execution_id', 1, 'None', 'int | None')],
   'CachedExecution | None',
-  'The latest COMPLETE execution recorded with this fingerprint and its outputs, or None.'),
+  'The latest COMPLETE execution recorded with this fingerprint and its outputs, or None.\n'
+  '\n'
+  '``before_execution_id``: only executions recorded before that one count (created\n'
+  'earlier; at the same millisecond, of a smaller id), so that an execution asked about\n'
+  'afterwards is not its own match.'),
  ('fingerprint',
   [('self', 1, None, None),
    ('execution_type', 1, None, 'str'),

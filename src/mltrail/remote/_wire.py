@@ -57,7 +57,7 @@ def register(*classes: type) -> None:
 
 
 def _register_defaults() -> None:
-    from mltrail.query.compare import ArtifactComparison, ComparisonRow
+    from mltrail.query.compare import ArtifactComparison, ComparedField, Comparison, ComparisonRow
     from mltrail.query.fingerprint import (
         CachedExecution,
         CacheExplanation,
@@ -74,6 +74,8 @@ def _register_defaults() -> None:
     register(
         ArtifactComparison,
         ComparisonRow,
+        Comparison,
+        ComparedField,
         CachedExecution,
         CacheExplanation,
         Difference,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, bindparam, cast, literal, select, union
+from sqlalchemy import Connection, and_, bindparam, cast, literal, or_, select, true, union
 
 from mltrail._plain import short
 from mltrail.backends.sql import schema
@@ -25,7 +25,7 @@ from mltrail.model import (
     StartingNodes,
 )
 from mltrail.query import lineage as _lineage
-from mltrail.query.compare import ArtifactComparison, compare
+from mltrail.query.compare import ArtifactComparison, Comparison, compare, compare_nodes
 from mltrail.query.filters import compile_filter
 from mltrail.query.fingerprint import (
     DIGEST_PROPERTY,
@@ -42,6 +42,7 @@ from mltrail.store._args import (
     flag_arg,
     id_arg,
     is_storable_id,
+    optional_id,
     optional_ids,
     storable_ids,
     texts_arg,
@@ -208,6 +209,35 @@ class Questions:
                 raise NotFoundError(f"no artifact with id {wanted} to compare")
         return compare(found[left_id], found[right_id])
 
+    def compare_nodes(
+        self,
+        *,
+        artifact_ids: Sequence[int] | None = None,
+        execution_ids: Sequence[int] | None = None,
+    ) -> Comparison:
+        """Two or more artifacts, or two or more executions, side by side, in the order given:
+        fields, properties and custom properties aligned (the union of the keys), differences
+        marked; executions also line up their inputs and outputs (by event path, valued by the
+        artifact's external id, else uri). Give exactly one of ``artifact_ids`` and
+        ``execution_ids``."""
+        given = [
+            (kind, optional_ids(ids, what))
+            for kind, ids, what in (
+                ("artifact", artifact_ids, "artifact_ids"),
+                ("execution", execution_ids, "execution_ids"),
+            )
+            if ids is not None
+        ]
+        if len(given) != 1:
+            raise InvalidArgumentError(
+                "give exactly one of artifact_ids and execution_ids: nodes of one kind are compared"
+            )
+        [(kind, ids)] = given
+        assert ids is not None
+        if len(ids) < 2:
+            raise InvalidArgumentError(f"give two or more {kind} ids to compare, got {len(ids)}")
+        return self._read(lambda conn: _compared(conn, kind, list(ids)))
+
     # ------------------------------------------------------------------------------------ caching
 
     def fingerprint(
@@ -244,21 +274,35 @@ class Questions:
             type_version=type_version,
         )
 
-    def find_cached_execution(self, fingerprint: Fingerprint) -> CachedExecution | None:
-        """The latest COMPLETE execution recorded with this fingerprint and its outputs, or None."""
+    def find_cached_execution(
+        self, fingerprint: Fingerprint, before_execution_id: int | None = None
+    ) -> CachedExecution | None:
+        """The latest COMPLETE execution recorded with this fingerprint and its outputs, or None.
+
+        ``before_execution_id``: only executions recorded before that one count (created
+        earlier; at the same millisecond, of a smaller id), so that an execution asked about
+        afterwards is not its own match.
+        """
         _fingerprint_arg(fingerprint)
-        return self._read(lambda conn: _cached(conn, fingerprint))
+        before = optional_id(before_execution_id, "before_execution_id")
+        return self._read(lambda conn: _cached(conn, fingerprint, _earlier(conn, before)))
 
     def explain_cache_miss(
-        self, fingerprint: Fingerprint, candidates: int = 200
+        self,
+        fingerprint: Fingerprint,
+        candidates: int = 200,
+        before_execution_id: int | None = None,
     ) -> CacheExplanation:
         """Why ``fingerprint`` has no cached execution: what differs from the nearest earlier
-        execution of the same type (among the latest ``candidates`` ones)."""
+        execution of the same type (among the latest ``candidates`` ones). With
+        ``before_execution_id``, only executions recorded before that one count (see
+        :meth:`find_cached_execution`)."""
         _fingerprint_arg(fingerprint)
         limit = count_arg(candidates, "candidates")
         if limit is None:
             raise InvalidArgumentError("candidates must be a non-negative int, got None")
-        return self._read(lambda conn: _explain(conn, fingerprint, limit))
+        before = optional_id(before_execution_id, "before_execution_id")
+        return self._read(lambda conn: _explain(conn, fingerprint, limit, _earlier(conn, before)))
 
 
 def direction_of(value: Any) -> LineageDirection:
@@ -360,11 +404,35 @@ def _outputs(conn: Connection, execution_id: int) -> list[Artifact]:
     return read_by_ids(conn, ARTIFACTS, ids) if ids else []
 
 
-def _cached(conn: Connection, fingerprint: Fingerprint) -> CachedExecution | None:
+def _earlier(conn: Connection, execution_id: int | None) -> Any:
+    """The condition "recorded before execution ``execution_id``" on the execution table (true
+    when None); an id no execution has is a NotFoundError."""
+    t = EXECUTIONS.table
+    if execution_id is None:
+        return true()
+    row = None
+    if is_storable_id(execution_id):
+        row = conn.execute(
+            select(t.c.create_time_since_epoch).where(t.c.id == bindparam("before_id")),
+            {"before_id": execution_id},
+        ).first()
+    if row is None:
+        raise NotFoundError(f"no execution with id {execution_id} (before_execution_id)")
+    created = int(row[0] or 0)
+    return or_(
+        t.c.create_time_since_epoch < created,
+        and_(t.c.create_time_since_epoch == created, t.c.id < execution_id),
+    )
+
+
+def _cached(
+    conn: Connection, fingerprint: Fingerprint, earlier: Any = None
+) -> CachedExecution | None:
     t = EXECUTIONS.table
     where = and_(
         compile_filter(TypeKind.EXECUTION, _fingerprint_filter(fingerprint.digest)),
         t.c.last_known_state == int(ExecutionState.COMPLETE),
+        earlier if earlier is not None else true(),
     )
     rows = conn.execute(
         node_select(EXECUTIONS)
@@ -378,8 +446,10 @@ def _cached(conn: Connection, fingerprint: Fingerprint) -> CachedExecution | Non
     return CachedExecution(execution, _outputs(conn, execution.id), fingerprint.digest)
 
 
-def _explain(conn: Connection, fingerprint: Fingerprint, candidates: int) -> CacheExplanation:
-    cached = _cached(conn, fingerprint)
+def _explain(
+    conn: Connection, fingerprint: Fingerprint, candidates: int, earlier: Any
+) -> CacheExplanation:
+    cached = _cached(conn, fingerprint, earlier)
     if cached is not None:
         return CacheExplanation(fingerprint.digest, cached.execution, [], cached)
     t = EXECUTIONS.table
@@ -389,7 +459,7 @@ def _explain(conn: Connection, fingerprint: Fingerprint, candidates: int) -> Cac
         types.c.name == fingerprint.execution_type,
         types.c.version == (fingerprint.type_version or ""),
     )
-    query = node_select(EXECUTIONS).where(t.c.type_id.in_(of_type))
+    query = node_select(EXECUTIONS).where(t.c.type_id.in_(of_type), earlier)
     rows = conn.execute(
         query.order_by(t.c.create_time_since_epoch.desc(), t.c.id.desc()).limit(candidates)
     ).all()
@@ -407,6 +477,21 @@ def _explain(conn: Connection, fingerprint: Fingerprint, candidates: int) -> Cac
     if best is None:
         return CacheExplanation(fingerprint.digest, None, [])
     return CacheExplanation(fingerprint.digest, best[1], best[2])
+
+
+def _compared(conn: Connection, kind: str, ids: list[int]) -> Comparison:
+    spec = ARTIFACTS if kind == "artifact" else EXECUTIONS
+    found = {n.id: n for n in read_by_ids(conn, spec, storable_ids(ids))}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFoundError(f"no {kind} with id {missing[0]} to compare")
+    nodes = [found[i] for i in ids]
+    if kind == "artifact":
+        return compare_nodes(kind, nodes)
+    events = get_events(conn, "execution_id", sorted(found))
+    linked = sorted({e.artifact_id for e in events if e.artifact_id})
+    artifacts = {a.id: a for a in read_by_ids(conn, ARTIFACTS, linked)} if linked else {}
+    return compare_nodes(kind, nodes, events, artifacts)
 
 
 def _context_dag(conn: Connection, context_id: int, include_children: bool) -> LineageGraph:
