@@ -372,18 +372,22 @@ def test_hostile_names_uris_and_values_stay_text(client: httpx.Client) -> None:
 # ------------------------------------------------------------------------------------------- auth
 
 
-def test_tables_need_a_reader_of_the_project(auth_client: Authed) -> None:
+def test_tables_and_node_pages_need_a_reader_of_the_project(auth_client: Authed) -> None:
     client = auth_client.client
-    for url in ("/ui/artifacts", "/ui/executions?filter=id+%3E+0", "/ui/contexts"):
+    tables = ("/ui/artifacts", "/ui/executions?filter=id+%3E+0", "/ui/contexts")
+    nodes = ("/ui/artifacts/1", "/ui/executions/1", "/ui/contexts/1", "/ui/contexts/424242")
+    for url in tables + nodes:
         refused = client.get(url)
-        assert refused.status_code == 401 and 'name="token"' in refused.text
-        assert "<tbody>" not in refused.text
+        assert refused.status_code == 401 and 'name="token"' in refused.text, url
+        assert "<tbody>" not in refused.text and "<dt>" not in refused.text
         assert client.get("/api/v1" + url).json()["error"] == "UnauthenticatedError"
     elsewhere = {"authorization": f"Bearer {auth_client.token('elsewhere')}"}
     assert client.get("/ui/artifacts", headers=elsewhere).status_code == 403
     reader = {"authorization": f"Bearer {auth_client.token()}"}
     allowed = client.get("/ui/artifacts", headers=reader)
     assert allowed.status_code == 200 and len(rows(allowed.text)) == 9
+    assert client.get("/ui/contexts/1", headers=reader).status_code == 200
+    assert client.get("/ui/contexts/424242", headers=reader).status_code == 404
 
 
 # ---------------------------------------------------------------------------------------- browser

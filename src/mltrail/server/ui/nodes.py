@@ -20,6 +20,7 @@ from mltrail.server.ui.tables import node_row
 
 if TYPE_CHECKING:
     from mltrail.model import Event
+    from mltrail.server.ui import Pages
     from mltrail.store import MetadataStore
 
 #: Neighbours of each list a page shows at most (the rest are one link away).
@@ -252,7 +253,7 @@ def context(store: MetadataStore, params: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def install(pages: Any) -> None:
+def install(pages: Pages) -> None:
     """Register ``/artifacts/{id}``, ``/executions/{id}`` and ``/contexts/{id}``."""
     pages.page("/artifacts/{id}", "artifact.html")(artifact)
     pages.page("/executions/{id}", "execution.html")(execution)

@@ -17,6 +17,7 @@ from mltrail.errors import InvalidArgumentError
 from mltrail.server.ui import _links
 
 if TYPE_CHECKING:
+    from mltrail.server.ui import Pages
     from mltrail.store import MetadataStore
 
 DEFAULT_LIMIT = 50
@@ -228,7 +229,7 @@ def table(kind: Kind, store: MetadataStore, params: Mapping[str, Any]) -> dict[s
     return model
 
 
-def install(pages: Any) -> None:
+def install(pages: Pages) -> None:
     """Register ``/artifacts``, ``/executions`` and ``/contexts``."""
     for kind in KINDS.values():
 
