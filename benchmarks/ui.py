@@ -330,7 +330,9 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     header = f"{'page':<{width}}  {'store':>8}  {'render':>8}  {'total':>8}  {'bytes':>8}"
     if live:
         header += f"  {'http':>8}"
+    busy = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nmedians of {args.rounds} rounds, ms (target: table pages <= {TARGET_MS:.0f} ms)")
+    print(f"load average at the end: {busy}")
     print(header)
     slow = []
     for row, (label, _, tpl, _, _) in zip(results, cases):

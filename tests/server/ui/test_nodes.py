@@ -208,10 +208,11 @@ def test_a_stage_page_names_its_parent(client: httpx.Client) -> None:
 # ------------------------------------------------------------------------- many neighbours, errors
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)
 def crowded(live: RemoteServer) -> dict[str, int]:
     """An artifact read by more executions than a page lists, and an execution reading more
-    artifacts than that (neither in the toy pipeline's contexts)."""
+    artifacts than that (neither in the toy pipeline's contexts); made before any test of the
+    module runs, so that every test sees the same store."""
     extra = nodes.SHOWN + 7
     with mltrail.connect(live.url) as store:
         probe = store.put_execution_type(mltrail.ExecutionType(name="Probe"))

@@ -156,7 +156,12 @@ def _columns(kind: Kind, state: State) -> list[dict[str, Any]]:
     out = []
     for key in (*kind.columns, *state.columns):
         order = SORTABLE.get(key, key if key in state.columns else None)
-        column: dict[str, Any] = {"key": key, "label": key.replace("_", " "), "sort": None}
+        column: dict[str, Any] = {
+            "key": key,
+            "label": key.replace("_", " "),
+            "sort": None,
+            "sorted": None,
+        }
         if order is not None:
             current = state.order == order
             column["sorted"] = ("desc" if state.desc else "asc") if current else None
