@@ -148,6 +148,8 @@ def base_calls(w: World) -> dict[str, Callable[[], Args]]:
         "get_artifact_producers": lambda: ((a,), {}),
         "get_children_contexts_by_context": lambda: ((c,), {}),
         "get_parent_contexts_by_context": lambda: ((c,), {}),
+        "get_children_contexts_by_contexts": lambda: (([c],), {}),
+        "get_parent_contexts_by_contexts": lambda: (([c],), {}),
         "get_contexts_by_artifact": lambda: ((a,), {}),
         "get_contexts_by_execution": lambda: ((e,), {}),
         "get_context_dag": lambda: ((c,), {"include_child_contexts": True}),
@@ -237,6 +239,7 @@ def base_calls(w: World) -> dict[str, Callable[[], Args]]:
         # The iterators read their first page at the call, so bad options raise there.
         calls[f"iter_{plural}"] = lambda: ((None,), {**listing, "limit": None, "page_size": 2})
         calls[f"count_{plural}"] = lambda: ((), {"filter_query": "id > 0"})
+        calls[f"count_{plural}_by_type"] = lambda: ((), {"filter_query": "id > 0"})
     for kind in ("artifact", "execution"):
         calls[f"get_{kind}s_by_context"] = lambda: ((c, None), dict(listing))
     calls["get_artifacts_by_uri"] = lambda: (("/in",), {})

@@ -201,6 +201,47 @@ def test_parents_and_children_of_a_dag(store: m.MetadataStore) -> None:
     assert store.get_children_contexts_by_context(424_242) == []
 
 
+def test_parents_and_children_of_many_contexts_in_one_call(store: m.MetadataStore) -> None:
+    c = make_nodes(store, artifacts=0, executions=0, contexts=7).contexts
+    store.put_parent_contexts([m.ParentContext(child_id=c[ch], parent_id=c[p]) for ch, p in DAG])
+    asked = [*c, 424_242, c[4]]  # an unknown id and a repeated one
+    parents = store.get_parent_contexts_by_contexts(asked)
+    children = store.get_children_contexts_by_contexts(asked)
+    expected_parents = {c[n]: sorted(c[p] for ch, p in DAG if ch == n) for n in range(7)}
+    expected_children = {c[n]: sorted(c[ch] for ch, p in DAG if p == n) for n in range(7)}
+    assert {k: ids(v) for k, v in parents.items()} == {
+        k: v for k, v in expected_parents.items() if v
+    }
+    assert {k: ids(v) for k, v in children.items()} == {
+        k: v for k, v in expected_children.items() if v
+    }
+    assert c[0] not in parents and c[5] not in children  # a root, a leaf
+    # The same answers as one call per context, node for node.
+    for node in c:
+        assert parents.get(node, []) == store.get_parent_contexts_by_context(node)
+        assert children.get(node, []) == store.get_children_contexts_by_context(node)
+    assert [x.name for x in children[c[1]]] == ["group-2", "group-6"]
+    assert store.get_parent_contexts_by_contexts([]) == {}
+    assert store.get_children_contexts_by_contexts([424_242]) == {}
+
+
+def test_many_contexts_need_no_more_calls_than_one(store: m.MetadataStore) -> None:
+    c = make_nodes(store, artifacts=0, executions=0, contexts=1200).contexts
+    store.put_parent_contexts([m.ParentContext(child_id=k, parent_id=c[0]) for k in c[1:]])
+    children = store.get_children_contexts_by_contexts(c)
+    assert list(children) == [c[0]] and ids(children[c[0]]) == c[1:]
+    parents = store.get_parent_contexts_by_contexts(c)
+    assert sorted(parents) == c[1:] and all(ids(v) == [c[0]] for v in parents.values())
+
+
+def test_many_context_lookups_refuse_bad_ids(store: m.MetadataStore) -> None:
+    for bad in (None, "1", [1.5], [True], 5):
+        with pytest.raises(InvalidArgumentError, match="context_ids"):
+            store.get_children_contexts_by_contexts(bad)  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgumentError, match="context_ids"):
+            store.get_parent_contexts_by_contexts(bad)  # type: ignore[arg-type]
+
+
 def test_links_may_be_added_over_several_calls(store: m.MetadataStore) -> None:
     c = make_nodes(store, artifacts=0, executions=0, contexts=3).contexts
     store.put_parent_contexts([m.ParentContext(child_id=c[1], parent_id=c[0])])

@@ -55,6 +55,10 @@ class Nodes:
     def count(self, *args: Any) -> int:
         return getattr(self.store, f"count_{self.kind}s")(*args)  # type: ignore[no-any-return]
 
+    def count_by_type(self, *args: Any) -> dict[str, int]:
+        counted = getattr(self.store, f"count_{self.kind}s_by_type")
+        return counted(*args)  # type: ignore[no-any-return]
+
 
 @pytest.fixture(params=KINDS)
 def nodes(request: pytest.FixtureRequest, store: m.MetadataStore) -> Nodes:
@@ -113,6 +117,65 @@ def test_a_bad_count_filter_is_refused(nodes: Nodes) -> None:
         nodes.count("name = ")
     with pytest.raises(InvalidArgumentError, match="filter_query"):
         nodes.count(5)
+
+
+def test_counts_by_type_equal_the_listing_grouped_by_type(nodes: Nodes) -> None:
+    checked = 0
+    for query in FILTERS:
+        if not _filter_fits(nodes, query):
+            continue
+        expected: dict[str, int] = {}
+        for node in nodes.get(filter_query=query):
+            expected[node.type] = expected.get(node.type, 0) + 1
+        got = nodes.count_by_type(query)
+        assert got == expected, query
+        assert list(got) == sorted(got), "in type name order"
+        checked += sum(got.values())
+    assert checked > 0
+    holder = {"Holder": 1} if nodes.kind == "context" else {}
+    assert nodes.count_by_type() == {**holder, "Kept": 13, "Other": 6}
+
+
+def test_counts_by_type_leave_out_types_without_nodes(nodes: Nodes) -> None:
+    assert nodes.count_by_type("type = 'Other'") == {"Other": 6}
+    assert nodes.count_by_type("custom_properties.n < 0") == {}
+    # "Holder" is a context type with one context: only contexts count it.
+    holders = {"Holder": 1} if nodes.kind == "context" else {}
+    assert nodes.count_by_type("name = 'holder'") == holders
+
+
+def test_counts_by_type_sum_the_versions_of_a_type(store: m.MetadataStore) -> None:
+    first = store.put_artifact_type(m.ArtifactType(name="Model"))
+    second = store.put_artifact_type(m.ArtifactType(name="Model", version="2"))
+    other = store.put_artifact_type(m.ArtifactType(name="Data"))
+    store.put_artifacts(
+        [m.Artifact(type_id=t) for t in (first, first, second, other, second, second)]
+    )
+    assert store.count_artifacts_by_type() == {"Data": 1, "Model": 5}
+    assert store.count_artifacts_by_type("type = 'Model'") == {"Model": 5}
+    assert store.count_artifacts_by_type(f"type_id = {second}") == {"Model": 3}
+
+
+@pytest.mark.sql_only
+def test_counts_by_type_are_one_statement(nodes: Nodes, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = count_statements(monkeypatch)
+    assert nodes.count_by_type("custom_properties.n >= 10") == {"Kept": 3, "Other": 1}
+    assert len(calls) == 1
+    assert "group by" in calls[0].lower()
+
+
+def test_counts_by_type_of_an_empty_store_are_empty(store: m.MetadataStore) -> None:
+    assert store.count_artifacts_by_type() == {}
+    assert store.count_executions_by_type("name = 'x'") == {}
+    assert store.count_contexts_by_type() == {}
+
+
+def test_a_bad_count_by_type_filter_is_refused(nodes: Nodes) -> None:
+    with pytest.raises(QuerySyntaxError) as raised:
+        nodes.count_by_type("name = ")
+    assert (raised.value.line, raised.value.column) == (1, 7)
+    with pytest.raises(InvalidArgumentError, match="filter_query"):
+        nodes.count_by_type(5)
 
 
 # ------------------------------------------------------------------------------------- iterators

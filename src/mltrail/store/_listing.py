@@ -199,6 +199,41 @@ def count_nodes(conn: Connection, spec: NodeSpec, filter_query: str | None, scop
     return count
 
 
+def count_nodes_by_type(
+    conn: Connection, spec: NodeSpec, filter_query: str | None
+) -> dict[str, int]:
+    """How many nodes of each type match the filter, by type name: one grouped query.
+
+    Nodes are grouped by type id first (the type index gives them in that order), then the few
+    groups are joined to their types; versions of one type name are summed.
+    """
+    filter_text = filter_arg(filter_query, "filter_query") or ""
+    compiled = analyze(spec.kind, filter_text) if filter_text else None
+    params: dict[str, Any] = dict(compiled.params) if compiled is not None else {}
+    key = (spec.kind, "by_type", compiled.shape if compiled is not None else None)
+
+    def build() -> Any:
+        t = spec.table
+        groups = select(t.c.type_id, func.count().label("n")).group_by(t.c.type_id)
+        where = _where(spec, ALL, compiled, None)
+        if where is not None:
+            groups = groups.where(where)
+        counted = groups.subquery("counted")
+        types = schema.type_.alias("counted_type")
+        return (
+            select(types.c.name, func.sum(counted.c.n))
+            .select_from(counted.join(types, types.c.id == counted.c.type_id))
+            .group_by(types.c.name)
+            .order_by(types.c.name)
+        )
+
+    rows = _COUNTS.get(key, build).all(conn, params)
+    counts = {str(name): int(n) for name, n in rows}
+    if not counts and compiled is not None:
+        check_filter_types(conn, compiled)  # as in count_nodes: only an empty answer can be one
+    return counts
+
+
 def _where(
     spec: NodeSpec, scope: Scope, compiled: CompiledFilter | None, keys: SortKeys | None
 ) -> ColumnElement[bool] | None:

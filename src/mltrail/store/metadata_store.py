@@ -35,7 +35,14 @@ from mltrail.store._args import (
     text_arg,
     version_arg,
 )
-from mltrail.store._listing import ALL, Scope, count_nodes, list_nodes, merge_options
+from mltrail.store._listing import (
+    ALL,
+    Scope,
+    count_nodes,
+    count_nodes_by_type,
+    list_nodes,
+    merge_options,
+)
 from mltrail.store._nodes import (
     ARTIFACTS,
     CONTEXTS,
@@ -326,6 +333,29 @@ class MetadataStore(Questions):
         """How many contexts match ``filter_query``; see :meth:`count_artifacts`."""
         return self._count(CONTEXTS, filter_query)
 
+    def count_artifacts_by_type(self, filter_query: str | None = None) -> dict[str, int]:
+        """How many artifacts of each type match ``filter_query``, by type name, in name order;
+        one grouped query.
+
+        Types without a matching artifact are left out; the versions of a type are counted
+        together, as ``type = 'name'`` selects them together.
+        """
+        return self._count_by_type(ARTIFACTS, filter_query)
+
+    def count_executions_by_type(self, filter_query: str | None = None) -> dict[str, int]:
+        """How many executions of each type match ``filter_query``; see
+        :meth:`count_artifacts_by_type`."""
+        return self._count_by_type(EXECUTIONS, filter_query)
+
+    def count_contexts_by_type(self, filter_query: str | None = None) -> dict[str, int]:
+        """How many contexts of each type match ``filter_query``; see
+        :meth:`count_artifacts_by_type`."""
+        return self._count_by_type(CONTEXTS, filter_query)
+
+    def _count_by_type(self, spec: NodeSpec, filter_query: str | None) -> dict[str, int]:
+        filter_query = filter_arg(filter_query, "filter_query")
+        return self._read(lambda conn: count_nodes_by_type(conn, spec, filter_query))
+
     def get_artifacts_by_id(self, artifact_ids: Sequence[int]) -> list[Artifact]:
         """Artifacts with these ids, by id; unknown ids are skipped."""
         return self._by_ids(ARTIFACTS, artifact_ids)
@@ -509,6 +539,22 @@ class MetadataStore(Questions):
     def get_children_contexts_by_context(self, context_id: int) -> list[Context]:
         """The children of a context."""
         return self._contexts_linked("children", id_arg(context_id, "context_id"))
+
+    def get_parent_contexts_by_contexts(
+        self, context_ids: Sequence[int]
+    ) -> dict[int, list[Context]]:
+        """The parents of each of these contexts, by context id, each list by id; contexts
+        without a parent (and unknown ids) are left out. Two queries, whatever the number."""
+        ids = ids_arg(context_ids, "context_ids")
+        return self._read(lambda conn: _edges.linked_contexts_of_many(conn, "parents", ids))
+
+    def get_children_contexts_by_contexts(
+        self, context_ids: Sequence[int]
+    ) -> dict[int, list[Context]]:
+        """The children of each of these contexts, by context id; see
+        :meth:`get_parent_contexts_by_contexts`."""
+        ids = ids_arg(context_ids, "context_ids")
+        return self._read(lambda conn: _edges.linked_contexts_of_many(conn, "children", ids))
 
     def get_contexts_by_artifact(self, artifact_id: int) -> list[Context]:
         """Contexts an artifact is attributed to (``[]`` when none)."""
