@@ -200,8 +200,9 @@ def resolve(
         wanted = [PREFIXES[kind.lower()]]
         text = rest
         if wanted[0] not in kinds:
+            article = "an" if wanted[0][0] in "aeiou" else "a"
             raise InvalidArgumentError(
-                f"{reference!r} names a {wanted[0]}; this command takes "
+                f"{reference!r} names {article} {wanted[0]}; this command takes "
                 + " or ".join(f"{k}s" for k in kinds)
             )
     else:
