@@ -13,14 +13,13 @@ a temporary directory.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from ui_helpers import Authed, copy_of
 
 from _cli import seed
 from _remote import RemoteServer
@@ -51,13 +50,6 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / ".mltrail" / "mltrail.db"
 
 
-def copy_of(store: Path, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / "store.db"
-    shutil.copyfile(store, target)
-    return target
-
-
 @pytest.fixture(scope="module")
 def live(seeded: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteServer]:
     home = tmp_path_factory.mktemp("ui-live")
@@ -71,16 +63,6 @@ def live(seeded: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rem
 def client(live: RemoteServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live.url, timeout=30) as opened:
         yield opened
-
-
-@dataclass
-class Authed:
-    server: RemoteServer
-    registry: Registry
-    client: httpx.Client
-
-    def token(self, project: str = "default", role: str = "reader") -> str:
-        return self.registry.create(project, role, "ui test")[0]
 
 
 @pytest.fixture(scope="module")

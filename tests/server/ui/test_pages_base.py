@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from ui_helpers import Authed
 
-from conftest import Authed
 from mltrail.server.ui import SECURITY_HEADERS, STATIC
 
 

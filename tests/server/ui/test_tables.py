@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
+from ui_helpers import Authed
 
 import mltrail
 from _remote import RemoteServer
-from conftest import Authed
 from mltrail.server.ui import _filters
 
 BULK = 137
