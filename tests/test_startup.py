@@ -107,6 +107,24 @@ def test_creating_a_store_runs_the_migrations_and_imports_alembic(tmp_path: Path
     assert run_python(OPEN, url)[1] is False  # the second time it is up to date
 
 
+def test_questions_without_a_filter_do_not_import_the_filter_machinery(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'plain.db'}"
+    with mltrail.connect(url) as opened:
+        opened.put_artifact_type(mltrail.ArtifactType(name="Data"))
+        [a] = opened.put_artifacts([mltrail.Artifact(type="Data", uri="/a", name="a")])
+    code = f"""
+import json, sys, mltrail
+with mltrail.connect({url!r}) as opened:
+    listed = [a.name for a in opened.get_artifacts(list_options=mltrail.ListOptions(limit=1))]
+    counted = opened.count_artifacts_by_type()
+    walked = len(opened.get_provenance({a}).artifacts)
+    before = "lark" in sys.modules
+    filtered = [a.name for a in opened.get_artifacts(filter_query="name = 'a'")]
+print(json.dumps([listed, counted, walked, before, "lark" in sys.modules, filtered]))
+"""
+    assert run_python(code) == [["a"], {"Data": 1}, 1, False, True, ["a"]]
+
+
 def test_the_first_filter_query_builds_no_parser_from_the_grammar() -> None:
     code = """
 import json, sys, lark

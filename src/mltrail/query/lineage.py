@@ -14,7 +14,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Connection,
@@ -42,7 +42,9 @@ from mltrail.query._subgraph import (
     load_subgraph,
     read_answer,
 )
-from mltrail.query.filters import CompiledFilter, analyze
+
+if TYPE_CHECKING:
+    from mltrail.query.filters import CompiledFilter
 
 __all__ = ["GRAPH_FIELDS", "LineageQuery", "load_subgraph", "run_lineage"]
 
@@ -96,7 +98,11 @@ class _Filters:
     @classmethod
     def of(cls, q: LineageQuery) -> _Filters:
         def one(kind: TypeKind, text: str | None, prefix: str) -> CompiledFilter | None:
-            return analyze(kind, text, prefix) if text else None
+            if not text:
+                return None
+            from mltrail.query.filters import analyze  # Lark only when a filter is used
+
+            return analyze(kind, text, prefix)
 
         return cls(
             one(TypeKind.ARTIFACT, q.artifact_filter, "sa"),

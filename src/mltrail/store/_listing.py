@@ -12,7 +12,7 @@ import binascii
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Integer, and_, bindparam, func, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -22,12 +22,13 @@ from mltrail.backends.sql.fast import InStatement, StatementCache
 from mltrail.backends.sql.schema import TypeKind
 from mltrail.errors import InvalidArgumentError
 from mltrail.model import ListOptions, ResultPage
-from mltrail.query.filters import CompiledFilter, analyze
 from mltrail.store._args import count_arg, filter_arg, flag_arg, optional_text
-from mltrail.store._filter_types import check_filter_types
 from mltrail.store._nodes import NodeSpec, hydrate, hydrate_with, node_select
 from mltrail.store._ordering import Order, PropertyOrder, SortKeys, parse_order
 from mltrail.store._statements import node_statements
+
+if TYPE_CHECKING:
+    from mltrail.query.filters import CompiledFilter
 
 _OPTION_NAMES = ("filter_query", "order_by", "ascending", "limit", "page_token")
 
@@ -122,7 +123,7 @@ def list_nodes(
     ascending = flag_arg(options.is_asc, "ascending")
     filter_text = filter_arg(options.filter_query, "filter_query") or ""
     optional_text(options.page_token, "page_token")
-    compiled = analyze(spec.kind, filter_text) if filter_text else None
+    compiled = _analyze(spec.kind, filter_text)
     digest = _digest(spec.label, scope.label, filter_text)
     params: dict[str, Any] = scope.params()
     if compiled is not None:
@@ -159,7 +160,7 @@ def list_nodes(
     if not rows and compiled is not None:
         # A filter the types show can never match selects nothing: only an empty answer can
         # be one, and only then are the types read.
-        check_filter_types(conn, compiled)
+        _check_filter_types(conn, compiled)
     width = len(node_statements(spec.kind).node_columns)
     token = None
     if limit is not None and len(rows) > limit:
@@ -182,7 +183,7 @@ def list_nodes(
 def count_nodes(conn: Connection, spec: NodeSpec, filter_query: str | None, scope: Scope) -> int:
     """How many nodes in ``scope`` match the filter: one COUNT query."""
     filter_text = filter_arg(filter_query, "filter_query") or ""
-    compiled = analyze(spec.kind, filter_text) if filter_text else None
+    compiled = _analyze(spec.kind, filter_text)
     params: dict[str, Any] = scope.params()
     if compiled is not None:
         params.update(compiled.params)
@@ -195,7 +196,7 @@ def count_nodes(conn: Connection, spec: NodeSpec, filter_query: str | None, scop
 
     count = int(_COUNTS.get(key, build).all(conn, params)[0][0])
     if not count and compiled is not None:
-        check_filter_types(conn, compiled)  # as in list_nodes: only a count of 0 can be one
+        _check_filter_types(conn, compiled)  # as in list_nodes: only a count of 0 can be one
     return count
 
 
@@ -208,7 +209,7 @@ def count_nodes_by_type(
     groups are joined to their types; versions of one type name are summed.
     """
     filter_text = filter_arg(filter_query, "filter_query") or ""
-    compiled = analyze(spec.kind, filter_text) if filter_text else None
+    compiled = _analyze(spec.kind, filter_text)
     params: dict[str, Any] = dict(compiled.params) if compiled is not None else {}
     key = (spec.kind, "by_type", compiled.shape if compiled is not None else None)
 
@@ -230,7 +231,7 @@ def count_nodes_by_type(
     rows = _COUNTS.get(key, build).all(conn, params)
     counts = {str(name): int(n) for name, n in rows}
     if not counts and compiled is not None:
-        check_filter_types(conn, compiled)  # as in count_nodes: only an empty answer can be one
+        _check_filter_types(conn, compiled)  # as in count_nodes: only an empty answer can be one
     return counts
 
 
@@ -315,3 +316,19 @@ def _read_token(token: str, order: Order, ascending: bool, digest: str) -> tuple
             "keep the other options unchanged while paging"
         )
     return value, last_id
+
+
+def _analyze(kind: TypeKind, filter_text: str) -> CompiledFilter | None:
+    """The compiled filter, or None without one. The filter machinery (and Lark) is imported
+    only when a filter is given: a listing without one does not need it."""
+    if not filter_text:
+        return None
+    from mltrail.query.filters import analyze
+
+    return analyze(kind, filter_text)
+
+
+def _check_filter_types(conn: Connection, compiled: CompiledFilter) -> None:
+    from mltrail.store._filter_types import check_filter_types
+
+    check_filter_types(conn, compiled)

@@ -26,7 +26,6 @@ from mltrail.model import (
 )
 from mltrail.query import lineage as _lineage
 from mltrail.query.compare import ArtifactComparison, Comparison, compare, compare_nodes
-from mltrail.query.filters import compile_filter
 from mltrail.query.fingerprint import (
     DIGEST_PROPERTY,
     PARTS_PROPERTY,
@@ -430,7 +429,7 @@ def _cached(
 ) -> CachedExecution | None:
     t = EXECUTIONS.table
     where = and_(
-        compile_filter(TypeKind.EXECUTION, _fingerprint_filter(fingerprint.digest)),
+        _compile_filter(TypeKind.EXECUTION, _fingerprint_filter(fingerprint.digest)),
         t.c.last_known_state == int(ExecutionState.COMPLETE),
         earlier if earlier is not None else true(),
     )
@@ -522,3 +521,9 @@ def context_dag_ids(
     for kind, node_id in conn.execute(members):
         found[(1, 2, 0)[kind]].add(int(node_id))
     return found
+
+
+def _compile_filter(kind: TypeKind, text: str) -> Any:
+    from mltrail.query.filters import compile_filter  # Lark only when a filter is used
+
+    return compile_filter(kind, text)
