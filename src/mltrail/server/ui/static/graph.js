@@ -26,6 +26,7 @@
     groups: new Map(),
     expanded: new Set(),
     focus: initial.focus,
+    selected: null,
   };
   window.mltrailGraphState = state;
 
@@ -230,6 +231,9 @@
     cy.batch(function () {
       cy.elements().remove();
       cy.add(all);
+      if (state.selected) {
+        cy.getElementById(state.selected).select();
+      }
     });
     if (count <= DAGRE_MAX) {
       cy.layout(DAGRE).run();
@@ -569,6 +573,7 @@
       return;
     }
     const key = target.id();
+    state.selected = key;
     const group = state.groups.get(key);
     if (group) {
       group.open = !group.open;
