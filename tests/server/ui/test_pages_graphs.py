@@ -36,7 +36,13 @@ def test_lineage_around_an_artifact(client: httpx.Client) -> None:
         ("a3", "x2"),
         ("a3", "x3"),
     }
-    assert model["options"] == {"direction": "both", "depth": 1, "collapse": 3, "limit": 2000}
+    assert model["options"] == {
+        "direction": "both",
+        "depth": 1,
+        "collapse": 3,
+        "limit": 2000,
+        "layout": "auto",
+    }
     up = twin(client, "/lineage/artifact/3?direction=upstream&depth=all")
     assert {n["label"] for n in up["nodes"]} == {
         "train.csv",
@@ -76,12 +82,22 @@ def test_the_lineage_page_without_javascript(client: httpx.Client) -> None:
     scripts_are_files_or_data(html)
     assert '<script type="application/json" id="graph-model">' in html
     assert '<details id="graph-list" class="graph-list" open>' in html
-    rows = re.findall(r"<tr[^>]*>\s*<td><a href=\"([^\"]+)\">([^<]+)</a>", html)
-    assert ("/ui/artifacts/3", "train.csv") in rows and ("/ui/executions/2", "train #2") in rows
+    rows = re.findall(r"<tr[^>]*><td><a href=\"([^\"]+)\">([^<]+)</a>[ #\d]*</td>(.*?)</tr>", html)
     assert len(rows) == 12
-    assert "<td>train ×2</td>" in html  # the group of each member
-    edges = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td>(INPUT|OUTPUT)</td>", html)
-    assert ("train.csv #3", "train #2 #2", "INPUT") in edges and len(edges) == 13
+    cells = {label: re.findall(r"<td>(.*?)</td>", rest) for _, label, rest in rows}
+    assert ("/ui/artifacts/3", "train.csv") in [(href, label) for href, label, _ in rows]
+    # kind, type, state, group, what it read, what it wrote: each edge once, at its execution.
+    assert cells["train #2"] == [
+        "execution",
+        "train",
+        "COMPLETE",
+        "train ×2",
+        "Environment #1; train.csv #3",
+        "model-0.1.json #4; metrics (Metrics) #5; loss (StepMetrics) #6",
+    ]
+    assert cells["train.csv"] == ["artifact", "Dataset", "LIVE", "", "", ""]
+    edges = sum(len(c[4].split("; ")) + len(c[5].split("; ")) for c in cells.values() if c[4])
+    assert edges == 13
     assert "DAG of context" in html and 'name="direction"' not in html  # no walk options
 
 
@@ -95,6 +111,7 @@ def test_the_lineage_page_without_javascript(client: httpx.Client) -> None:
         ("/lineage/artifact/3?direction=sideways", 400, "use upstream, downstream or both"),
         ("/lineage/artifact/3?depth=-1", 400, "depth must be a whole number from 0 to 10000"),
         ("/lineage/artifact/3?collapse=many", 400, "collapse must be a whole number"),
+        ("/lineage/artifact/3?layout=circle", 400, "use auto, dagre or layers"),
         ("/compare?id=execution:2", 400, "give two or more nodes to compare"),
         ("/compare?id=execution:2&id=artifact:4", 400, "not both at once"),
         ("/compare?id=execution:2&id=context:1", 400, "write artifact:ID or execution:ID"),

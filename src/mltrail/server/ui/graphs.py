@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 KINDS = ("artifact", "execution", "context")
 DIRECTIONS = ("upstream", "downstream", "both")
+#: How the page lays the graph out: dagre up to 300 nodes and its own layers above (auto).
+LAYOUTS = ("auto", "dagre", "layers")
 #: Hops walked when the page does not say (artifact -> execution is one hop).
 DEPTH = 4
 #: Nodes drawn at most unless the page asks for more (up to LIMIT_MAX).
@@ -59,6 +61,9 @@ def _lineage_options(params: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidArgumentError(
             f"direction {direction!r} is not valid; use upstream, downstream or both"
         )
+    layout = str(params.get("layout") or "auto").strip().lower()
+    if layout not in LAYOUTS:
+        raise InvalidArgumentError(f"layout {layout!r} is not valid; use auto, dagre or layers")
     depth_text = str(params.get("depth") or "").strip().lower()
     depth = None if depth_text == "all" else _int(params, "depth", DEPTH, 0, 10000)
     return {
@@ -66,6 +71,7 @@ def _lineage_options(params: Mapping[str, Any]) -> dict[str, Any]:
         "depth": depth,
         "collapse": _int(params, "collapse", _lineage.MIN_GROUP, 0, 1_000_000),
         "limit": _int(params, "limit", LIMIT, 1, LIMIT_MAX),
+        "layout": layout,
     }
 
 

@@ -19,6 +19,7 @@
   const direction = container.dataset.direction || "both";
   const PAGES = { artifact: "artifacts", execution: "executions", context: "contexts" };
   const DAGRE_MAX = 300; // nodes up to which dagre lays the graph out (then: layers(), below)
+  const layout = (initial.options && initial.options.layout) || "auto";
 
   const state = {
     nodes: new Map(),
@@ -170,7 +171,9 @@
           "arrow-scale": 0.8,
         },
       },
-      { selector: "edge.many", style: { "curve-style": "straight" } },
+      // Haystack edges (straight, no arrows) are the cheapest to draw; in a large graph the
+      // layers already say which way an edge goes (left to right).
+      { selector: "edge.many", style: { "curve-style": "haystack", "haystack-radius": 0 } },
     ],
   });
   window.mltrailGraph = cy;
@@ -225,7 +228,8 @@
   function render() {
     const all = elements();
     const count = all.filter((e) => e.group === "nodes").length;
-    if (count > DAGRE_MAX) {
+    const large = count > DAGRE_MAX;
+    if (large) {
       all.forEach((e) => e.group === "edges" && (e.classes = "many"));
     }
     cy.batch(function () {
@@ -235,7 +239,7 @@
         cy.getElementById(state.selected).select();
       }
     });
-    if (count <= DAGRE_MAX) {
+    if (layout === "dagre" || (layout === "auto" && !large)) {
       cy.layout(DAGRE).run();
     } else {
       const at = layers(cy, container.clientWidth / Math.max(1, container.clientHeight));
@@ -601,10 +605,16 @@
   });
   tools.appendChild(fit);
   container.parentNode.insertBefore(tools, container);
-  const list = document.getElementById("graph-list");
-  if (list) {
-    list.open = false;
-  }
+  // The list of nodes and edges (for reading without the picture) follows this script: it is
+  // kept out of the layout (graph.css) until it can be folded, then folded.
+  document.documentElement.classList.add("graph-drawing");
+  document.addEventListener("DOMContentLoaded", function () {
+    const list = document.getElementById("graph-list");
+    if (list) {
+      list.open = false;
+    }
+    document.documentElement.classList.remove("graph-drawing");
+  });
   merge(initial);
   render();
 })();
