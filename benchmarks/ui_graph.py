@@ -16,8 +16,9 @@ and the CPU time of the page's main thread until then (CDP ``Performance.getMetr
 for the page's JSON model is measured too. Medians and maxima are printed.
 
     python benchmarks/ui_graph.py                 # 1,053 nodes, 5 rounds, about 30 s
-    python benchmarks/ui_graph.py --quick         # a small graph, 1 round (the test's smoke run)
+    python benchmarks/ui_graph.py --quick         # 75 nodes, 1 round, 2 variants (the smoke test)
     python benchmarks/ui_graph.py --runs 20       # 2,053 nodes
+    python benchmarks/ui_graph.py --screenshot docs/ui/lineage-1000.png  # docs/ui.md's picture
 
 Needs Chromium (``/usr/bin/chromium`` or ``$MLTRAIL_CHROMIUM``) and playwright (the dev extra).
 """
@@ -115,9 +116,10 @@ def serve(store_url: str, home: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("mltrail serve did not answer within 60 s")
 
 
-def time_page(browser: Any, url: str) -> dict[str, Any]:
-    """One cold visit: the page's times and what it drew."""
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
+def time_page(browser: Any, url: str, picture: str | None = None) -> dict[str, Any]:
+    """One cold visit: the page's times and what it drew (a screenshot to ``picture``)."""
+    size = {"width": 900, "height": 700} if picture else {"width": 1280, "height": 860}
+    context = browser.new_context(viewport=size)
     try:
         page = context.new_page()
         cdp = context.new_cdp_session(page)
@@ -139,6 +141,8 @@ def time_page(browser: Any, url: str) -> dict[str, Any]:
             raise SystemExit(f"the page logged errors: {errors}")
         metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
         seen["cpu"] = 1000 * metrics["ThreadTime"]  # the page's main thread, until drawn
+        if picture:
+            page.locator("#graph").screenshot(path=picture)  # the picture alone
         return seen
     finally:
         context.close()
@@ -151,6 +155,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="2 x 2 x 3 (75 nodes), one round")
+    parser.add_argument("--screenshot", help="save a picture of the page drawing every node here")
     args = parser.parse_args()
     if args.quick:
         args.prepare, args.features, args.runs, args.rounds = 2, 2, 3, 1
@@ -183,7 +188,7 @@ def main() -> None:
                     executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
                 )
                 try:
-                    worst = report(browser, url, path, args.rounds)
+                    worst = report(browser, url, path, args.rounds, args.screenshot, args.quick)
                 finally:
                     browser.close()
         finally:
@@ -193,7 +198,9 @@ def main() -> None:
     print(f"every node laid out in {worst:.0f} ms (median): {verdict} the {BUDGET_MS} ms budget")
 
 
-def report(browser: Any, url: str, path: str, rounds: int) -> float:
+def report(
+    browser: Any, url: str, path: str, rounds: int, picture: str | None, quick: bool
+) -> float:
     """Time every variant; the median layoutstop of the page drawing every node."""
     worst = 0.0
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; medians (max) in ms")
@@ -201,16 +208,18 @@ def report(browser: Any, url: str, path: str, rounds: int) -> float:
         f"{'variant':<24} {'drawn':>12} {'script start':>13} {'layoutstop':>15} {'drawn':>15}"
         f" {'main CPU':>9}"
     )
-    variants = [
-        ("every node", "&collapse=0", rounds),
-        ("repeated runs collapsed", "", rounds),
+    variants = [("every node", "&collapse=0", rounds), ("repeated runs collapsed", "", rounds)]
+    if not quick:
         # dagre whatever the size (auto uses it up to 300 nodes), and the layers layout whatever
-        # the size: one round of the first at full size (it takes seconds).
-        ("every node, dagre", "&collapse=0&layout=dagre", 1),
-        ("every node, layers", "&collapse=0&layout=layers", 1),
-    ]
+        # the size, once each (dagre takes seconds at 1,000 nodes).
+        variants += [
+            ("every node, dagre", "&collapse=0&layout=dagre", 1),
+            ("every node, layers", "&collapse=0&layout=layers", 1),
+        ]
     for name, query, times in variants:
         seen = [time_page(browser, f"{url}/ui{path}{query}") for _ in range(times)]
+        if picture and query == "&collapse=0":
+            time_page(browser, f"{url}/ui{path}{query}", picture)  # not counted
         start = [s["times"]["start"] for s in seen]
         stops = [s["times"]["layoutstop"] for s in seen]
         drawn = [s["times"]["drawn"] for s in seen]

@@ -28,6 +28,7 @@
     expanded: new Set(),
     focus: initial.focus,
     selected: null,
+    pending: 0, // neighbourhoods asked for and not yet answered
   };
   window.mltrailGraphState = state;
 
@@ -544,6 +545,7 @@
     const query = new URLSearchParams({ depth: "1", direction: direction, collapse: "0" });
     const url = api + "/" + node.kind + "/" + Number(node.id) + "?" + query.toString();
     status("Adding the neighbours of " + node.label + "\u2026");
+    state.pending += 1;
     fetch(url, { credentials: "same-origin", headers: { accept: "application/json" } })
       .then(function (answer) {
         return answer.json().then(function (body) {
@@ -568,6 +570,9 @@
       .catch(function (error) {
         state.expanded.delete(node.key);
         status("Could not add the neighbours: " + error.message);
+      })
+      .finally(function () {
+        state.pending -= 1;
       });
   }
 
