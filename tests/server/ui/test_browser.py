@@ -126,7 +126,7 @@ def test_a_lineage_graph_grows_when_a_node_is_clicked(
     assert panel.get_by_role("link", name="Open the execution page").get_attribute("href") == (
         "/ui/executions/2"
     )
-    assert "Added 4 nodes." in panel.inner_text()
+    assert "Added 4 nodes and 4 edges." in panel.inner_text()
     shoot(page, screenshots, "lineage")
     click_node(page, "x2")  # a second click shows it again but fetches nothing more
     page.wait_for_timeout(300)

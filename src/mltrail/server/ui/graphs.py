@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from mltrail._plain import short
 from mltrail.errors import InvalidArgumentError, NotFoundError
 from mltrail.model import OUTPUT_EVENT_TYPES
 from mltrail.server.ui import _compare, _lineage, _series
@@ -40,7 +41,7 @@ def _int(params: Mapping[str, Any], name: str, default: int, low: int, high: int
         value = low - 1
     if not low <= value <= high:
         raise InvalidArgumentError(
-            f"{name} must be a whole number from {low} to {high}, got {text!r}"
+            f"{name} must be a whole number from {low} to {high}, got {short(text)}"
         )
     return value
 
@@ -51,7 +52,7 @@ def _node_id(text: Any, what: str) -> int:
     except ValueError:
         value = 0
     if value <= 0:
-        raise InvalidArgumentError(f"{what} must be a positive whole number, got {str(text)!r}")
+        raise InvalidArgumentError(f"{what} must be a positive whole number, got {short(text)}")
     return value
 
 
@@ -59,11 +60,13 @@ def _lineage_options(params: Mapping[str, Any]) -> dict[str, Any]:
     direction = str(params.get("direction") or "both").strip().lower()
     if direction not in DIRECTIONS:
         raise InvalidArgumentError(
-            f"direction {direction!r} is not valid; use upstream, downstream or both"
+            f"direction {short(direction)} is not valid; use upstream, downstream or both"
         )
     layout = str(params.get("layout") or "auto").strip().lower()
     if layout not in LAYOUTS:
-        raise InvalidArgumentError(f"layout {layout!r} is not valid; use auto, dagre or layers")
+        raise InvalidArgumentError(
+            f"layout {short(layout)} is not valid; use auto, dagre or layers"
+        )
     depth_text = str(params.get("depth") or "").strip().lower()
     depth = None if depth_text == "all" else _int(params, "depth", DEPTH, 0, 10000)
     return {
@@ -96,7 +99,7 @@ def lineage(store: MetadataStore, params: Mapping[str, Any]) -> dict[str, Any]:
     """The lineage around a node (``kind`` artifact or execution), or the DAG of a context."""
     kind = str(params.get("kind", ""))
     if kind not in KINDS:
-        raise NotFoundError(f"no lineage of {kind!r}: use artifact, execution or context")
+        raise NotFoundError(f"no lineage of {short(kind)}: use artifact, execution or context")
     node_id = _node_id(params.get("id"), f"the {kind} id")
     options = _lineage_options(params)
     start = _start(store, kind, node_id)
@@ -131,10 +134,10 @@ def _compared(params: Mapping[str, Any]) -> tuple[str, list[int]]:
         kind, colon, number = text.strip().partition(":")
         if not colon or kind not in ("artifact", "execution"):
             raise InvalidArgumentError(
-                f"{text!r} is not a node to compare; write artifact:ID or execution:ID"
+                f"{short(text)} is not a node to compare; write artifact:ID or execution:ID"
             )
         kinds.add(kind)
-        ids.append(_node_id(number, f"the id in {text!r}"))
+        ids.append(_node_id(number, f"the id in {short(text)}"))
     if len(kinds) > 1:
         raise InvalidArgumentError(
             "compare artifacts with artifacts or executions with executions, not both at once"

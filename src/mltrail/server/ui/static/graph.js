@@ -1,9 +1,12 @@
 "use strict";
-// The lineage page's graph: cytoscape.js with the dagre layout, over the model the page embeds
-// (<script type="application/json" id="graph-model">). Clicking a node shows it in the side
-// panel and adds its neighbours (fetched from the page's JSON twin); clicking a group of
-// repeated runs opens it (and clicking the open group's frame closes it). Text is only ever set
-// with textContent; cytoscape draws labels on a canvas.
+// The lineage page's graph: cytoscape.js over the model the page embeds (<script
+// type="application/json" id="graph-model">), laid out by dagre up to 300 nodes and by layers()
+// (below) above. Clicking a node shows it in the side panel and adds its neighbours (fetched
+// from the page's JSON twin); clicking a group of repeated runs opens it (and clicking the open
+// group's frame closes it). Text is only ever set with textContent; cytoscape draws labels on a
+// canvas. window.mltrailGraph (the cytoscape instance), window.mltrailGraphState and
+// window.mltrailTimes (performance.now() at the script's start, the first layoutstop and the
+// frame after it) are there for tests and benchmarks.
 (function () {
   const source = document.getElementById("graph-model");
   const container = document.getElementById("graph");
@@ -32,12 +35,13 @@
   };
   window.mltrailGraphState = state;
 
+  // Adds a model's nodes, groups and edges not there yet; how many nodes and edges it added.
   function merge(model) {
-    let added = 0;
+    const added = { nodes: 0, edges: 0 };
     for (const node of model.nodes) {
       if (!state.nodes.has(node.key)) {
         state.nodes.set(node.key, Object.assign({}, node));
-        added += 1;
+        added.nodes += 1;
       }
     }
     for (const group of model.groups || []) {
@@ -48,7 +52,7 @@
     for (const edge of model.edges) {
       if (!state.edges.has(edge.key)) {
         state.edges.set(edge.key, edge);
-        added += 1;
+        added.edges += 1;
       }
     }
     return added;
@@ -556,16 +560,13 @@
         });
       })
       .then(function (model) {
-        const before = state.nodes.size;
         const added = merge(model);
-        status(
-          added
-            ? "Added " + (state.nodes.size - before) + " nodes."
-            : "No more neighbours of " + node.label + ".",
-        );
-        if (added) {
-          render();
+        if (added.nodes + added.edges === 0) {
+          status("No more neighbours of " + node.label + ".");
+          return;
         }
+        status("Added " + added.nodes + " nodes and " + added.edges + " edges.");
+        render();
       })
       .catch(function (error) {
         state.expanded.delete(node.key);
