@@ -71,6 +71,13 @@ def test_the_dag_of_a_context_folds_repeated_runs(client: httpx.Client) -> None:
     assert group["label"] == "train \u00d72" and group["executions"] == [2, 3]
     assert group["members"] == ["x2", "x3", "a4", "a5", "a6", "a7", "a8", "a9"]
     assert group["inputs"] == ["a1", "a3"]
+    cut = twin(client, "/lineage/context/1?limit=4")  # the three runs first, then artifact 1
+    assert cut["truncated"] and {n["key"] for n in cut["nodes"]} == {"x1", "x2", "x3", "a1"}
+    assert {(e["source"], e["target"]) for e in cut["edges"]} == {
+        ("a1", "x1"),
+        ("a1", "x2"),
+        ("a1", "x3"),
+    }
     stage = twin(client, "/lineage/context/2")  # toy/prepare
     assert {n["key"] for n in stage["nodes"]} == {"x1", "a1", "a2", "a3"}
 

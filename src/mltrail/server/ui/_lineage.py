@@ -184,6 +184,18 @@ def _order(key: str) -> tuple[str, int]:
     return key[0], int(key[1:])
 
 
+def cut(graph: LineageGraph, limit: int) -> LineageGraph:
+    """``graph`` with at most ``limit`` nodes (executions first, oldest first, then artifacts),
+    ``truncated`` when any was left out: the DAG of a context has no limit of its own."""
+    if len(graph.artifacts) + len(graph.executions) <= limit:
+        return graph
+    executions = sorted(graph.executions, key=lambda e: e.id or 0)[:limit]
+    artifacts = sorted(graph.artifacts, key=lambda a: a.id or 0)[: limit - len(executions)]
+    kept_a, kept_x = {a.id for a in artifacts}, {e.id for e in executions}
+    events = [e for e in graph.events if e.artifact_id in kept_a and e.execution_id in kept_x]
+    return LineageGraph(artifacts=artifacts, executions=executions, events=events, truncated=True)
+
+
 def lineage_model(
     graph: LineageGraph, *, focus: str | None = None, min_group: int = MIN_GROUP
 ) -> dict[str, Any]:

@@ -104,7 +104,7 @@ def lineage(store: MetadataStore, params: Mapping[str, Any]) -> dict[str, Any]:
     options = _lineage_options(params)
     start = _start(store, kind, node_id)
     if kind == "context":
-        graph = store.get_context_dag(node_id)
+        graph = _lineage.cut(store.get_context_dag(node_id), options["limit"])
         focus = None
     else:
         graph = store.lineage(
