@@ -12,6 +12,9 @@ from html import unescape
 import httpx
 import pytest
 
+import mltrail
+from _remote import RemoteServer
+
 
 def twin(client: httpx.Client, path: str) -> dict:  # type: ignore[type-arg]
     answer = client.get(f"/api/v1/ui{path}")
@@ -106,6 +109,29 @@ def test_the_lineage_page_without_javascript(client: httpx.Client) -> None:
     edges = sum(len(c[4].split("; ")) + len(c[5].split("; ")) for c in cells.values() if c[4])
     assert edges == 13
     assert "DAG of context" in html and 'name="direction"' not in html  # no walk options
+
+
+def test_the_pages_of_another_project(live: RemoteServer, client: httpx.Client) -> None:
+    created = client.post("/api/v1/projects", json={"name": "graphs"})
+    assert created.status_code in (201, 409)  # 409: made by an earlier run of this module
+    store = mltrail.connect(f"{live.url}/p/graphs")
+    try:
+        store.put_artifact_type(mltrail.ArtifactType(name="Data"))
+        store.put_execution_type(mltrail.ExecutionType(name="step"))
+        [a] = store.put_artifacts([mltrail.Artifact(type="Data", uri="only.csv")])
+        [x] = store.put_executions([mltrail.Execution(type="step")])
+        store.put_events([mltrail.Event(artifact_id=a, execution_id=x, type="INPUT")])
+    finally:
+        store.close()
+    html = client.get(f"/p/graphs/ui/lineage/artifact/{a}").text
+    assert 'data-api="/p/graphs/api/v1/ui/lineage" data-ui="/p/graphs/ui"' in html
+    assert f'href="/p/graphs/ui/executions/{x}"' in html and "only.csv" in html
+    model = client.get(f"/p/graphs/api/v1/ui/lineage/execution/{x}").json()
+    assert {n["label"] for n in model["nodes"]} == {"only.csv", f"step #{x}"}
+    # The default project has an execution x + 1; this one has not.
+    assert client.get(f"/ui/compare?id=execution:{x}&id=execution:{x + 1}").status_code == 200
+    compared = client.get(f"/p/graphs/ui/compare?id=execution:{x}&id=execution:{x + 1}")
+    assert compared.status_code == 404 and f"no execution with id {x + 1}" in compared.text
 
 
 @pytest.mark.parametrize(
