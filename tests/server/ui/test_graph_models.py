@@ -256,12 +256,12 @@ def test_executions_side_by_side() -> None:
     model = compare_nodes("execution", [first, second], events, artifacts)
     sections = {s["title"]: {r["field"]: r for r in s["rows"]} for s in model["sections"]}
     assert list(sections) == [
-        "Fields",
         "Parameters",
-        "Custom properties",
+        "Metrics",
         "Inputs",
         "Outputs",
-        "Metrics",
+        "Fields",
+        "Custom properties",  # no Properties: none has any
     ]
     assert (
         sections["Parameters"]["lr"]["differs"] and not sections["Parameters"]["epochs"]["differs"]

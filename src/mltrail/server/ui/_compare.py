@@ -133,6 +133,31 @@ def _charts(columns: Sequence[dict[str, Any]], per_node: Sequence[list[Artifact]
     ]
 
 
+def _outputs(
+    nodes: Sequence[Execution], events: Iterable[Event], artifacts: Mapping[int, Artifact]
+) -> list[list[Artifact]]:
+    """The artifacts each execution wrote, in event order."""
+    written: dict[int, list[Artifact]] = defaultdict(list)
+    for event in events:
+        output = artifacts.get(event.artifact_id or 0)
+        if event.type in OUTPUT_EVENT_TYPES and output is not None:
+            made = written[event.execution_id or 0]
+            if output not in made:
+                made.append(output)
+    return [written.get(node.id or 0, []) for node in nodes]
+
+
+def _metrics(per_node: Sequence[list[Artifact]]) -> list[dict[str, Any]]:
+    """Each node's Metrics values as ``name.key``."""
+    found = []
+    for made in per_node:
+        values: dict[str, Any] = {}
+        for entry in _series.metrics_values(made):
+            values.update({f"{entry['name']}.{k}": v for k, v in entry["values"].items()})
+        found.append(values)
+    return found
+
+
 def compare_nodes(
     kind: str,
     nodes: Sequence[Node],
@@ -140,62 +165,49 @@ def compare_nodes(
     artifacts: Mapping[int, Artifact] | None = None,
 ) -> dict[str, Any]:
     """The comparison of ``nodes`` (all of ``kind``, in the order asked). For executions,
-    ``events`` are theirs and ``artifacts`` the artifacts those events name, by id."""
+    ``events`` are theirs and ``artifacts`` the artifacts those events name, by id; their
+    sections start with what tells runs apart: parameters, metrics, inputs and outputs."""
     columns = [_column(kind, node) for node in nodes]
-    fields = [
-        _row(name, [_plain(getattr(node, attribute)) for node in nodes], shown)
-        for attribute, name, shown in FIELDS[kind]
-    ]
-    sections: list[dict[str, Any]] = [{"title": "Fields", "rows": fields}]
-    sections.append(_grouped("Properties", [node.properties for node in nodes]))
-    charts: list[Any] = []
+    fields = {
+        "title": "Fields",
+        "rows": [
+            _row(name, [_plain(getattr(node, attribute)) for node in nodes], shown)
+            for attribute, name, shown in FIELDS[kind]
+        ],
+    }
+    properties = _grouped("Properties", [node.properties for node in nodes])
+    custom = [node.custom_properties for node in nodes]
     if kind == "execution":
-        executions = [node for node in nodes if isinstance(node, Execution)]
-        found = artifacts or {}
-        events = list(events)
-        custom = [node.custom_properties for node in nodes]
-        sections.append(
+        runs = [node for node in nodes if isinstance(node, Execution)]
+        found, events = artifacts or {}, list(events)
+        per_node = _outputs(runs, events, found)
+        sections = [
             _grouped(
                 "Parameters",
                 [{k: v for k, v in c.items() if not k.startswith(INTERNAL)} for c in custom],
-            )
-        )
-        sections.append(
+            ),
+            _grouped("Metrics", _metrics(per_node)),
+            _events_section("Inputs", runs, events, found, INPUT_EVENT_TYPES),
+            _events_section("Outputs", runs, events, found, OUTPUT_EVENT_TYPES),
+            fields,
+            properties,
             _grouped(
                 "Custom properties",
                 [{k: v for k, v in c.items() if k.startswith(INTERNAL)} for c in custom],
-            )
-        )
-        sections.append(_events_section("Inputs", executions, events, found, INPUT_EVENT_TYPES))
-        sections.append(_events_section("Outputs", executions, events, found, OUTPUT_EVENT_TYPES))
-        outputs: dict[int, list[Artifact]] = defaultdict(list)
-        for event in events:
-            output = found.get(event.artifact_id or 0)
-            if event.type in OUTPUT_EVENT_TYPES and output is not None:
-                written = outputs[event.execution_id or 0]
-                if output not in written:
-                    written.append(output)
-        per_node = [outputs.get(node.id or 0, []) for node in nodes]
-        metrics: list[dict[str, Any]] = []
-        for made in per_node:
-            values: dict[str, Any] = {}
-            for entry in _series.metrics_values(made):
-                values.update({f"{entry['name']}.{k}": v for k, v in entry["values"].items()})
-            metrics.append(values)
-        sections.append(_grouped("Metrics", metrics))
-        charts = _charts(columns, [[a for a in m if _series.is_step_metrics(a)] for m in per_node])
+            ),
+        ]
+        series = [[a for a in made if _series.is_step_metrics(a)] for made in per_node]
     else:
-        sections.append(_grouped("Custom properties", [node.custom_properties for node in nodes]))
-        steps = [
+        sections = [fields, properties, _grouped("Custom properties", custom)]
+        series = [
             [node] if isinstance(node, Artifact) and _series.is_step_metrics(node) else []
             for node in nodes
         ]
-        charts = _charts(columns, steps) if any(steps) else []
     sections = [s for s in sections if s["rows"]]
     return {
         "kind": kind,
         "columns": columns,
         "sections": sections,
-        "charts": charts,
+        "charts": _charts(columns, series) if any(series) else [],
         "differences": sum(1 for s in sections for row in s["rows"] if row["differs"]),
     }
