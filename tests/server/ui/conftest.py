@@ -19,23 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
-from ui_helpers import Authed, copy_of
+from ui_helpers import CHROMIUM, CHROMIUM_ARGS, Authed, copy_of
 
 from _cli import seed
 from _remote import RemoteServer
 from _servers import unavailable
 from mltrail.server.tokens import Registry
-
-CHROMIUM = os.environ.get("MLTRAIL_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="session")

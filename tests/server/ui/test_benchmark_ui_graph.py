@@ -11,8 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ui_helpers import CHROMIUM
+
 from _servers import unavailable
-from conftest import CHROMIUM
 
 ROOT = Path(__file__).resolve().parents[3]
 
