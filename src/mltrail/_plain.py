@@ -113,3 +113,20 @@ def surrogate_free(value: str, where: str) -> str:
 
 def at(where: str) -> str:
     return f" at {where.lstrip('.')}" if where else ""
+
+
+def shown(value: Any) -> str:
+    """A property value as text for people (a table cell, a page): numbers and strings as they
+    are, booleans as ``true``/``false``, floats to six significant digits, None as nothing, the
+    rest as compact JSON with sorted keys."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, int | str):
+        return str(value)
+    import json
+
+    return json.dumps(value, sort_keys=True, default=str)

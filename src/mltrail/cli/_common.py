@@ -247,16 +247,10 @@ def when(ms: int | None) -> str:
 
 
 def cell(value: Any) -> str:
-    """A property value as one table cell: numbers and text as they are, the rest as JSON."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, int | str):
-        return str(value)
-    return json.dumps(value, sort_keys=True, default=str)
+    """A property value as one table cell (:func:`mltrail._plain.shown`)."""
+    from mltrail._plain import shown
+
+    return shown(value)
 
 
 def print_json(document: Any) -> None:

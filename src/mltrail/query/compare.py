@@ -19,8 +19,9 @@ ARTIFACT_FIELDS = ("type", "name", "uri", "state", "external_id", "create_time_s
 EXECUTION_FIELDS = ("type", "name", "last_known_state", "external_id", "create_time_since_epoch")
 
 
-def _same(values: Sequence[Any]) -> bool:
-    """Whether every value equals the first, of the same type (1 and 1.0, True and 1 differ)."""
+def same(values: Sequence[Any]) -> bool:
+    """Whether every value equals the first, of the same type (1 and 1.0, True and 1 differ):
+    the rule every comparison of mltrail marks differences by."""
     first = values[0] if values else None
     return all(v == first and type(v) is type(first) for v in values[1:])
 
@@ -36,7 +37,7 @@ class ComparedField:
 
     @property
     def differs(self) -> bool:
-        return not _same(self.values)
+        return not same(self.values)
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ class ComparisonRow:
 
     @property
     def differs(self) -> bool:
-        return not _same([self.left, self.right])
+        return not same([self.left, self.right])
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mltrail.model import INPUT_EVENT_TYPES, OUTPUT_EVENT_TYPES, Artifact, Event, Execution
+from mltrail.query.compare import same
 from mltrail.server.ui import _series
 from mltrail.server.ui._lineage import artifact_label, execution_label, path_text
 
@@ -44,8 +45,7 @@ INTERNAL = "mltrail."
 
 
 def differs(values: Sequence[Any]) -> bool:
-    first = values[0]
-    return any(v != first or type(v) is not type(first) for v in values[1:])
+    return not same(values)
 
 
 def _row(field: str, values: list[Any], shown: str = "value") -> dict[str, Any]:

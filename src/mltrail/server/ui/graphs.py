@@ -14,6 +14,7 @@ from mltrail._plain import short
 from mltrail.errors import InvalidArgumentError, NotFoundError
 from mltrail.model import OUTPUT_EVENT_TYPES
 from mltrail.server.ui import _compare, _lineage, _series
+from mltrail.server.ui._links import int_param
 
 if TYPE_CHECKING:
     from mltrail.server.ui import Pages
@@ -29,21 +30,6 @@ DEPTH = 4
 LIMIT, LIMIT_MAX = 2000, 10000
 #: Nodes compared side by side at most.
 COMPARE_MAX = 20
-
-
-def _int(params: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
-    text = str(params.get(name, "")).strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise InvalidArgumentError(
-            f"{name} must be a whole number from {low} to {high}, got {short(text)}"
-        )
-    return value
 
 
 def _node_id(text: Any, what: str) -> int:
@@ -68,12 +54,12 @@ def _lineage_options(params: Mapping[str, Any]) -> dict[str, Any]:
             f"layout {short(layout)} is not valid; use auto, dagre or layers"
         )
     depth_text = str(params.get("depth") or "").strip().lower()
-    depth = None if depth_text == "all" else _int(params, "depth", DEPTH, 0, 10000)
+    depth = None if depth_text == "all" else int_param(params, "depth", DEPTH, 0, 10000)
     return {
         "direction": direction,
         "depth": depth,
-        "collapse": _int(params, "collapse", _lineage.MIN_GROUP, 0, 1_000_000),
-        "limit": _int(params, "limit", LIMIT, 1, LIMIT_MAX),
+        "collapse": int_param(params, "collapse", _lineage.MIN_GROUP, 0, 1_000_000),
+        "limit": int_param(params, "limit", LIMIT, 1, LIMIT_MAX),
         "layout": layout,
     }
 
