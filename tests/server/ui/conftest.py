@@ -74,8 +74,10 @@ def auth_client(auth_live: tuple[RemoteServer, Registry]) -> Iterator[Authed]:
         yield Authed(server, registry, opened)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Per module, not per session: while Playwright's sync API is open an asyncio loop runs in
+    # this thread, and later tests of the same worker that call asyncio.run() would fail.
     if not Path(CHROMIUM).exists():
         unavailable(
             f"no Chromium at {CHROMIUM}",
