@@ -123,14 +123,19 @@ def pending(db: Database) -> tuple[int, tuple[Migration, ...]]:
     if interrupted is not None:
         raise FailedPreconditionError(_interrupted_message(db, current, interrupted))
     if current > target:
-        raise SchemaVersionError(
-            f"{db.description} has schema version {current}, newer than version {target} "
-            "that this mltrail library supports; upgrade mltrail (pip install -U mltrail). "
-            "The database was not changed.",
-            database_version=current,
-            library_version=target,
-        )
+        raise _newer(db, current, target)
     return current, tuple(step for step in steps if step.version > current)
+
+
+def _newer(db: Database, current: int, target: int) -> SchemaVersionError:
+    """The refusal of a database whose schema is newer than this library's."""
+    return SchemaVersionError(
+        f"{db.description} has schema version {current}, newer than version {target} "
+        "that this mltrail library supports; upgrade mltrail (pip install -U mltrail). "
+        "The database was not changed.",
+        database_version=current,
+        library_version=target,
+    )
 
 
 class _ForeignDatabase(Exception):
@@ -187,13 +192,7 @@ def prepare_schema(
             if current == target:
                 return current
             if current > target:
-                raise SchemaVersionError(
-                    f"{db.description} has schema version {current}, newer than version {target} "
-                    "that this mltrail library supports; upgrade mltrail (pip install -U mltrail). "
-                    "The database was not changed.",
-                    database_version=current,
-                    library_version=target,
-                )
+                raise _newer(db, current, target)
             if current > 0 and not migrate:
                 raise SchemaVersionError(
                     f"{db.description} has schema version {current}, older than this library's "
