@@ -406,6 +406,22 @@ def test_sync_every_repeats_until_interrupted(
     assert stderr.strip().endswith("stopped") and "Traceback" not in stderr
 
 
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_the_sync_loop_after_its_round(number: int) -> None:
+    from mltrail.cli.sync import _stopped_by_signal
+
+    before = signal.getsignal(number)
+    with _stopped_by_signal() as stop:
+        os.kill(os.getpid(), number)  # the first: the round under way goes on
+        started = time.monotonic()
+        stop.wait(30)  # returns at once, since the stop is requested
+        assert stop.is_set() and time.monotonic() - started < 10
+        with pytest.raises(KeyboardInterrupt):  # the second: at once
+            os.kill(os.getpid(), number)
+            time.sleep(5)
+    assert signal.getsignal(number) is before
+
+
 def test_sync_every_goes_on_while_the_peer_is_unreachable(tree: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"  # nobody listens there
     command = [sys.executable, "-m", "mltrail", "sync", url, "--every", "0.1", "--store", "peer.db"]

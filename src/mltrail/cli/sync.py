@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -273,27 +275,80 @@ def sync_command(
         here.close()
         raise
     try:
-        while True:
-            try:
-                with progress_bar() as progress:
-                    sent = sync.push(here, there, progress=progress, batch_size=size)
-                    received = sync.pull(here, there, progress=progress, batch_size=size)
-                click.echo(sent.summary())
-                click.echo(received.summary())
-            except (UnavailableError, AbortedError, DeadlineExceededError) as exc:
-                if every is None:
-                    raise
-                click.echo(f"error: {type(exc).__name__}: {exc} (again in {every:g} s)", err=True)
-            if every is None:
-                return
-            time.sleep(every)
-    except KeyboardInterrupt:
+        if every is None:
+            _sync_round(here, there, size)
+            return
+        with _stopped_by_signal() as stop:
+            while not stop.is_set():
+                try:
+                    _sync_round(here, there, size)
+                except (UnavailableError, AbortedError, DeadlineExceededError) as exc:
+                    click.echo(
+                        f"error: {type(exc).__name__}: {exc} (again in {every:g} s)", err=True
+                    )
+                stop.wait(every)
+        click.echo("stopped", err=True)
+    except KeyboardInterrupt:  # a second Ctrl-C: stopped in the middle of a round
         if every is None:
             raise
         click.echo("stopped", err=True)
     finally:
         there.close()
         here.close()
+
+
+def _sync_round(here: Any, there: Any, size: int) -> None:
+    from mltrail import sync
+
+    with progress_bar() as progress:
+        sent = sync.push(here, there, progress=progress, batch_size=size)
+        received = sync.pull(here, there, progress=progress, batch_size=size)
+    click.echo(sent.summary())
+    click.echo(received.summary())
+
+
+class _Stop:
+    """Set by the first SIGINT or SIGTERM (a flag, not a threading.Event: setting an event takes
+    a lock the interrupted code may hold)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def is_set(self) -> bool:
+        return self.requested
+
+    def wait(self, seconds: float) -> None:
+        """Sleep for SECONDS, or less once a stop is requested."""
+        deadline = time.monotonic() + seconds
+        while not self.requested and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.1))
+
+
+@contextlib.contextmanager
+def _stopped_by_signal() -> Iterator[_Stop]:
+    """A stop requested by the first SIGINT or SIGTERM: the round under way ends, and its
+    transactions with it, before the loop stops (an interrupt raised in the middle of a round
+    lands wherever the code is, a connection pool's clean-up included). A second signal
+    interrupts at once."""
+    stop = _Stop()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def stop_after_round(signum: int, frame: object) -> None:
+        if stop.requested:
+            raise KeyboardInterrupt
+        stop.requested = True
+
+    previous = {
+        number: signal.signal(number, stop_after_round)
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield stop
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 # -------------------------------------------------------------------------------- helpers
