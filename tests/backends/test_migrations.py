@@ -446,6 +446,41 @@ def test_migrate_false_still_creates_an_empty_database(target: Target) -> None:
     assert snapshot(target).versions == [(LIBRARY,)]
 
 
+def _sqlite_contents(db: Database) -> tuple[list[tuple[Any, ...]], dict[str, list[Any]]]:
+    """A SQLite database's recorded schema and every table's rows (the site's uuid apart)."""
+    with db.connection() as conn:
+        master = conn.exec_driver_sql(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
+        ).all()
+        tables = [name for kind, name, _, _ in master if kind == "table"]
+        rows = {t: sorted(conn.exec_driver_sql(f'SELECT * FROM "{t}"').all()) for t in tables}
+        uuids = rows.pop("mlt_site")
+    return [tuple(row) for row in master], {**rows, "mlt_site": [r[:1] + r[2:] for r in uuids]}
+
+
+@pytest.mark.parametrize("kind", ["memory", "file"])
+def test_a_new_sqlite_store_is_what_the_migrations_build(kind: str, tmp_path: Path) -> None:
+    built, replayed, again = (Target(kind, tmp_path / name) for name in ("a", "b", "c"))
+    for target in (built, replayed, again):
+        target.path.parent.mkdir()
+    with built.open() as by_steps, replayed.open() as fast, again.open() as other:
+        prepare_schema(by_steps, migrations=builtin_migrations())  # every step, through Alembic
+        prepare_schema(fast)  # the steps' result replayed
+        prepare_schema(other)
+        assert _sqlite_contents(fast) == _sqlite_contents(by_steps)
+        assert _drift(fast, schema.metadata) == []
+        uuids = {
+            db.run(
+                lambda c: c.exec_driver_sql("SELECT uuid FROM mlt_site").scalar_one(),
+                write=False,
+            )
+            for db in (by_steps, fast, other)
+        }
+    for target in (built, replayed, again):
+        target.close()
+    assert len(uuids) == 3, "each new store is a site of its own"
+
+
 # ------------------------------------------------------------------------------ drift
 
 

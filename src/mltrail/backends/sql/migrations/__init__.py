@@ -22,6 +22,11 @@ migrated, and every later open refuses it (:class:`~mltrail.errors.FailedPrecond
 it is restored from a backup. A migration that fails before its first schema change is rolled
 back completely, mark included.
 
+A new SQLite store is not built step by step: the steps run once per process in a private
+in-memory database, and what SQLite recorded of them (its ``sqlite_master`` statements, and the
+rows the steps wrote) is replayed into each new database, with a new identity for the store's
+own site. Tests compare the two ways, statement for statement.
+
 Alembic is imported only when a migration runs (creating a new store is one): opening an
 up-to-date database reads its version with a plain query and never loads the migration
 machinery. Migration modules are imported on every open, to learn the library's version, so they
@@ -31,6 +36,7 @@ import Alembic for type checking only (``if TYPE_CHECKING:``); their ``upgrade``
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -206,13 +212,17 @@ def prepare_schema(
                 # first change commits the mark), so that a migration failing halfway leaves a
                 # database that refuses to open instead of one that looks like the old version.
                 conn.execute(insert(schema.schema_version).values(version=-target))
-            ops = _operations(conn)
             where = ""
             try:
-                for step in steps:
-                    if step.version > current:
-                        where = f"in step {step.version} ({step.summary})"
-                        step.upgrade(ops)
+                if current == 0 and migrations is None and db.dialect.name == "sqlite":
+                    where = "when creating the schema"
+                    _create_sqlite_store(conn)
+                else:
+                    ops = _operations(conn)
+                    for step in steps:
+                        if step.version > current:
+                            where = f"in step {step.version} ({step.summary})"
+                            step.upgrade(ops)
                 where = "when checking the migrated database"
                 db.dialect.check_schema_change(conn)
             except Exception as exc:
@@ -242,6 +252,55 @@ def prepare_schema(
             f"migrating {db.description} from schema version {failed.current} to {target} "
             f"failed {failed.where}: {_describe(failed.cause)}. {outcome}"
         ) from failed.cause
+
+
+@dataclass(frozen=True)
+class _SqliteTemplate:
+    """What the library's migrations make of an empty SQLite database: its schema, as the
+    statements SQLite recorded (tables, then indexes, triggers and views), and its rows."""
+
+    statements: tuple[str, ...]
+    rows: tuple[tuple[str, tuple[Any, ...]], ...]
+
+
+_sqlite_template: _SqliteTemplate | None = None
+
+
+def _create_sqlite_store(conn: Connection) -> None:
+    """Create the newest schema in an empty SQLite database as the migrations would, from the
+    template they built once in this process in a private in-memory database: replaying every
+    step (tables rebuilt, columns added) takes ~50 ms, running the recorded statements ~1 ms.
+    The store's own site gets a new identity, as the migration gives it."""
+    global _sqlite_template
+    template = _sqlite_template
+    if template is None:
+        template = _sqlite_template = _build_sqlite_template()
+    for statement in template.statements:
+        conn.exec_driver_sql(statement)
+    for table, row in template.rows:
+        marks = ", ".join("?" * len(row))
+        conn.exec_driver_sql(f'INSERT INTO "{table}" VALUES ({marks})', row)
+    conn.exec_driver_sql("UPDATE mlt_site SET uuid = ? WHERE id = ?", (str(uuid.uuid4()), 1))
+
+
+def _build_sqlite_template() -> _SqliteTemplate:
+    private = Database("sqlite://")
+    try:
+        prepare_schema(private, migrations=builtin_migrations())
+        with private.connection() as conn:
+            recorded = conn.exec_driver_sql(
+                "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+                "AND name NOT LIKE 'sqlite%' ORDER BY type <> 'table', rowid"
+            ).all()
+            rows = [
+                (str(name), tuple(row))
+                for kind, name, _ in recorded
+                if kind == "table" and name != schema.schema_version.name
+                for row in conn.exec_driver_sql(f'SELECT * FROM "{name}"')
+            ]
+    finally:
+        private.close()
+    return _SqliteTemplate(tuple(str(sql) for _, _, sql in recorded), tuple(rows))
 
 
 def _operations(conn: Connection) -> Operations:
