@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine with Python 3.10+:
 #   make demo   records a pipeline at two sites, syncs them through a local server, prints the lineage
-#   make test   lints, type-checks and runs the whole test suite
+#   make test   lints, type-checks and runs the whole test suite (the package is compiled first:
+#               the tests start many processes, and PYTHONDONTWRITEBYTECODE may be set)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -25,6 +26,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: lint
+	$(BIN)/python -m compileall -q src
 	$(BIN)/python -m pytest -n auto
 
 bench: $(STAMP)
