@@ -19,21 +19,34 @@ from _servers import SERVERS, Server, need
 from mltrail import MetadataStore
 from mltrail.backends.sql.database import Database
 
+#: The remote backend that tests marked ``one_remote`` leave out.
+ONE_REMOTE_SKIPPED = "remote-postgresql"
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "sql_only: the test inspects the SQL layer, so it runs on SQL stores only"
     )
+    config.addinivalue_line(
+        "markers",
+        "one_remote: the test reads through the remote client on one server (remote-sqlite): "
+        "the same reads on a server backed by PostgreSQL exercise nothing that the "
+        "remote-sqlite and postgresql backends do not",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``sql_only`` are not run on remote backends (they look below the API)."""
+    """Tests marked ``sql_only`` are not run on remote backends (they look below the API);
+    tests marked ``one_remote`` run on the remote-sqlite one only."""
     kept, dropped = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("backend") if callspec is not None else None
         remote = isinstance(backend, str) and backend in REMOTES
-        (dropped if remote and item.get_closest_marker("sql_only") else kept).append(item)
+        refused = item.get_closest_marker("sql_only") is not None or (
+            backend == ONE_REMOTE_SKIPPED and item.get_closest_marker("one_remote") is not None
+        )
+        (dropped if remote and refused else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

@@ -18,6 +18,9 @@ from mltrail.errors import QuerySyntaxError
 from mltrail.query import filters
 from mltrail.query.filters import DEFAULT_LIMITS, FilterLimits, analyze
 
+# The remote client is exercised on one server here (one_remote, see tests/conftest.py).
+pytestmark = pytest.mark.one_remote
+
 LIMITS = DEFAULT_LIMITS
 
 

@@ -18,6 +18,9 @@ from mlmd_store import Mlmd
 import mltrail as m
 from mltrail.errors import InvalidArgumentError, QuerySyntaxError
 
+# The remote client is exercised on one server here (one_remote, see tests/conftest.py).
+pytestmark = pytest.mark.one_remote
+
 ALL = ["d1", "d2", "d3", "m1", "m2"]
 
 

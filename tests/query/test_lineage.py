@@ -19,6 +19,9 @@ import mltrail as m
 from mltrail.errors import InvalidArgumentError, NotFoundError
 from mltrail.model import INPUT_EVENT_TYPES, OUTPUT_EVENT_TYPES
 
+# The remote client is exercised on one server here (one_remote, see tests/conftest.py).
+pytestmark = pytest.mark.one_remote
+
 EType = m.EventType
 Direction = m.LineageDirection
 

@@ -15,12 +15,17 @@ from functools import partial
 from pathlib import PurePosixPath
 from typing import Any
 
+import pytest
+
 import mltrail as m
 from _dump import dump
 from mltrail._plain import short
 from mltrail.backends.sql.database import Database
 from mltrail.errors import MltrailError
 from mltrail.query.fingerprint import Fingerprint
+
+# The remote client is exercised on one server here (one_remote, see tests/conftest.py).
+pytestmark = pytest.mark.one_remote
 
 T = m.EventType
 P = m.PropertyType

@@ -21,6 +21,9 @@ import mltrail as m
 from _ids import stable_repr
 from mltrail.errors import InvalidArgumentError, NotFoundError
 
+# The remote client is exercised on one server here (one_remote, see tests/conftest.py).
+pytestmark = pytest.mark.one_remote
+
 T = m.EventType
 P = m.PropertyType
 Snapshot = dict[str, Any]

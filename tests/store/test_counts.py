@@ -11,6 +11,9 @@ import mltrail as m
 from _counting import count_statements
 from mltrail.errors import InvalidArgumentError, QuerySyntaxError
 
+# The remote client is exercised on one server here (one_remote, see tests/conftest.py).
+pytestmark = pytest.mark.one_remote
+
 KINDS = ["artifact", "execution", "context"]
 NODE = {"artifact": m.Artifact, "execution": m.Execution, "context": m.Context}
 TYPE = {"artifact": m.ArtifactType, "execution": m.ExecutionType, "context": m.ContextType}

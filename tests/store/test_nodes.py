@@ -16,6 +16,9 @@ import mltrail as m
 from _ids import stable_repr
 from mltrail.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 
+# The remote client is exercised on one server here (one_remote, see tests/conftest.py).
+pytestmark = pytest.mark.one_remote
+
 P = m.PropertyType
 
 _names = itertools.count()
