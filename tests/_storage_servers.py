@@ -229,6 +229,9 @@ class SeaweedServer(_Process):
             f"-master.port={p['master']}",
             f"-master.port.grpc={p['master_grpc']}",
             "-master.telemetry=false",
+            # A restarted master waits out an election timeout (10 s by default) before it
+            # leads its one-node cluster again.
+            "-master.electionTimeout=1s",
             "-master.volumeSizeLimitMB=1024",
             f"-volume.port={p['volume']}",
             f"-volume.port.grpc={p['volume_grpc']}",
