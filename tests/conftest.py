@@ -7,6 +7,7 @@ server skips or fails its tests).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +34,17 @@ def pytest_configure(config: pytest.Config) -> None:
         "the same reads on a server backed by PostgreSQL exercise nothing that the "
         "remote-sqlite and postgresql backends do not",
     )
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker more than the machine has cores (at most 12, which keeps the
+    database servers' connections within their defaults). Many tests spend their time waiting
+    on other processes (database servers, ``mltrail serve``, S3, SSH, Chromium); with a worker
+    per core the cores idle meanwhile. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still decides when set."""
+    configured = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "").strip()
+    if configured:
+        return int(configured)
+    return min((os.cpu_count() or 1) + 1, 12)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
