@@ -67,6 +67,37 @@ def test_signing_in_and_out(auth_client: Authed) -> None:
     assert bearer.status_code == 200
 
 
+def test_signing_in_returns_to_the_page_that_asked(auth_client: Authed) -> None:
+    client = auth_client.client
+    asked = "/ui/artifacts?type=Model&limit=2"
+    refused = client.get(asked)
+    assert refused.status_code == 401
+    assert '<input type="hidden" name="next" value="/ui/artifacts?type=Model&amp;limit=2">' in (
+        refused.text
+    )
+    token = auth_client.token()
+    signed = client.post("/ui/signin", data={"token": token, "next": asked}, follow_redirects=False)
+    assert signed.status_code == 303 and signed.headers["location"] == asked
+    assert client.get(signed.headers["location"]).status_code == 200
+    client.cookies.clear()
+    wrong = client.post("/ui/signin", data={"token": "mlt_wrong", "next": asked})
+    assert wrong.status_code == 401 and 'name="next" value="/ui/artifacts?' in wrong.text
+    for elsewhere in (
+        "https://evil.example/ui/",
+        "//evil.example/ui/",
+        "/ui//evil.example",
+        "/ui/\\evil.example",
+        "/api/v1/ui/",
+        "/p/other/ui/",
+        "javascript:alert(1)",
+    ):
+        sent = client.post(
+            "/ui/signin", data={"token": token, "next": elsewhere}, follow_redirects=False
+        )
+        assert sent.headers["location"] == "/ui/", elsewhere
+        client.cookies.clear()
+
+
 def vendored_rows() -> list[dict[str, Any]]:
     text = (STATIC / "vendor" / "VENDORED.md").read_text(encoding="utf-8")
     rows = []

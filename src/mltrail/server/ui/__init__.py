@@ -109,7 +109,10 @@ class Pages:
             try:
                 model = await run_in_threadpool(self._model, request, build)
             except (UnauthenticatedError, PermissionDeniedError) as exc:
-                return self.render(request, "signin.html", {"error": exc}, status=exc.http_status)
+                back = _auth.asked_for(request)
+                return self.render(
+                    request, "signin.html", {"error": exc, "next": back}, status=exc.http_status
+                )
             except MltrailError as exc:
                 return self.render(request, "error.html", {"error": exc}, status=exc.http_status)
             return self.render(request, template, {"model": model, "project": project})

@@ -3,7 +3,8 @@
 Signing in (``POST /ui/signin`` with a token) checks the token against the registry and keeps it
 in a cookie that scripts cannot read (HttpOnly), that other sites' pages do not send
 (SameSite=Strict) and that goes over HTTPS only when the page came over HTTPS. The UI only reads,
-so no other form changes anything; signing out clears the cookie.
+so no other form changes anything; signing out clears the cookie. A page refused for want of a
+token shows the sign-in form in its place, and signing in there returns to that page.
 """
 
 from __future__ import annotations
@@ -41,6 +42,23 @@ def check(registry: Registry | None, request: Request, project: str) -> None:
     registry.authorize(header, project, "reader")
 
 
+def asked_for(request: Request) -> str:
+    """The page a request asked for (path and query), where signing in returns to."""
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def return_to(wanted: str, home: str) -> str:
+    """Where a sign-in goes on: ``wanted`` when it is a page of the same project's UI on this
+    server (a path under ``home``, no scheme, host or backslash), else ``home``. A form field
+    must not send a browser to another site."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(wanted)
+    local = not parts.scheme and not parts.netloc and "\\" not in wanted
+    return wanted if local and wanted.startswith(home) and "//" not in wanted else home
+
+
 def install(pages: Pages) -> None:
     from starlette.concurrency import run_in_threadpool
 
@@ -54,15 +72,19 @@ def install(pages: Pages) -> None:
 
         project = request.path_params.get("project", DEFAULT_PROJECT)
         body = await read_body(request, FORM_LIMIT)
-        token = parse_qs(body.decode("utf-8", "replace")).get("token", [""])[0].strip()
+        form = parse_qs(body.decode("utf-8", "replace"))
+        token = form.get("token", [""])[0].strip()
         home = pages.prefixes(project)["ui"] + "/"
+        back = return_to(form.get("next", [""])[0], home)
         if pages.registry is None:
-            return RedirectResponse(home, status_code=303)
+            return RedirectResponse(back, status_code=303)
         try:
             await run_in_threadpool(pages.registry.authorize, f"Bearer {token}", project, "reader")
         except MltrailError as exc:
-            return pages.render(request, "signin.html", {"error": exc}, status=exc.http_status)
-        answer = RedirectResponse(home, status_code=303)
+            return pages.render(
+                request, "signin.html", {"error": exc, "next": back}, status=exc.http_status
+            )
+        answer = RedirectResponse(back, status_code=303)
         answer.set_cookie(
             COOKIE,
             token,
