@@ -218,6 +218,28 @@ def test_json(project: Path) -> None:
     assert len(dag["nodes"]) == 12 and len(dag["edges"]) == 13
 
 
+def test_prov(project: Path) -> None:
+    from _servers import need_module
+
+    prov_model = need_module("prov.model")
+    text = ok("lineage", "e:2", "--down", "--format", "prov").stdout
+    document = prov_model.ProvDocument.deserialize(content=text, format="json")
+    entities = {str(r.identifier) for r in document.get_records(prov_model.ProvEntity)}
+    assert entities == {f"mltrail:artifact/{i}" for i in (4, 5, 6)}
+    [activity] = document.get_records(prov_model.ProvActivity)
+    assert str(activity.identifier) == "mltrail:execution/2"
+    generated = {str(r.args[0]) for r in document.get_records(prov_model.ProvGeneration)}
+    assert generated == entities and not list(document.get_records(prov_model.ProvUsage))
+    agents = list(document.get_records(prov_model.ProvAgent))
+    associated = document.get_records(prov_model.ProvAssociation)
+    assert agents and {str(r.args[0]) for r in associated} == {"mltrail:execution/2"}
+    dag = prov_model.ProvDocument.deserialize(
+        content=ok("lineage", "c:1", "--format", "prov").stdout, format="json"
+    )
+    nodes = [*dag.get_records(prov_model.ProvEntity), *dag.get_records(prov_model.ProvActivity)]
+    assert len(nodes) == 12
+
+
 def test_lineage_errors(project: Path) -> None:
     assert "no artifact named '99'" in failed("lineage", "99")
     assert "no artifacts or executions or contexts named 'nothing'" in failed("lineage", "nothing")

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from rich.text import Text
     from rich.tree import Tree
 
-    from mltrail.model import Artifact, Execution
+    from mltrail.model import Artifact, Execution, LineageGraph
     from mltrail.query.compare import ComparedField, Comparison
     from mltrail.query.render import TreeNode
     from mltrail.store import MetadataStore
@@ -55,10 +55,11 @@ BOOKKEEPING = "custom_properties.mltrail."
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["tree", "dot", "mermaid", "json"]),
+    type=click.Choice(["tree", "dot", "mermaid", "json", "prov"]),
     default="tree",
     show_default=True,
-    help="A tree in the terminal, Graphviz DOT, a Mermaid flowchart, or JSON nodes and edges.",
+    help="A tree in the terminal, Graphviz DOT, a Mermaid flowchart, JSON nodes and edges, or "
+    "W3C PROV-JSON (with the contexts; needs mltrail[prov]).",
 )
 @_common.store_option
 def lineage(ref: str, direction: str, depth: int | None, fmt: str, store: str | None) -> None:
@@ -86,7 +87,11 @@ def lineage(ref: str, direction: str, depth: int | None, fmt: str, store: str | 
         starts = [root]
     keys = None if found.kind == "context" and depth is None else whole.reach(starts, way, depth)
     view = render.LineageView(graph, keys)
-    if fmt == "json":
+    if fmt == "prov":
+        from mltrail.query.prov import to_prov_json
+
+        click.echo(to_prov_json(_shown(graph, set(view.nodes))))
+    elif fmt == "json":
         about = {"root": {"kind": found.kind, "id": node_id}, "direction": direction}
         _common.print_json(render.graph_document(view, **about, depth=depth))
     elif fmt == "dot":
@@ -98,6 +103,19 @@ def lineage(ref: str, direction: str, depth: int | None, fmt: str, store: str | 
         _print_tree(render.dag_tree(view, " ".join(heading.split()), way, depth))
     else:
         _print_tree(render.lineage_tree(view, root, way, depth))
+
+
+def _shown(graph: LineageGraph, keys: set[str]) -> LineageGraph:
+    """``graph`` cut to the nodes drawn (``keys``), with every context of the graph."""
+    from dataclasses import replace
+
+    from mltrail.query import render
+
+    return replace(
+        graph,
+        artifacts=[a for a in graph.artifacts if render.key_of("a", a.id or 0) in keys],
+        executions=[e for e in graph.executions if render.key_of("e", e.id or 0) in keys],
+    )
 
 
 def _print_tree(top: TreeNode) -> None:
