@@ -19,7 +19,7 @@ from mltrail.errors import (
     RequestTooLargeError,
 )
 from mltrail.remote._api import API_PREFIX, calls
-from mltrail.server import _errors, _schema, admin, sync
+from mltrail.server import _errors, _schema, admin, lineage, sync
 from mltrail.server._projects import DEFAULT_PROJECT, Projects
 from mltrail.server.settings import Settings
 
@@ -99,6 +99,7 @@ def create_app(store: str | None = None, *, settings: Settings | None = None) ->
         app.add_route(prefix + "/store/{method}", endpoint, ["POST"], include_in_schema=False)
     app.include_router(admin.router(projects, registry, guard))
     app.include_router(sync.router(projects, guard, settings.max_body_bytes))
+    app.include_router(lineage.router(projects, guard, settings.max_body_bytes))
     from mltrail.server import ui
 
     ui.install(app, projects, registry)

@@ -1,0 +1,511 @@
+"""OpenLineage run events recorded in a store (docs/openlineage.md).
+
+An OpenLineage producer (Airflow, Spark, dbt, the ``openlineage-python`` client...) reports each
+run of a job as events (START, RUNNING, COMPLETE, FAIL, ABORT, OTHER), each naming the run, its
+job and the datasets it read and wrote, with facets: named JSON documents. :func:`ingest` maps
+them onto the store's model:
+
+* a job (namespace + name) is an execution type named ``NAMESPACE/NAME`` and a context of type
+  ``openlineage.Job`` that holds every run of it;
+* a run is an execution of its job's type (external id ``openlineage:run:RUN_ID``), in its
+  job's context and in a context of its own (type ``openlineage.Run``, named by the run id,
+  a child of the job's context);
+  the state follows the events (START and RUNNING: RUNNING, COMPLETE, FAIL: FAILED, ABORT:
+  CANCELED; a run once ended is not made RUNNING again by a late START); a ``parent`` run
+  facet makes the parent run's context a parent of the run's context;
+* a dataset is an artifact of type ``openlineage.Dataset`` known by namespace + name (external
+  id ``openlineage:dataset:NAMESPACE/NAME``, uri ``NAMESPACE/NAME``); an input of a run is an
+  INPUT event, an output an OUTPUT event, and the datasets go into the run's context;
+* facets become custom properties: run facets on the execution, job facets on the job's
+  context, dataset facets (and the input and output facets) on the artifact, each as
+  ``facet.NAME`` (``input_facet.NAME``, ``output_facet.NAME``) holding the facet's JSON; the
+  event's ``producer`` and times are kept (``producer``, ``event_time``, ``start_time``,
+  ``end_time``). Metadata is additive, as the specification has it: a later event adds and
+  replaces facets, never removes them.
+
+Every event of a batch is checked before anything is written: a malformed one is refused with
+InvalidArgumentError naming it (its position, and its run id when it has one). A batch is then
+written in four calls (types; contexts; the nodes and events, in one transaction; memberships
+and parent links), each of which changes nothing when it fails; since everything is found again
+by its identity, sending a batch again adds nothing that is there, and completes one that
+failed halfway.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mltrail.errors import InvalidArgumentError, NotFoundError
+from mltrail.model import (
+    Artifact,
+    ArtifactType,
+    Association,
+    Attribution,
+    Context,
+    ContextType,
+    Event,
+    EventType,
+    Execution,
+    ExecutionState,
+    ExecutionType,
+    ParentContext,
+)
+
+if TYPE_CHECKING:
+    from mltrail.store import MetadataStore
+
+DATASET_TYPE = "openlineage.Dataset"
+JOB_CONTEXT_TYPE = "openlineage.Job"
+RUN_CONTEXT_TYPE = "openlineage.Run"
+EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "FAIL", "ABORT", "OTHER")
+STATES = {
+    "START": ExecutionState.RUNNING,
+    "RUNNING": ExecutionState.RUNNING,
+    "COMPLETE": ExecutionState.COMPLETE,
+    "FAIL": ExecutionState.FAILED,
+    "ABORT": ExecutionState.CANCELED,
+}
+ENDED = {ExecutionState.COMPLETE, ExecutionState.FAILED, ExecutionState.CANCELED}
+#: The most events one :func:`ingest` call takes.
+MAX_EVENTS = 10_000
+
+
+@dataclass
+class IngestReport:
+    """What a batch of events did: how many events, and the runs and datasets they named, new
+    (created by this batch) or already known."""
+
+    events: int = 0
+    runs: int = 0
+    new_runs: int = 0
+    datasets: int = 0
+    new_datasets: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+# ------------------------------------------------------------------------------ checking
+
+
+@dataclass(frozen=True)
+class _Dataset:
+    namespace: str
+    name: str
+    facets: dict[str, Any]
+    io_facets: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return f"openlineage:dataset:{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class _Event:
+    where: str
+    event_type: str
+    event_time: str
+    producer: str | None
+    run_id: str
+    run_facets: dict[str, Any]
+    job_namespace: str
+    job_name: str
+    job_facets: dict[str, Any]
+    inputs: tuple[_Dataset, ...]
+    outputs: tuple[_Dataset, ...]
+    parent: tuple[str, str, str] | None  # run id, job namespace, job name
+
+    @property
+    def job(self) -> str:
+        return f"{self.job_namespace}/{self.job_name}"
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidArgumentError(f"{where} must be a JSON object, got {_kind(value)}")
+    return value
+
+
+def _text(holder: dict[str, Any], key: str, where: str) -> str:
+    value = holder.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidArgumentError(f"{where}.{key} must be a non-empty string, got {_kind(value)}")
+    return value
+
+
+def _run_id(holder: dict[str, Any], where: str) -> str:
+    text = _text(holder, "runId", where)
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise InvalidArgumentError(f"{where}.runId must be a UUID, got {text[:60]!r}") from None
+
+
+def _facets(holder: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = holder.get(key)
+    if value is None:
+        return {}
+    facets = _object(value, f"{where}.{key}")
+    for name, facet in facets.items():
+        _object(facet, f"{where}.{key}.{name}")
+    return facets
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _datasets(event: dict[str, Any], key: str, where: str) -> tuple[_Dataset, ...]:
+    value = event.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise InvalidArgumentError(f"{where}.{key} must be a list of datasets, got {_kind(value)}")
+    found = []
+    io_key = "inputFacets" if key == "inputs" else "outputFacets"
+    for index, item in enumerate(value):
+        at = f"{where}.{key}[{index}]"
+        dataset = _object(item, at)
+        found.append(
+            _Dataset(
+                _text(dataset, "namespace", at),
+                _text(dataset, "name", at),
+                _facets(dataset, "facets", at),
+                _facets(dataset, io_key, at),
+            )
+        )
+    return tuple(found)
+
+
+def check_event(value: Any, position: int) -> _Event:
+    """One run event checked (InvalidArgumentError names what is wrong and where)."""
+    where = f"event #{position}"
+    event = _object(value, where)
+    run = _object(event.get("run"), f"{where}.run")
+    run_id = _run_id(run, f"{where}.run")
+    where = f"event #{position} (run {run_id})"
+    kind = event.get("eventType") or "OTHER"
+    if kind not in EVENT_TYPES:
+        raise InvalidArgumentError(
+            f"{where}.eventType must be one of {', '.join(EVENT_TYPES)}, got {str(kind)[:40]!r}"
+        )
+    job = _object(event.get("job"), f"{where}.job")
+    run_facets = _facets(run, "facets", f"{where}.run")
+    parent = None
+    if "parent" in run_facets:
+        facet = run_facets["parent"]
+        at = f"{where}.run.facets.parent"
+        parent_run = _object(facet.get("run"), f"{at}.run")
+        parent_job = _object(facet.get("job"), f"{at}.job")
+        parent = (
+            _run_id(parent_run, f"{at}.run"),
+            _text(parent_job, "namespace", f"{at}.job"),
+            _text(parent_job, "name", f"{at}.job"),
+        )
+    producer = event.get("producer")
+    return _Event(
+        where=where,
+        event_type=str(kind),
+        event_time=_text(event, "eventTime", where),
+        producer=producer if isinstance(producer, str) else None,
+        run_id=run_id,
+        run_facets=run_facets,
+        job_namespace=_text(job, "namespace", f"{where}.job"),
+        job_name=_text(job, "name", f"{where}.job"),
+        job_facets=_facets(job, "facets", f"{where}.job"),
+        inputs=_datasets(event, "inputs", where),
+        outputs=_datasets(event, "outputs", where),
+        parent=parent,
+    )
+
+
+# ------------------------------------------------------------------------------ writing
+
+
+def _json(value: Any) -> Any:
+    """A facet as a struct value: JSON objects and lists as they are (numbers, text, booleans
+    and nulls inside them), via a JSON round trip."""
+    return json.loads(json.dumps(value))
+
+
+def _job_key(job: str) -> str:
+    return f"openlineage:job:{job}"
+
+
+def _run_key(run_id: str) -> str:
+    return f"openlineage:run:{run_id}"
+
+
+@dataclass
+class _Plan:
+    """A batch folded by identity: one entry per run, dataset and job, facets merged in event
+    order."""
+
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    edges: set[tuple[str, str, EventType]] = field(default_factory=set)
+    parents: dict[str, tuple[str, str]] = field(default_factory=dict)  # run -> parent run, job
+
+
+def _fold(events: list[_Event]) -> _Plan:
+    plan = _Plan()
+    for event in events:
+        job = plan.jobs.setdefault(event.job, {"facets": {}})
+        job["facets"].update(event.job_facets)
+        run = plan.runs.setdefault(
+            event.run_id, {"job": event.job, "facets": {}, "times": {}, "state": None}
+        )
+        if run["job"] != event.job:
+            raise InvalidArgumentError(
+                f"{event.where} names job {event.job!r}, an earlier event of the batch "
+                f"{run['job']!r}: a run belongs to one job"
+            )
+        run["facets"].update(event.run_facets)
+        run["times"]["event_time"] = event.event_time
+        if event.event_type == "START":
+            run["times"].setdefault("start_time", event.event_time)
+        if event.event_type in ("COMPLETE", "FAIL", "ABORT"):
+            run["times"]["end_time"] = event.event_time
+        if event.producer is not None:
+            run["producer"] = event.producer
+        state = STATES.get(event.event_type)
+        if state is not None and not (run["state"] in ENDED and state not in ENDED):
+            run["state"] = state
+        for datasets, kind, prefix in (
+            (event.inputs, EventType.INPUT, "input_facet"),
+            (event.outputs, EventType.OUTPUT, "output_facet"),
+        ):
+            for dataset in datasets:
+                entry = plan.datasets.setdefault(
+                    dataset.key,
+                    {"namespace": dataset.namespace, "name": dataset.name, "facets": {}},
+                )
+                entry["facets"].update({f"facet.{k}": v for k, v in dataset.facets.items()})
+                entry["facets"].update({f"{prefix}.{k}": v for k, v in dataset.io_facets.items()})
+                plan.edges.add((event.run_id, dataset.key, kind))
+        if event.parent is not None:
+            parent_run, namespace, name = event.parent
+            plan.parents[event.run_id] = (parent_run, f"{namespace}/{name}")
+    return plan
+
+
+#: The types each store is known to hold (a type is never removed from a store), so that a
+#: stream of events of known jobs puts no type.
+_ensured: weakref.WeakKeyDictionary[MetadataStore, set[tuple[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _ensure_types(store: MetadataStore, jobs: set[str]) -> None:
+    wanted = {("artifact", DATASET_TYPE), ("context", JOB_CONTEXT_TYPE)}
+    wanted |= {("context", RUN_CONTEXT_TYPE)} | {("execution", job) for job in jobs}
+    known = _ensured.setdefault(store, set())
+    for kind, name in sorted(wanted - known):
+        if kind == "artifact":
+            store.put_artifact_type(ArtifactType(name=name))
+        elif kind == "context":
+            store.put_context_type(ContextType(name=name))
+        else:
+            store.put_execution_type(ExecutionType(name=name))
+        known.add((kind, name))
+
+
+def _merged(stored: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    return {**stored, **{k: _json(v) for k, v in new.items()}}
+
+
+def ingest(store: MetadataStore, events: Sequence[Any]) -> IngestReport:
+    """Record OpenLineage run events (JSON objects, as the specification's ``RunEvent``) in
+    ``store`` (see the module's text for the mapping and for what a failure leaves)."""
+    if isinstance(events, (str, bytes, Mapping)) or not isinstance(events, Sequence):
+        raise InvalidArgumentError(
+            f"events must be a list of run events (JSON objects), got {type(events).__name__}"
+        )
+    if len(events) > MAX_EVENTS:
+        raise InvalidArgumentError(
+            f"{len(events):,} events in one batch; send at most {MAX_EVENTS:,} at a time"
+        )
+    checked = [check_event(value, position) for position, value in enumerate(events)]
+    report = IngestReport(events=len(checked))
+    if not checked:
+        return report
+    plan = _fold(checked)
+    parent_runs = {run for run, _ in plan.parents.values()}
+    # Parent runs named only by a facet get their contexts (and their jobs' contexts) too.
+    for _, job in plan.parents.values():
+        plan.jobs.setdefault(job, {"facets": {}})
+
+    jobs = {run["job"] for run in plan.runs.values()}
+    _ensure_types(store, jobs)
+    try:
+        return _record(store, plan, parent_runs, report)
+    except NotFoundError:
+        # A type this process put is gone (the database was replaced under the store): put the
+        # types again and write once more; anything else missing fails the same way again.
+        _ensured.pop(store, None)
+        _ensure_types(store, jobs)
+        return _record(store, plan, parent_runs, report)
+
+
+def _record(
+    store: MetadataStore, plan: _Plan, parent_runs: set[str], report: IngestReport
+) -> IngestReport:
+
+    # What is there already, found by identity: one read per kind.
+    context_keys = [_job_key(j) for j in plan.jobs] + [
+        _run_key(r) for r in {*plan.runs, *parent_runs}
+    ]
+    contexts = {c.external_id: c for c in store.get_contexts_by_external_ids(context_keys)}
+    runs = {e.external_id: e for e in store.get_executions_by_external_ids(
+        [_run_key(r) for r in plan.runs])}  # fmt: skip
+    datasets = {a.external_id: a for a in store.get_artifacts_by_external_ids(list(plan.datasets))}
+
+    new_contexts = []
+    for job, entry in plan.jobs.items():
+        job_context = contexts.get(_job_key(job))
+        facets = {f"facet.{k}": v for k, v in entry["facets"].items()}
+        if job_context is None or facets:
+            base = dict(job_context.custom_properties) if job_context is not None else {}
+            new_contexts.append(
+                Context(
+                    id=job_context.id if job_context is not None else None,
+                    type=JOB_CONTEXT_TYPE,
+                    name=job,
+                    external_id=_job_key(job),
+                    custom_properties=_merged(base, facets),
+                )
+            )
+    for run_id in {*plan.runs, *parent_runs}:
+        if _run_key(run_id) not in contexts:
+            new_contexts.append(
+                Context(type=RUN_CONTEXT_TYPE, name=run_id, external_id=_run_key(run_id))
+            )
+    if new_contexts:
+        ids = store.put_contexts(new_contexts)
+        for context, context_id in zip(new_contexts, ids):
+            contexts[context.external_id] = Context(
+                id=context_id, type=context.type, name=context.name, external_id=context.external_id
+            )
+
+    executions, artifacts = [], []
+    for run_id, entry in plan.runs.items():
+        stored = runs.get(_run_key(run_id))
+        base = dict(stored.custom_properties) if stored is not None else {}
+        state = entry["state"]
+        if stored is not None and stored.last_known_state in ENDED and state not in ENDED:
+            state = stored.last_known_state
+        if state is None and stored is not None:
+            state = stored.last_known_state
+        props = {f"facet.{k}": v for k, v in entry["facets"].items()}
+        props.update(entry["times"])
+        if "start_time" in base:
+            props["start_time"] = base["start_time"]
+        if "producer" in entry:
+            props["producer"] = entry["producer"]
+        executions.append(
+            Execution(
+                id=stored.id if stored is not None else None,
+                type=entry["job"],
+                external_id=_run_key(run_id),
+                last_known_state=state,
+                custom_properties=_merged(base, props),
+            )
+        )
+    for key, entry in plan.datasets.items():
+        dataset = datasets.get(key)
+        base = dict(dataset.custom_properties) if dataset is not None else {}
+        artifacts.append(
+            Artifact(
+                id=dataset.id if dataset is not None else None,
+                type=DATASET_TYPE,
+                uri=f"{entry['namespace']}/{entry['name']}",
+                external_id=key,
+                state=dataset.state if dataset is not None else None,
+                custom_properties=_merged(
+                    base,
+                    {"namespace": entry["namespace"], "name": entry["name"], **entry["facets"]},
+                ),
+            )
+        )
+    run_index = {execution.external_id: i for i, execution in enumerate(executions)}
+    dataset_index = {artifact.external_id: i for i, artifact in enumerate(artifacts)}
+    existing: set[tuple[int, int, EventType]] = set()
+    known_ids = [e.id for e in runs.values() if e.id is not None]
+    if known_ids:
+        existing = {
+            (int(ev.execution_id or 0), int(ev.artifact_id or 0), ev.type)
+            for ev in store.get_events_by_execution_ids(known_ids)
+        }
+    edges = []
+    for run_id, key, kind in sorted(plan.edges, key=lambda e: (e[0], e[1], int(e[2]))):
+        known_run, known_set = runs.get(_run_key(run_id)), datasets.get(key)
+        if known_run and known_set and (known_run.id, known_set.id, kind) in existing:
+            continue
+        edges.append((run_index[_run_key(run_id)], dataset_index[key], Event(type=kind)))
+    execution_ids, artifact_ids, _ = store.put_lineage_subgraph(
+        executions, artifacts, [], edges, reuse_artifact_if_already_exist_by_external_id=True
+    )
+
+    by_run = dict(zip((e.external_id for e in executions), execution_ids))
+    by_dataset = dict(zip((a.external_id for a in artifacts), artifact_ids))
+    associations, attributions = [], []
+    for run_id, entry in plan.runs.items():
+        execution_id = by_run[_run_key(run_id)]
+        for context_key in (_job_key(entry["job"]), _run_key(run_id)):
+            associations.append(
+                Association(execution_id=execution_id, context_id=_id(contexts, context_key))
+            )
+    for run_id, key, _ in plan.edges:
+        attributions.append(
+            Attribution(artifact_id=by_dataset[key], context_id=_id(contexts, _run_key(run_id)))
+        )
+    store.put_attributions_and_associations(attributions, associations)
+    _link_parents(store, plan, contexts)
+
+    report.runs = len(plan.runs)
+    report.new_runs = sum(1 for r in plan.runs if _run_key(r) not in runs)
+    report.datasets = len(plan.datasets)
+    report.new_datasets = sum(1 for k in plan.datasets if k not in datasets)
+    return report
+
+
+def _id(contexts: dict[str | None, Context], key: str) -> int:
+    found = contexts[key].id
+    assert found is not None
+    return found
+
+
+def _link_parents(store: MetadataStore, plan: _Plan, contexts: dict[str | None, Context]) -> None:
+    """A run's context under its job's context; under a parent run's context too, when a
+    ``parent`` facet names one, and that one under its job's (links already there are left as
+    they are)."""
+
+    def context_id(key: str) -> int:
+        return _id(contexts, key)
+
+    wanted: set[tuple[int, int]] = set()
+    for run_id, entry in plan.runs.items():
+        wanted.add((context_id(_run_key(run_id)), context_id(_job_key(entry["job"]))))
+    for run_id, (parent_run, parent_job) in plan.parents.items():
+        parent = context_id(_run_key(parent_run))
+        wanted |= {
+            (context_id(_run_key(run_id)), parent),
+            (parent, context_id(_job_key(parent_job))),
+        }
+    present = store.get_parent_contexts_by_contexts(sorted({c for c, _ in wanted}))
+    links = [
+        ParentContext(child_id=child, parent_id=parent)
+        for child, parent in sorted(wanted)
+        if parent not in {p.id for p in present.get(child, [])}
+    ]
+    if links:
+        store.put_parent_contexts(links)
+
+
+__all__ = ["IngestReport", "check_event", "ingest"]
