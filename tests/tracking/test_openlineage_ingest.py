@@ -106,8 +106,14 @@ def test_a_run_reported_in_three_events(store: m.MetadataStore) -> None:
     assert job.custom_properties["facet.sql"] == {"query": "INSERT INTO clean SELECT * FROM raw"}
     assert [e.id for e in store.get_executions_by_context(job.id)] == [execution.id]
     assert [e.id for e in store.get_executions_by_context(own.id)] == [execution.id]
-    assert {a.id for a in store.get_artifacts_by_context(own.id)} == {raw.id, clean.id}
-    assert [p.id for p in store.get_parent_contexts_by_context(own.id)] == [job.id]
+    for context in (own, job):
+        assert {a.id for a in store.get_artifacts_by_context(context.id)} == {raw.id, clean.id}
+    assert store.get_parent_contexts_by_context(own.id) == []
+    dag = store.get_context_dag(job.id)
+    assert ({a.id for a in dag.artifacts}, [e.id for e in dag.executions]) == (
+        {raw.id, clean.id},
+        [execution.id],
+    )
 
 
 def test_a_parent_run_facet_makes_a_parent_context(store: m.MetadataStore) -> None:
@@ -120,7 +126,7 @@ def test_a_parent_run_facet_makes_a_parent_context(store: m.MetadataStore) -> No
     load = store.get_context_by_type_and_name(JOB_CONTEXT_TYPE, "airflow/etl.load")
     assert None not in (task, dag, etl, load)
     assert task and dag and etl and load
-    assert {p.id for p in store.get_parent_contexts_by_context(task.id)} == {dag.id, load.id}
+    assert [p.id for p in store.get_parent_contexts_by_context(task.id)] == [dag.id]
     assert [p.id for p in store.get_parent_contexts_by_context(dag.id)] == [etl.id]
     # The parent run reports later: its run joins the context the facet made.
     ingest(store, [event("COMPLETE", dag_run, job="etl")])
@@ -149,6 +155,42 @@ def test_sending_events_again_adds_nothing(store: m.MetadataStore) -> None:
         assert after[part] == before[part], part
     assert [a.id for a in after["artifacts"]] == [a.id for a in before["artifacts"]]
     assert [c.id for c in after["contexts"]] == [c.id for c in before["contexts"]]
+
+
+def test_a_batch_of_runs_files_each_as_one_run_alone_would(store: m.MetadataStore) -> None:
+    first, second, alone = (str(uuid.uuid4()) for _ in range(3))
+    ingest(
+        store,
+        [
+            event("START", first, inputs=[dataset("shared")], outputs=[dataset("one")]),
+            event("START", second, job="etl.other", inputs=[dataset("shared")]),
+            event("COMPLETE", second, job="etl.other", outputs=[dataset("two")]),
+        ],
+    )
+    ingest(store, [event("START", alone, job="etl.third", inputs=[dataset("shared")])])
+
+    def filed(run: str, job: str) -> tuple[set[str | None], set[str | None], set[str | None]]:
+        own = store.get_context_by_type_and_name(RUN_CONTEXT_TYPE, run)
+        of_job = store.get_context_by_type_and_name(JOB_CONTEXT_TYPE, f"airflow/{job}")
+        assert own is not None and of_job is not None
+        uris = [{a.uri for a in store.get_artifacts_by_context(c.id)} for c in (own, of_job)]
+        assert uris[0] == uris[1]
+        runs = {e.external_id for e in store.get_executions_by_context(own.id)}
+        assert runs == {e.external_id for e in store.get_executions_by_context(of_job.id)}
+        return uris[0], runs, {p.name for p in store.get_parent_contexts_by_context(own.id)}
+
+    assert filed(first, "etl.load") == (
+        {f"{NS}/shared", f"{NS}/one"},
+        {f"openlineage:run:{first}"},
+        set(),
+    )
+    assert filed(second, "etl.other") == (
+        {f"{NS}/shared", f"{NS}/two"},
+        {f"openlineage:run:{second}"},
+        set(),
+    )
+    assert filed(alone, "etl.third") == ({f"{NS}/shared"}, {f"openlineage:run:{alone}"}, set())
+    assert len(store.get_artifacts()) == 3
 
 
 def test_a_late_start_does_not_reopen_a_finished_run(store: m.MetadataStore) -> None:

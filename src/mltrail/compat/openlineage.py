@@ -8,14 +8,13 @@ them onto the store's model:
 * a job (namespace + name) is an execution type named ``NAMESPACE/NAME`` and a context of type
   ``openlineage.Job`` that holds every run of it;
 * a run is an execution of its job's type (external id ``openlineage:run:RUN_ID``), in its
-  job's context and in a context of its own (type ``openlineage.Run``, named by the run id,
-  a child of the job's context);
+  job's context and in a context of its own (type ``openlineage.Run``, named by the run id);
   the state follows the events (START and RUNNING: RUNNING, COMPLETE, FAIL: FAILED, ABORT:
   CANCELED; a run once ended is not made RUNNING again by a late START); a ``parent`` run
   facet makes the parent run's context a parent of the run's context;
 * a dataset is an artifact of type ``openlineage.Dataset`` known by namespace + name (external
   id ``openlineage:dataset:NAMESPACE/NAME``, uri ``NAMESPACE/NAME``); an input of a run is an
-  INPUT event, an output an OUTPUT event, and the datasets go into the run's context;
+  INPUT event, an output an OUTPUT event, and the datasets go into the run's contexts;
 * facets become custom properties: run facets on the execution, job facets on the job's
   context, dataset facets (and the input and output facets) on the artifact, each as
   ``facet.NAME`` (``input_facet.NAME``, ``output_facet.NAME``) holding the facet's JSON; the
@@ -24,11 +23,13 @@ them onto the store's model:
   replaces facets, never removes them.
 
 Every event of a batch is checked before anything is written: a malformed one is refused with
-InvalidArgumentError naming it (its position, and its run id when it has one). A batch is then
-written in four calls (types; contexts; the nodes and events, in one transaction; memberships
-and parent links), each of which changes nothing when it fails; since everything is found again
-by its identity, sending a batch again adds nothing that is there, and completes one that
-failed halfway.
+InvalidArgumentError naming it (its position, and its run id when it has one). A batch of one
+run (what OpenLineage's HTTP transport sends: one event) is then written in one transaction: the
+run, its datasets, events and contexts together (types the first time a process meets them, and
+parent links, come before and after). A batch of several runs puts its contexts first and its
+memberships after the nodes. Each of these calls changes nothing when it fails; since everything
+is found again by its identity, sending a batch again adds nothing that is there, and completes
+one that failed halfway.
 """
 
 from __future__ import annotations
@@ -366,32 +367,34 @@ def _record(
         [_run_key(r) for r in plan.runs])}  # fmt: skip
     datasets = {a.external_id: a for a in store.get_artifacts_by_external_ids(list(plan.datasets))}
 
-    new_contexts = []
+    # The contexts to create, or to update with new facets. With one run in the batch its
+    # job's and its own go into the nodes' transaction (every node of a subgraph joins every
+    # context given); the others (more runs, parent runs named by a facet) are put first.
+    wanted: dict[str, Context] = {}
     for job, entry in plan.jobs.items():
         job_context = contexts.get(_job_key(job))
         facets = {f"facet.{k}": v for k, v in entry["facets"].items()}
         if job_context is None or facets:
             base = dict(job_context.custom_properties) if job_context is not None else {}
-            new_contexts.append(
-                Context(
-                    id=job_context.id if job_context is not None else None,
-                    type=JOB_CONTEXT_TYPE,
-                    name=job,
-                    external_id=_job_key(job),
-                    custom_properties=_merged(base, facets),
-                )
+            wanted[_job_key(job)] = Context(
+                id=job_context.id if job_context is not None else None,
+                type=JOB_CONTEXT_TYPE,
+                name=job,
+                external_id=_job_key(job),
+                custom_properties=_merged(base, facets),
             )
     for run_id in {*plan.runs, *parent_runs}:
         if _run_key(run_id) not in contexts:
-            new_contexts.append(
-                Context(type=RUN_CONTEXT_TYPE, name=run_id, external_id=_run_key(run_id))
+            wanted[_run_key(run_id)] = Context(
+                type=RUN_CONTEXT_TYPE, name=run_id, external_id=_run_key(run_id)
             )
-    if new_contexts:
-        ids = store.put_contexts(new_contexts)
-        for context, context_id in zip(new_contexts, ids):
-            contexts[context.external_id] = Context(
-                id=context_id, type=context.type, name=context.name, external_id=context.external_id
-            )
+    in_subgraph: list[Context] = []
+    if len(plan.runs) == 1:
+        [(only, entry)] = plan.runs.items()
+        for key in (_job_key(entry["job"]), _run_key(only)):
+            in_subgraph.append(wanted.pop(key) if key in wanted else contexts[key])
+    if wanted:
+        _note_contexts(contexts, list(wanted.values()), store.put_contexts(list(wanted.values())))
 
     executions, artifacts = [], []
     for run_id, entry in plan.runs.items():
@@ -448,24 +451,33 @@ def _record(
         if known_run and known_set and (known_run.id, known_set.id, kind) in existing:
             continue
         edges.append((run_index[_run_key(run_id)], dataset_index[key], Event(type=kind)))
-    execution_ids, artifact_ids, _ = store.put_lineage_subgraph(
-        executions, artifacts, [], edges, reuse_artifact_if_already_exist_by_external_id=True
+    execution_ids, artifact_ids, context_ids = store.put_lineage_subgraph(
+        executions,
+        artifacts,
+        in_subgraph,
+        edges,
+        reuse_context_if_already_exist=True,
+        reuse_artifact_if_already_exist_by_external_id=True,
     )
-
-    by_run = dict(zip((e.external_id for e in executions), execution_ids))
-    by_dataset = dict(zip((a.external_id for a in artifacts), artifact_ids))
-    associations, attributions = [], []
-    for run_id, entry in plan.runs.items():
-        execution_id = by_run[_run_key(run_id)]
-        for context_key in (_job_key(entry["job"]), _run_key(run_id)):
-            associations.append(
-                Association(execution_id=execution_id, context_id=_id(contexts, context_key))
-            )
-    for run_id, key, _ in plan.edges:
-        attributions.append(
-            Attribution(artifact_id=by_dataset[key], context_id=_id(contexts, _run_key(run_id)))
-        )
-    store.put_attributions_and_associations(attributions, associations)
+    if in_subgraph:
+        _note_contexts(contexts, in_subgraph, context_ids)
+    else:  # several runs: each into its job's context and its own, with its datasets
+        by_run = dict(zip((e.external_id for e in executions), execution_ids))
+        by_dataset = dict(zip((a.external_id for a in artifacts), artifact_ids))
+        associations: list[Association] = []
+        attributions: list[Attribution] = []
+        for run_id, entry in plan.runs.items():
+            for key in (_job_key(entry["job"]), _run_key(run_id)):
+                context_id = _id(contexts, key)
+                associations.append(
+                    Association(execution_id=by_run[_run_key(run_id)], context_id=context_id)
+                )
+                attributions.extend(
+                    Attribution(artifact_id=by_dataset[dataset], context_id=context_id)
+                    for run, dataset, _ in plan.edges
+                    if run == run_id
+                )
+        store.put_attributions_and_associations(attributions, associations)
     _link_parents(store, plan, contexts)
 
     report.runs = len(plan.runs)
@@ -475,6 +487,20 @@ def _record(
     return report
 
 
+def _note_contexts(
+    contexts: dict[str | None, Context], put: list[Context], ids: Sequence[int]
+) -> None:
+    """Remember the ids the store gave to contexts just put."""
+    for context, context_id in zip(put, ids):
+        contexts[context.external_id] = Context(
+            id=context_id,
+            type=context.type,
+            name=context.name,
+            external_id=context.external_id,
+            custom_properties=context.custom_properties,
+        )
+
+
 def _id(contexts: dict[str | None, Context], key: str) -> int:
     found = contexts[key].id
     assert found is not None
@@ -482,22 +508,21 @@ def _id(contexts: dict[str | None, Context], key: str) -> int:
 
 
 def _link_parents(store: MetadataStore, plan: _Plan, contexts: dict[str | None, Context]) -> None:
-    """A run's context under its job's context; under a parent run's context too, when a
-    ``parent`` facet names one, and that one under its job's (links already there are left as
-    they are)."""
+    """A run's context under its parent run's context when a ``parent`` facet names one, and
+    that one under its job's (links already there are left as they are)."""
 
     def context_id(key: str) -> int:
         return _id(contexts, key)
 
     wanted: set[tuple[int, int]] = set()
-    for run_id, entry in plan.runs.items():
-        wanted.add((context_id(_run_key(run_id)), context_id(_job_key(entry["job"]))))
     for run_id, (parent_run, parent_job) in plan.parents.items():
         parent = context_id(_run_key(parent_run))
         wanted |= {
             (context_id(_run_key(run_id)), parent),
             (parent, context_id(_job_key(parent_job))),
         }
+    if not wanted:
+        return
     present = store.get_parent_contexts_by_contexts(sorted({c for c, _ in wanted}))
     links = [
         ParentContext(child_id=child, parent_id=parent)
