@@ -186,3 +186,115 @@ def test_a_malformed_event_is_a_json_error_naming_it(auth_server: AuthServer) ->
         assert garbage.status_code == 400 and garbage.json()["error"] == "InvalidArgumentError"
     with m.connect(auth_server.url, token=auth_server.admin) as store:
         assert store.get_executions(filter_query="type = 'bad/batch'") == []
+
+
+# ---------------------------------------------------------------------------------- emitting
+
+
+def logged(store: m.MetadataStore) -> list[int]:
+    """Three executions: one that read a dataset on S3 and wrote a model, one that failed, one
+    still running."""
+    store.put_artifact_type(m.ArtifactType(name="Dataset"))
+    store.put_artifact_type(m.ArtifactType(name="Model"))
+    store.put_execution_type(m.ExecutionType(name="Train"))
+    flows = [
+        (m.Artifact(type="Dataset", uri="s3://bucket/data/raw.csv"), m.Event(type="INPUT")),
+        (m.Artifact(type="Model", uri="/models/m.pt"), m.Event(type="OUTPUT")),
+    ]
+    states = ("COMPLETE", "FAILED", "RUNNING")
+    return [
+        store.put_execution(m.Execution(type="Train", last_known_state=state), events, [])[0]
+        for state, events in zip(states, (flows, [], []))
+    ]
+
+
+def test_executions_emitted_to_a_server_arrive_as_runs(auth_server: AuthServer) -> None:
+    from mltrail.compat.openlineage import emit
+
+    need_module("openlineage.client")
+    writer = auth_server.token("emitted", "writer")
+    with auth_server.client(auth_server.admin) as http:
+        assert http.post("/api/v1/projects", json={"name": "emitted"}).status_code in (201, 409)
+    with m.connect() as local:
+        ids = logged(local)
+        sent = emit(
+            local, ids, url=auth_server.url, endpoint="p/emitted/api/v1/lineage", token=writer
+        )
+    assert sent == 5  # START and COMPLETE, START and FAIL, START
+    with m.connect(f"{auth_server.url}/p/emitted", token=writer) as there:
+        runs = there.get_executions()
+        assert sorted(str(r.last_known_state) for r in runs) == ["COMPLETE", "FAILED", "RUNNING"]
+        assert {r.type for r in runs} == {"mltrail/Train"}
+        [done] = [r for r in runs if r.last_known_state == m.ExecutionState.COMPLETE]
+        events = there.get_events_by_execution_ids([done.id])
+        names = {a.id: (a.custom_properties["namespace"], a.custom_properties["name"]) for a in
+                 there.get_artifacts_by_id([e.artifact_id for e in events])}  # fmt: skip
+        assert {(names[e.artifact_id], e.type) for e in events} == {
+            (("s3://bucket", "data/raw.csv"), m.EventType.INPUT),
+            (("file", "/models/m.pt"), m.EventType.OUTPUT),
+        }
+
+
+def test_emitted_to_a_file_as_json_lines_with_stable_run_ids(tmp_path: Any) -> None:
+    import json
+
+    from mltrail.compat.openlineage import emit
+
+    need_module("openlineage.client")
+    path = tmp_path / "events.jsonl"
+    with m.connect() as local:
+        ids = logged(local)
+        assert emit(local, ids, file=str(path)) == 5
+        assert emit(local, ids[:1], file=str(path)) == 2  # appended
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [e["eventType"] for e in lines] == [
+        "START", "COMPLETE", "START", "FAIL", "START", "START", "COMPLETE"
+    ]  # fmt: skip
+    assert lines[0]["run"]["runId"] == lines[5]["run"]["runId"] != lines[2]["run"]["runId"]
+    assert lines[1]["job"] == {"namespace": "mltrail", "name": "Train", "facets": {}} or (
+        lines[1]["job"]["namespace"],
+        lines[1]["job"]["name"],
+    ) == ("mltrail", "Train")
+    assert [d["name"] for d in lines[1]["outputs"]] == ["/models/m.pt"]
+    assert lines[0]["outputs"] == [] and lines[0]["producer"].startswith("https://")
+
+
+def test_runs_recorded_from_openlineage_are_emitted_as_they_came() -> None:
+    from mltrail.compat.openlineage import ingest, run_events
+
+    need_module("openlineage.client")
+    run = str(uuid.uuid4())
+    sent = {
+        "eventType": "COMPLETE",
+        "eventTime": "2026-12-01T10:00:00Z",
+        "run": {"runId": run},
+        "job": {"namespace": "spark://cluster", "name": "daily/etl"},
+        "inputs": [{"namespace": "postgres://db:5432", "name": "public.raw"}],
+        "outputs": [{"namespace": "s3://lake", "name": "clean/part"}],
+    }
+    with m.connect() as store:
+        ingest(store, [sent])
+        [execution] = store.get_executions()
+        events = run_events(store, [execution.id])
+    assert [str(e.eventType.value) for e in events] == ["START", "COMPLETE"]
+    final = events[-1]
+    assert final.run.runId == run
+    assert (final.job.namespace, final.job.name) == ("spark://cluster", "daily/etl")
+    assert [(d.namespace, d.name) for d in final.inputs] == [("postgres://db:5432", "public.raw")]
+    assert [(d.namespace, d.name) for d in final.outputs] == [("s3://lake", "clean/part")]
+
+
+def test_emitting_refuses_what_it_cannot_do(tmp_path: Any) -> None:
+    from mltrail.compat.openlineage import emit
+    from mltrail.errors import InvalidArgumentError, NotFoundError
+
+    need_module("openlineage.client")
+    with m.connect() as store:
+        ids = logged(store)
+        with pytest.raises(InvalidArgumentError, match="either url or file"):
+            emit(store, ids)
+        with pytest.raises(InvalidArgumentError, match="either url or file"):
+            emit(store, ids, url="http://127.0.0.1:9", file=str(tmp_path / "x"))
+        with pytest.raises(NotFoundError, match="no execution with id 99"):
+            emit(store, [99], file=str(tmp_path / "x"))
+    assert not (tmp_path / "x").exists()

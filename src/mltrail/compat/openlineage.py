@@ -18,9 +18,9 @@ them onto the store's model:
 * facets become custom properties: run facets on the execution, job facets on the job's
   context, dataset facets (and the input and output facets) on the artifact, each as
   ``facet.NAME`` (``input_facet.NAME``, ``output_facet.NAME``) holding the facet's JSON; the
-  event's ``producer`` and times are kept (``producer``, ``event_time``, ``start_time``,
-  ``end_time``). Metadata is additive, as the specification has it: a later event adds and
-  replaces facets, never removes them.
+  event's ``producer``, times and job are kept (``producer``, ``event_time``, ``start_time``,
+  ``end_time``, ``job_namespace``, ``job_name``). Metadata is additive, as the specification
+  has it: a later event adds and replaces facets, never removes them.
 
 Every event of a batch is checked before anything is written: a malformed one is refused with
 InvalidArgumentError naming it (its position, and its run id when it has one). A batch of one
@@ -30,19 +30,27 @@ parent links, come before and after). A batch of several runs puts its contexts 
 memberships after the nodes. Each of these calls changes nothing when it fails; since everything
 is found again by its identity, sending a batch again adds nothing that is there, and completes
 one that failed halfway.
+
+The other way, :func:`run_events` and :func:`emit` report executions of any store as OpenLineage
+run events (through OpenLineage's client: ``pip install 'mltrail[openlineage]'``), to an
+OpenLineage server or to a file. Executions recorded from OpenLineage keep their run ids, jobs
+and dataset names, so events emitted from them describe the same runs.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import uuid
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from mltrail.errors import InvalidArgumentError, NotFoundError
+from mltrail.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from mltrail.model import (
+    INPUT_EVENT_TYPES,
     Artifact,
     ArtifactType,
     Association,
@@ -260,7 +268,15 @@ def _fold(events: list[_Event]) -> _Plan:
         job = plan.jobs.setdefault(event.job, {"facets": {}})
         job["facets"].update(event.job_facets)
         run = plan.runs.setdefault(
-            event.run_id, {"job": event.job, "facets": {}, "times": {}, "state": None}
+            event.run_id,
+            {
+                "job": event.job,
+                "namespace": event.job_namespace,
+                "name": event.job_name,
+                "facets": {},
+                "times": {},
+                "state": None,
+            },
         )
         if run["job"] != event.job:
             raise InvalidArgumentError(
@@ -407,6 +423,7 @@ def _record(
             state = stored.last_known_state
         props = {f"facet.{k}": v for k, v in entry["facets"].items()}
         props.update(entry["times"])
+        props.update(job_namespace=entry["namespace"], job_name=entry["name"])
         if "start_time" in base:
             props["start_time"] = base["start_time"]
         if "producer" in entry:
@@ -533,4 +550,179 @@ def _link_parents(store: MetadataStore, plan: _Plan, contexts: dict[str | None, 
         store.put_parent_contexts(links)
 
 
-__all__ = ["IngestReport", "check_event", "ingest"]
+# ------------------------------------------------------------------------------ emitting
+
+#: The ``producer`` of the events mltrail emits.
+PRODUCER = "https://mltrail.dev/openlineage"
+_RUN_IDS = uuid.UUID("6f6b7a54-6d6c-7472-6169-6c2d72756e73")  # uuid5 namespace of run ids
+_EVENT_TYPES = {
+    ExecutionState.COMPLETE: "COMPLETE",
+    ExecutionState.CACHED: "COMPLETE",
+    ExecutionState.FAILED: "FAIL",
+    ExecutionState.CANCELED: "ABORT",
+}
+
+
+def _client_model() -> Any:
+    try:
+        from openlineage.client import event_v2
+    except ImportError:
+        raise FailedPreconditionError(
+            "emitting OpenLineage events needs OpenLineage's client: "
+            "pip install 'mltrail[openlineage]'"
+        ) from None
+    return event_v2
+
+
+def _iso(ms: int | None) -> str:
+    moment = datetime.datetime.fromtimestamp((ms or 0) / 1000, tz=datetime.timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def run_id_of(execution: Execution) -> str:
+    """The OpenLineage run id of an execution: the one it was recorded with (an execution made
+    from OpenLineage events), else a UUID derived from its id and create time."""
+    prefix = "openlineage:run:"
+    if execution.external_id and execution.external_id.startswith(prefix):
+        return execution.external_id[len(prefix) :]
+    seed = f"{execution.id}:{execution.create_time_since_epoch}"
+    return str(uuid.uuid5(_RUN_IDS, seed))
+
+
+def job_of(execution: Execution, namespace: str = "mltrail") -> tuple[str, str]:
+    """The OpenLineage job (namespace, name) of an execution: the one it was recorded with,
+    else ``namespace`` and the execution's type."""
+    custom = execution.custom_properties
+    job_namespace, job_name = custom.get("job_namespace"), custom.get("job_name")
+    ours = str(execution.external_id or "").startswith("openlineage:run:")
+    if ours and isinstance(job_namespace, str) and isinstance(job_name, str):
+        return job_namespace, job_name
+    return namespace, str(execution.type)
+
+
+def dataset_of(artifact: Artifact) -> tuple[str, str]:
+    """The OpenLineage (namespace, name) of an artifact: the ones it was recorded with, else
+    from its uri as OpenLineage's naming has it (``s3://bucket/key``: ``s3://bucket`` and
+    ``key``; a path: ``file`` and the path), else ``mltrail`` and ``artifact/ID``."""
+    custom = artifact.custom_properties
+    if str(artifact.external_id or "").startswith("openlineage:dataset:"):
+        namespace, name = custom.get("namespace"), custom.get("name")
+        if isinstance(namespace, str) and isinstance(name, str):
+            return namespace, name
+    uri = artifact.uri or ""
+    if not uri:
+        return "mltrail", f"artifact/{artifact.id}"
+    parts = urlsplit(uri)
+    if parts.scheme and parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}", parts.path.lstrip("/") or "/"
+    return "file", uri
+
+
+def run_events(
+    store: MetadataStore, execution_ids: Sequence[int], *, namespace: str = "mltrail"
+) -> list[Any]:
+    """OpenLineage ``RunEvent`` objects (of OpenLineage's client) for these executions: a START
+    at each one's create time with its inputs, then, for an execution that ended, a COMPLETE,
+    FAIL or ABORT at its last update with its inputs and outputs (an execution of unknown state:
+    one OTHER event). The job is ``namespace`` and the execution's type."""
+    model = _client_model()
+    executions = store.get_executions_by_id(list(execution_ids))
+    found = {e.id for e in executions}
+    missing = [i for i in execution_ids if i not in found]
+    if missing:
+        raise NotFoundError(f"no execution with id {missing[0]}; check the ids")
+    events = store.get_events_by_execution_ids([e.id for e in executions if e.id is not None])
+    artifacts = {
+        a.id: a
+        for a in store.get_artifacts_by_id(sorted({e.artifact_id for e in events if e.artifact_id}))
+    }
+    flows: dict[int, dict[str, list[Artifact]]] = {}
+    for event in events:
+        artifact = artifacts.get(event.artifact_id)
+        if artifact is None or event.execution_id is None:
+            continue
+        side = "inputs" if event.type in INPUT_EVENT_TYPES else "outputs"
+        flows.setdefault(event.execution_id, {"inputs": [], "outputs": []})[side].append(artifact)
+    out = []
+    for execution in executions:
+        assert execution.id is not None
+        run = model.Run(runId=run_id_of(execution))
+        job = model.Job(*job_of(execution, namespace))
+        sides = flows.get(execution.id, {"inputs": [], "outputs": []})
+        inputs = [model.InputDataset(*dataset_of(a)) for a in sides["inputs"]]
+        outputs = [model.OutputDataset(*dataset_of(a)) for a in sides["outputs"]]
+
+        state = execution.last_known_state
+        created = _iso(execution.create_time_since_epoch)
+        updated = _iso(execution.last_update_time_since_epoch)
+        if state in (None, ExecutionState.UNKNOWN):
+            out.append(_run_event(model, "OTHER", updated, run, job, inputs, outputs))
+            continue
+        out.append(_run_event(model, "START", created, run, job, inputs, []))
+        if state in _EVENT_TYPES:
+            out.append(_run_event(model, _EVENT_TYPES[state], updated, run, job, inputs, outputs))
+    return out
+
+
+def _run_event(
+    model: Any, kind: str, when: str, run: Any, job: Any, inputs: list[Any], outputs: list[Any]
+) -> Any:
+    return model.RunEvent(
+        eventType=model.RunState(kind),
+        eventTime=when,
+        run=run,
+        job=job,
+        producer=PRODUCER,
+        inputs=inputs,
+        outputs=outputs,
+    )
+
+
+def emit(
+    store: MetadataStore,
+    execution_ids: Sequence[int],
+    *,
+    url: str | None = None,
+    file: str | None = None,
+    token: str | None = None,
+    endpoint: str = "api/v1/lineage",
+    namespace: str = "mltrail",
+) -> int:
+    """Send the OpenLineage events of these executions (see :func:`run_events`) to an
+    OpenLineage server at ``url`` (Marquez, an mltrail server: ``endpoint`` under it, ``token``
+    as its API key), or append them to ``file``, one JSON event per line; the number sent."""
+    if (url is None) == (file is None):
+        raise InvalidArgumentError("give either url or file for the OpenLineage events")
+    events = run_events(store, execution_ids, namespace=namespace)
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.transport.file import FileConfig, FileTransport
+    from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
+
+    if url is not None:
+        if token:
+            auth = ApiKeyTokenProvider({"apiKey": token})
+            config = HttpConfig(url=url, endpoint=endpoint, auth=auth)
+        else:
+            config = HttpConfig(url=url, endpoint=endpoint)
+        transport: Any = HttpTransport(config)
+    else:
+        transport = FileTransport(FileConfig(log_file_path=str(file), append=True))
+    client = OpenLineageClient(transport=transport)
+    try:
+        for event in events:
+            client.emit(event)
+    finally:
+        client.close()
+    return len(events)
+
+
+__all__ = [
+    "IngestReport",
+    "check_event",
+    "dataset_of",
+    "emit",
+    "ingest",
+    "job_of",
+    "run_events",
+    "run_id_of",
+]
