@@ -708,12 +708,37 @@ def emit(
     else:
         transport = FileTransport(FileConfig(log_file_path=str(file), append=True))
     client = OpenLineageClient(transport=transport)
+    sent = 0
     try:
         for event in events:
             client.emit(event)
+            sent += 1
+    except Exception as exc:
+        raise _refused(exc, url or str(file), sent, len(events)) from exc
     finally:
         client.close()
-    return len(events)
+    return sent
+
+
+def _refused(exc: Exception, where: str, sent: int, total: int) -> Exception:
+    """The mltrail error for a transport's failure (requests' errors for HTTP, OSError for a
+    file); anything else as it is."""
+    import requests
+
+    from mltrail.errors import PermissionDeniedError, UnauthenticatedError, UnavailableError
+
+    done = f"{sent} of {total} events were sent; sending them again adds nothing there"
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        status, text = exc.response.status_code, exc.response.text[:300]
+        kind: type[Exception] = {401: UnauthenticatedError, 403: PermissionDeniedError}.get(
+            status, FailedPreconditionError
+        )
+        return kind(f"the OpenLineage server at {where} answered HTTP {status}: {text} ({done})")
+    if isinstance(exc, requests.RequestException):
+        return UnavailableError(f"cannot reach the OpenLineage server at {where}: {exc} ({done})")
+    if isinstance(exc, OSError):
+        return FailedPreconditionError(f"cannot write the events to {where}: {exc} ({done})")
+    return exc
 
 
 __all__ = [
