@@ -1,13 +1,17 @@
 """Fixtures of the command line's tests: ``project`` (a seeded working tree, the current
-directory) and ``empty_tree`` (a working tree with no store)."""
+directory), ``empty_tree`` (a working tree with no store) and ``auth_central`` (a real server
+with authentication, one per test module, and its token registry)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from _cli import copy_project, seed
+from _remote import RemoteServer
+from mltrail.server.tokens import Registry
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +44,16 @@ def project(empty_tree: Path, seeded_template: Path) -> Path:
     """A working tree (the current directory) whose default store holds the toy pipeline."""
     copy_project(seeded_template, empty_tree)
     return empty_tree
+
+
+@pytest.fixture(scope="module")
+def auth_central(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[RemoteServer, Registry]]:
+    """``mltrail serve --auth`` on an empty SQLite store, and its token registry."""
+    home = tmp_path_factory.mktemp("central")
+    started = RemoteServer(f"sqlite:///{home / 'central.db'}", home, args=("--auth",))
+    registry = Registry(f"sqlite:///{home / 'server.db'}")
+    yield started, registry
+    registry.close()
+    started.close()

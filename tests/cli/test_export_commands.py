@@ -4,7 +4,6 @@ and to a real server with authentication."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -53,18 +52,10 @@ def test_what_it_refuses(project: Path) -> None:
     assert not (project / "x.jsonl").exists()
 
 
-@pytest.fixture(scope="module")
-def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RemoteServer, Registry]]:
-    home = tmp_path_factory.mktemp("central")
-    started = RemoteServer(f"sqlite:///{home / 'central.db'}", home, args=("--auth",))
-    registry = Registry(f"sqlite:///{home / 'server.db'}")
-    yield started, registry
-    registry.close()
-    started.close()
-
-
-def test_to_a_server_with_a_token(project: Path, central: tuple[RemoteServer, Registry]) -> None:
-    server, registry = central
+def test_to_a_server_with_a_token(
+    project: Path, auth_central: tuple[RemoteServer, Registry]
+) -> None:
+    server, registry = auth_central
     writer = registry.create("default", "writer", "cli test")[0]
     reader = registry.create("default", "reader", "cli test")[0]
     refused = failed(

@@ -326,23 +326,13 @@ def test_the_command_line_starts_without_the_sync_machinery() -> None:
         assert f"  {command} " in help_text
 
 
-# ---------------------------------------------------------------------------- one server
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RemoteServer, Registry]]:
-    home = tmp_path_factory.mktemp("central")
-    started = RemoteServer(f"sqlite:///{home / 'central.db'}", home, args=("--auth",))
-    registry = Registry(f"sqlite:///{home / 'server.db'}")
-    yield started, registry
-    registry.close()
-    started.close()
+# ------------------------------------------------- one server (auth_central, tests/cli/conftest.py)
 
 
 def test_push_pull_and_sync_with_a_server(
-    tree: Path, site: m.MetadataStore, server: tuple[RemoteServer, Registry]
+    tree: Path, site: m.MetadataStore, auth_central: tuple[RemoteServer, Registry]
 ) -> None:
-    central, registry = server
+    central, registry = auth_central
     writer = registry.create("default", "writer", "cli")[0]
     reader = registry.create("default", "reader", "cli")[0]
     ok("remote", "add", "central", central.url, "--token-env", "CENTRAL_TOKEN")
@@ -364,9 +354,9 @@ def test_push_pull_and_sync_with_a_server(
 
 
 def test_sync_every_repeats_until_interrupted(
-    tree: Path, site: m.MetadataStore, server: tuple[RemoteServer, Registry]
+    tree: Path, site: m.MetadataStore, auth_central: tuple[RemoteServer, Registry]
 ) -> None:
-    central, registry = server
+    central, registry = auth_central
     writer = registry.create("default", "writer", "federation")[0]
     env = {**os.environ, "MLTRAIL_TOKEN": writer}
     command = [
