@@ -1,9 +1,11 @@
 """Fixtures of the command line's tests: ``project`` (a seeded working tree, the current
-directory), ``empty_tree`` (a working tree with no store) and ``auth_central`` (a real server
-with authentication, one per test module, and its token registry)."""
+directory), ``empty_tree`` (a working tree with no store), ``seeded_server`` (a real server on
+a copy of the seeded store, shared by the tests that only read through it) and ``auth_central``
+(a real server with authentication, one per test module, and its token registry)."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,6 +46,18 @@ def project(empty_tree: Path, seeded_template: Path) -> Path:
     """A working tree (the current directory) whose default store holds the toy pipeline."""
     copy_project(seeded_template, empty_tree)
     return empty_tree
+
+
+@pytest.fixture(scope="session")
+def seeded_server(
+    seeded_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RemoteServer]:
+    """``mltrail serve`` on a copy of the toy pipeline's store; tests only read through it."""
+    home = tmp_path_factory.mktemp("served")
+    shutil.copy(seeded_template / ".mltrail" / "mltrail.db", home / "seeded.db")
+    started = RemoteServer(f"sqlite:///{home / 'seeded.db'}", home)
+    yield started
+    started.close()
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -506,19 +505,8 @@ def test_runs_errors(project: Path) -> None:
 # ---------------------------------------------------------------------------- one server
 
 
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, seeded_template: Path
-) -> Iterator[RemoteServer]:
-    home = tmp_path_factory.mktemp("served")
-    shutil.copy(seeded_template / ".mltrail" / "mltrail.db", home / "toy.db")
-    started = RemoteServer(f"sqlite:///{home / 'toy.db'}", home)
-    yield started
-    started.close()
-
-
-def test_listings_of_a_server(empty_tree: Path, server: RemoteServer) -> None:
-    url = server.url
+def test_listings_of_a_server(empty_tree: Path, seeded_server: RemoteServer) -> None:
+    url = seeded_server.url
     assert pages("artifacts", "--store", url, "--limit", "4", "--csv") == [
         [9, 8, 7, 6],
         [5, 4, 3, 2],

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import struct
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -183,16 +181,8 @@ def test_metrics_errors_and_runs_without_metrics(project: Path) -> None:
 # -------------------------------------------------------------------------------- a server
 
 
-@pytest.fixture(scope="module")
-def server(seeded_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("served-metrics")
-    shutil.copy(seeded_template / ".mltrail" / "mltrail.db", home / "seeded.db")
-    started = RemoteServer(f"sqlite:///{home / 'seeded.db'}", home)
-    yield started.url
-    started.close()
-
-
-def test_metrics_from_a_server(empty_tree: Path, server: str) -> None:
+def test_metrics_from_a_server(empty_tree: Path, seeded_server: RemoteServer) -> None:
+    server = seeded_server.url
     rows = table(ok("metrics", "2", "--store", server).stdout)
     assert rows[-1] == ["loss", "3", "0.9091", "0.3226", "0.9091", "0.3226", "█▃▁"]
     document = json.loads(ok("--store", server, "metrics", "3", "--json").stdout)

@@ -13,13 +13,9 @@ import csv
 import io
 import json
 import re
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 import mltrail as m
 from _cli import failed, ok, rerun, run
@@ -442,16 +438,8 @@ def test_caching_errors(project: Path) -> None:
 # -------------------------------------------------------------------------------- a server
 
 
-@pytest.fixture(scope="module")
-def server(seeded_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("served")
-    shutil.copy(seeded_template / ".mltrail" / "mltrail.db", home / "seeded.db")
-    started = RemoteServer(f"sqlite:///{home / 'seeded.db'}", home)
-    yield started.url
-    started.close()
-
-
-def test_the_questions_against_a_server(empty_tree: Path, server: str) -> None:
+def test_the_questions_against_a_server(empty_tree: Path, seeded_server: RemoteServer) -> None:
+    server = seeded_server.url
     tree = lines(ok("lineage", "7", "--depth", "2", "--store", server).stdout)
     assert tree[:2] == ["artifact 7 Model model-0.2.json LIVE", "└── execution 3 train COMPLETE"]
     assert tree[3] == "    └── artifact 3 Dataset data/train.csv LIVE"
