@@ -29,6 +29,8 @@ from mltrail.cli._common import (
 )
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from mltrail.model import Context, Event
     from mltrail.store import MetadataStore
     from mltrail.tracking import PipelineRun
@@ -468,16 +470,7 @@ def _section(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) 
     """A titled table of rows under a header (nothing when there are no rows)."""
     if not rows:
         return
-    from rich import box
-    from rich.table import Table
-
-    table = Table(
-        box=box.SIMPLE_HEAD,
-        header_style="bold",
-        show_edge=False,
-        pad_edge=False,
-        padding=(0, 1, 0, 0),
-    )
+    table = _columns_table()
     for index, name in enumerate(columns):
         table.add_column(name, overflow="fold", no_wrap=index == 0)
     for row in rows:
@@ -603,8 +596,6 @@ def _runs_table(columns: list[str], rows: list[list[Any]], keep: str | None) -> 
     """A compact table (no vertical rules, numbers to the right). Cells are never wrapped or
     cut: when the columns do not fit the terminal, ``started`` goes first, then the last
     columns (never ``id`` or the sorted column). Returns the columns left out."""
-    from rich import box
-    from rich.table import Table
 
     out = console()
     cells = [[cell(v) for v in row] for row in rows]
@@ -618,13 +609,7 @@ def _runs_table(columns: list[str], rows: list[list[Any]], keep: str | None) -> 
             break
         shown.remove(victim)
         left_out.append(victim)
-    table = Table(
-        box=box.SIMPLE_HEAD,
-        header_style="bold",
-        show_edge=False,
-        pad_edge=False,
-        padding=(0, 1, 0, 0),
-    )
+    table = _columns_table()
     for name in shown:
         index = columns.index(name)
         numeric = all(
@@ -651,3 +636,17 @@ def _duration(ms: int | None) -> str:
         return f"{minutes}m {rest:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m"
+
+
+def _columns_table() -> Table:
+    """An empty rich table with a bold header over columns one space apart, no frame."""
+    from rich import box
+    from rich.table import Table
+
+    return Table(
+        box=box.SIMPLE_HEAD,
+        header_style="bold",
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )
