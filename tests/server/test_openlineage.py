@@ -56,22 +56,18 @@ def run_events(run_id: str, parent_id: str) -> list[Any]:
     run = Run(runId=run_id, facets={"parent": parent})
     return [
         RunEvent(
-            eventType=State.START,
-            eventTime="2026-12-01T10:00:00Z",
+            eventType=state,
+            eventTime=when,
             run=run,
             job=job,
             producer=PRODUCER,
             inputs=[raw],
-        ),
-        RunEvent(
-            eventType=State.COMPLETE,
-            eventTime="2026-12-01T10:02:00Z",
-            run=run,
-            job=job,
-            producer=PRODUCER,
-            inputs=[raw],
-            outputs=[clean],
-        ),
+            outputs=outputs,
+        )
+        for state, when, outputs in (
+            (State.START, "2026-12-01T10:00:00Z", []),
+            (State.COMPLETE, "2026-12-01T10:02:00Z", [clean]),
+        )
     ]
 
 

@@ -291,9 +291,7 @@ def _fold(events: list[_Event]) -> _Plan:
             run["times"]["end_time"] = event.event_time
         if event.producer is not None:
             run["producer"] = event.producer
-        state = STATES.get(event.event_type)
-        if state is not None and not (run["state"] in ENDED and state not in ENDED):
-            run["state"] = state
+        run["state"] = _later_state(run["state"], STATES.get(event.event_type))
         for datasets, kind, prefix in (
             (event.inputs, EventType.INPUT, "input_facet"),
             (event.outputs, EventType.OUTPUT, "output_facet"),
@@ -312,8 +310,9 @@ def _fold(events: list[_Event]) -> _Plan:
     return plan
 
 
-#: The types each store is known to hold (a type is never removed from a store), so that a
-#: stream of events of known jobs puts no type.
+#: The types each store is known to hold, so that a stream of events of known jobs puts no
+#: type. A type is never removed from a store; a database replaced behind the server's back is
+#: reopened (``Projects.reopen``), which makes a new store object, known to hold nothing.
 _ensured: weakref.WeakKeyDictionary[MetadataStore, set[tuple[str, str]]] = (
     weakref.WeakKeyDictionary()
 )
@@ -331,6 +330,16 @@ def _ensure_types(store: MetadataStore, jobs: set[str]) -> None:
         else:
             store.put_execution_type(ExecutionType(name=name))
         known.add((kind, name))
+
+
+def _later_state(
+    current: ExecutionState | None, reported: ExecutionState | None
+) -> ExecutionState | None:
+    """A run's state once ``reported`` arrives: ``current`` when nothing is reported (OTHER) or
+    when the run has ended and the report says it runs (a START that arrived late)."""
+    if reported is None or (current in ENDED and reported not in ENDED):
+        return current
+    return reported
 
 
 def _merged(stored: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -358,16 +367,8 @@ def ingest(store: MetadataStore, events: Sequence[Any]) -> IngestReport:
     for _, job in plan.parents.values():
         plan.jobs.setdefault(job, {"facets": {}})
 
-    jobs = {run["job"] for run in plan.runs.values()}
-    _ensure_types(store, jobs)
-    try:
-        return _record(store, plan, parent_runs, report)
-    except NotFoundError:
-        # A type this process put is gone (the database was replaced under the store): put the
-        # types again and write once more; anything else missing fails the same way again.
-        _ensured.pop(store, None)
-        _ensure_types(store, jobs)
-        return _record(store, plan, parent_runs, report)
+    _ensure_types(store, {run["job"] for run in plan.runs.values()})
+    return _record(store, plan, parent_runs, report)
 
 
 def _record(
@@ -417,10 +418,8 @@ def _record(
         stored = runs.get(_run_key(run_id))
         base = dict(stored.custom_properties) if stored is not None else {}
         state = entry["state"]
-        if stored is not None and stored.last_known_state in ENDED and state not in ENDED:
-            state = stored.last_known_state
-        if state is None and stored is not None:
-            state = stored.last_known_state
+        if stored is not None:
+            state = _later_state(stored.last_known_state, state)
         props = {f"facet.{k}": v for k, v in entry["facets"].items()}
         props.update(entry["times"])
         props.update(job_namespace=entry["namespace"], job_name=entry["name"])
