@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from mltrail.cli import _common, admin, data, exports, listing, questions, store
+from mltrail.cli import _common, admin, data, exports, imports, listing, questions, store
 from mltrail.cli import metrics as metrics_command
 from mltrail.cli import sync as sync_commands
 from mltrail.errors import MltrailError
@@ -136,6 +136,7 @@ main.add_command(questions.cached)
 main.add_command(questions.why_rerun)
 main.add_command(metrics_command.metrics)
 main.add_command(exports.export)
+main.add_command(imports.import_)
 
 
 @main.command()
