@@ -9,9 +9,10 @@ from mltrail.sync import _read
 from mltrail.sync._tables import NODE_KINDS, TYPE, spec
 
 
-def canon(store: Any) -> dict[str, Any]:
+def canon(store: Any, *, whole: bool = False) -> dict[str, Any]:
     """Types, and every node by global id with its fields, keys, stamps and edges; local ids and
-    update times (which are local) are left out."""
+    update times (which are local) are left out. ``whole``: update times and every field of the
+    types too (a store loaded from another's dump has them all)."""
 
     def run(conn: Any) -> dict[str, Any]:
         from sqlalchemy import select
@@ -42,7 +43,8 @@ def canon(store: Any) -> dict[str, Any]:
     nodes = {}
     for record in batch["nodes"]:
         record = dict(record)
-        record.pop("updated")
+        if not whole:
+            record.pop("updated")
         gid = (record["kind"], *record.pop("gid"))
         edges = record.get("edges", {})
         mapped = {}
@@ -55,6 +57,7 @@ def canon(store: Any) -> dict[str, Any]:
         nodes[keys[gid]] = record
     types = sorted(
         (t["kind"], t["name"], t["version"], tuple(map(tuple, t["properties"])))
+        + ((t["description"], t["external_id"], t["base_type"]) if whole else ())
         for t in batch["types"]
     )
     return {"types": types, "nodes": dict(sorted(nodes.items()))}

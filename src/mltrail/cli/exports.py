@@ -1,6 +1,7 @@
-"""``mltrail export``: the store's metadata in the formats other tools read. A shell over
-:mod:`mltrail.compat.openlineage` (OpenLineage run events); PROV-JSON of a lineage graph is
-``mltrail lineage REF --format prov``."""
+"""``mltrail export``: the store's metadata in the formats other tools read. Shells over
+:mod:`mltrail.compat.openlineage` (OpenLineage run events) and :func:`mltrail.sync.dump` (a
+lossless JSON-lines dump); PROV-JSON of a lineage graph is ``mltrail lineage REF --format
+prov``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import click
 
 from mltrail.cli import _common
+from mltrail.cli import sync as sync_commands
 
 
 @click.group()
@@ -92,3 +94,34 @@ def openlineage(
             namespace=namespace,
         )
     click.echo(f"sent {sent} events of {len(ids)} executions to {target}")
+
+
+@export.command("dump")
+@click.argument("file", type=click.Path(dir_okay=False))
+@sync_commands.subset_options("Dump")
+@sync_commands.batch_option
+@_common.store_option
+def dump(
+    file: str,
+    context: str | None,
+    artifact: int | None,
+    execution: int | None,
+    batch_size: int | None,
+    store: str | None,
+) -> None:
+    """Write the store's metadata to FILE as JSON lines (mltrail import dump reads it back).
+
+    Every type, node, property, removal and edge with its times, nodes known by global id, one
+    batch per line; --context, --artifact or --execution write one part of the graph. FILE is
+    replaced if it exists."""
+    from mltrail import sync
+
+    with _common.opened_store(store) as opened, sync_commands.progress_bar() as progress:
+        report = sync.dump(
+            opened,
+            file,
+            progress=progress,
+            batch_size=batch_size or sync.BATCH_SIZE,
+            **sync_commands.subset(context, artifact, execution),
+        )
+    click.echo(f"wrote {report.records:,} record(s) in {report.batches} batch(es) to {file}")

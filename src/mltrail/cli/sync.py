@@ -203,7 +203,7 @@ def push(
             token=token,
             progress=progress,
             batch_size=batch_size or sync.BATCH_SIZE,
-            **_subset(context, artifact, execution),
+            **subset(context, artifact, execution),
         )
     click.echo(report.summary())
 
@@ -235,7 +235,7 @@ def pull(
             token=end.token(),
             progress=progress,
             batch_size=batch_size or sync.BATCH_SIZE,
-            **_subset(context, artifact, execution),
+            **subset(context, artifact, execution),
         )
     click.echo(report.summary())
 
@@ -364,7 +364,8 @@ def _remote(name_or_url: str | None) -> Remote:
     return remotes.resolve(name_or_url)
 
 
-def _subset(context: str | None, artifact: int | None, execution: int | None) -> dict[str, Any]:
+def subset(context: str | None, artifact: int | None, execution: int | None) -> dict[str, Any]:
+    """The keyword arguments of :func:`mltrail.sync.push` for the chosen subset options."""
     chosen: dict[str, Any] = {}
     if context is not None:
         chosen["context"] = int(context) if context.isdigit() else context

@@ -158,6 +158,47 @@ def sync(
         return sent, received
 
 
+def dump(
+    store: Any,
+    path: str | os.PathLike[str],
+    *,
+    context: int | str | None = None,
+    artifact: int | None = None,
+    execution: int | None = None,
+    batch_size: int = BATCH_SIZE,
+    progress: Progress | None = None,
+) -> Report:
+    """Write ``store``'s whole metadata (or, with ``context=``, ``artifact=`` or
+    ``execution=``, one pipeline or one node's upstream lineage) to the file ``path`` as JSON
+    lines: one batch of the format in docs/sync.md per line, nodes known by global id, never
+    by local id. :func:`load` brings it into any store; the file is replaced if it exists."""
+    sink = BundlePeer(path, target=True)
+    try:
+        return push(
+            store,
+            sink,
+            context=context,
+            artifact=artifact,
+            execution=execution,
+            batch_size=batch_size,
+            progress=progress,
+        )
+    finally:
+        sink.close()
+
+
+def load(
+    store: Any,
+    path: str | os.PathLike[str],
+    *,
+    progress: Progress | None = None,
+) -> Report:
+    """Merge a file written by :func:`dump` (or ``push`` to a bundle) into ``store``, batch by
+    batch, each in one transaction: into an empty store it gives the same graph as the one
+    dumped; loading it again adds nothing."""
+    return pull(store, BundlePeer(path), progress=progress)
+
+
 @dataclass(frozen=True)
 class Unpushed:
     """What ``store`` holds that a target has not applied yet: how many types, artifacts,
@@ -266,8 +307,9 @@ def _transfer(
         if progress is not None:
             progress(report)
 
-    if selection is not None:
-        for data in source.subset(selection, batch_size):
+    chosen = source.chosen() if selection is None and isinstance(source, BundlePeer) else None
+    if selection is not None or chosen is not None:
+        for data in chosen if chosen is not None else source.subset(selection or {}, batch_size):
             send(data)
         return report
     site = source.site()
@@ -296,4 +338,15 @@ def _transfer(
     return report
 
 
-__all__ = ["BATCH_SIZE", "Peer", "Report", "Unpushed", "pull", "push", "sync", "unpushed"]
+__all__ = [
+    "BATCH_SIZE",
+    "Peer",
+    "Report",
+    "Unpushed",
+    "dump",
+    "load",
+    "pull",
+    "push",
+    "sync",
+    "unpushed",
+]

@@ -9,6 +9,7 @@ HTTP transfer or a bundle carries, so every transfer checks what it applies.
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,7 +132,9 @@ class BundlePeer(Peer):
 
     SUFFIX = ".mltrail"
 
-    def __init__(self, path: str | Path, *, target: bool = False, since: int = 0) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, target: bool = False, since: int = 0
+    ) -> None:
         self.path = Path(path)
         self.label = str(self.path)
         self._target = target
@@ -157,9 +160,22 @@ class BundlePeer(Peer):
     def applied(self, site: str) -> int:
         return self._since
 
+    def chosen(self) -> list[bytes] | None:
+        """The batches of a bundle of chosen entities (a pipeline, a node's lineage: batches
+        with no feed range), to apply in order; None for a bundle of a feed range."""
+        lines = self._read() if not self._target else []
+        if not lines or _check.decode(lines[0])["from"] is not None:
+            return None
+        return lines
+
     def changes(self, since: int, exclude: str | None, limit: int) -> Outgoing:
-        for line in self._read():
+        for number, line in enumerate(self._read(), 1):
             batch = _check.decode(line)
+            if batch["to"] is None:
+                raise InvalidArgumentError(
+                    f"{self.path}, line {number}: a batch of chosen entities in a bundle of a "
+                    "feed range; the bundle was put together from two pushes: push it again"
+                )
             if batch["to"] > since:
                 return Outgoing(line, batch["from"], batch["to"])
         raise _EndOfBundle()
