@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 
 import mltrail as m
-from mltrail.errors import AlreadyExistsError, InvalidArgumentError, MltrailError, NotFoundError
+from _backends import BACKENDS
+from mltrail.errors import (
+    AlreadyExistsError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    MltrailError,
+    NotFoundError,
+)
 
 T = m.EventType
 P = m.PropertyType
@@ -357,3 +364,81 @@ def test_put_artifact_type_with_a_taken_external_id(
             can_add_fields=True,
         ),
     )
+
+
+# ----------------------------------------------------------------- several calls, one transaction
+
+
+def is_remote(store: Any) -> bool:
+    return not isinstance(store, m.MetadataStore)
+
+
+def test_calls_in_a_transaction_are_written_together(
+    store: Any, world: Populated, snapshot: Callable[[m.MetadataStore], Snapshot]
+) -> None:
+    if is_remote(store):
+        with pytest.raises(FailedPreconditionError, match="each call is one transaction"):
+            store.transaction()
+        return
+    with store.transaction() as same:
+        assert same is store
+        [found] = store.get_artifacts_by_external_ids(["clean-ext"])
+        [execution, _, _] = store.put_execution(
+            m.Execution(type_id=world.execution_type, name="run-2"),
+            [(found, m.Event(type=T.INPUT))],
+            [],
+        )
+        store.put_attributions_and_associations(
+            [], [m.Association(execution_id=execution, context_id=world.contexts[0])]
+        )
+        # Calls in the block see what the block wrote.
+        assert [e.name for e in store.get_executions_by_context(world.contexts[0])] == ["run-2"]
+    [written] = store.get_executions_by_id([execution])
+    assert written.name == "run-2"
+    assert [e.execution_id for e in store.get_events_by_artifact_ids([found.id])] == [
+        world.executions[0],
+        execution,
+    ]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)  # a server store has none
+def test_a_transaction_that_raises_writes_nothing(
+    store: Any, world: Populated, snapshot: Callable[[m.MetadataStore], Snapshot]
+) -> None:
+    before = snapshot(store)
+    with pytest.raises(RuntimeError, match="stop"), store.transaction():
+        store.put_artifact_type(m.ArtifactType(name="Model"))
+        store.put_artifacts([m.Artifact(type_id=world.artifact_type, name="written")])
+        [extra] = store.put_contexts([m.Context(type_id=world.context_type, name="extra")])
+        store.put_parent_contexts([m.ParentContext(child_id=extra, parent_id=world.contexts[0])])
+        raise RuntimeError("stop")
+    assert snapshot(store) == before
+    # The type made in the rolled-back block is not remembered by the store's type cache.
+    with pytest.raises(NotFoundError):
+        store.put_artifacts([m.Artifact(type="Model")])
+    with store.transaction():  # the store takes transactions again
+        store.put_artifacts([m.Artifact(type_id=world.artifact_type, name="after")])
+    assert [a.name for a in store.get_artifacts_by_type("Dataset")][-1] == "after"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)  # a server store has none
+def test_a_failed_call_rolls_the_transaction_back_even_when_caught(
+    store: Any, world: Populated, snapshot: Callable[[m.MetadataStore], Snapshot]
+) -> None:
+    before = snapshot(store)
+    failed = pytest.raises(FailedPreconditionError, match="AlreadyExistsError")
+    with failed, store.transaction():
+        store.put_artifacts([m.Artifact(type_id=world.artifact_type, name="written")])
+        with pytest.raises(AlreadyExistsError):
+            store.put_artifacts([m.Artifact(type_id=world.artifact_type, name="raw")])
+        with pytest.raises(FailedPreconditionError, match="failed already"):
+            store.get_artifacts()
+    assert snapshot(store) == before
+
+
+@pytest.mark.parametrize("backend", BACKENDS)  # a server store has none
+def test_transactions_do_not_nest(store: Any, world: Populated) -> None:
+    nested = pytest.raises(FailedPreconditionError, match="do not nest")
+    with nested, store.transaction(), store.transaction():
+        pass
+    assert [a.name for a in store.get_artifacts()] == ["raw", "clean"]

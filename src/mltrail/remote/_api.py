@@ -24,7 +24,9 @@ from mltrail.remote import _wire
 
 API_PREFIX = "/api/v1"
 #: Methods that are not calls: they manage the local object or are built from other calls.
-NOT_CALLS = frozenset({"close", "iter_artifacts", "iter_executions", "iter_contexts"})
+NOT_CALLS = frozenset(
+    {"close", "iter_artifacts", "iter_executions", "iter_contexts", "transaction"}
+)
 #: Name prefixes of the methods that only read (safe to retry).
 READ_PREFIXES = ("get_", "count_", "lineage", "compare_", "fingerprint", "find_", "explain_")
 

@@ -20,6 +20,7 @@ import httpx
 from mltrail import errors
 from mltrail.errors import (
     AbortedError,
+    FailedPreconditionError,
     InvalidArgumentError,
     MltrailError,
     UnavailableError,
@@ -103,6 +104,16 @@ class RemoteStore:
     def close(self) -> None:
         """Close the connections to the server."""
         self._transport.close()
+
+    def transaction(self) -> Any:
+        """Not for a server store: each of its calls is one transaction on the server (one
+        request); put what must be atomic into one call (``put_execution``,
+        ``put_lineage_subgraph``)."""
+        raise FailedPreconditionError(
+            f"{self.url} is a server store, where each call is one transaction of its own; "
+            "several calls cannot be made one: put them into one put_lineage_subgraph or "
+            "put_execution call"
+        )
 
     # ------------------------------------------------------------------------------ calls
 

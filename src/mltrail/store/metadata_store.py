@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -95,6 +96,26 @@ class MetadataStore(Questions):
     def database(self) -> Database:
         """The underlying :class:`~mltrail.backends.sql.database.Database` (engine and dialect)."""
         return self._db
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[MetadataStore]:
+        """Make the store calls of a block one transaction::
+
+            with store.transaction():
+                found = store.get_artifacts_by_external_ids(["sha256:..."])
+                store.put_execution(...)  # both, or neither
+
+        Every call this thread makes on the store inside the block joins it; it commits when
+        the block ends and rolls back when the block raises, or when any call in it raised
+        (even if the block caught the error). Other readers see all of it or none of it. On
+        SQLite the block holds the database's write lock throughout, so nothing else writes
+        in between (keep blocks short); on PostgreSQL and MySQL each statement sees what other
+        writers committed before it (READ COMMITTED), and a deadlock raises AbortedError:
+        running the block again is safe. Transactions do not nest, and a server store
+        (``mltrail.connect("http://...")``) has none: each of its calls is a transaction.
+        """
+        with self._db.transaction(on_rollback=self._types.clear):
+            yield self
 
     def _read(self, fn: Callable[[Connection], R]) -> R:
         return self._db.run(fn, write=False)

@@ -66,6 +66,8 @@ class Database:
         self._lock = threading.RLock() if self.dialect.single_connection else None
         # A store on one shared connection keeps it checked out instead of borrowing it per call.
         self._held: Connection | None = None
+        # The transaction a thread has open with transaction(), which its calls join.
+        self._open = threading.local()
 
     def close(self) -> None:
         if self._held is not None:
@@ -114,12 +116,15 @@ class Database:
                 f"{self.description} was opened read-only, and this call writes; nothing was "
                 "changed: open the store without read_only (or mode=ro) to change it"
             )
+        joined: _Open | None = getattr(self._open, "transaction", None)
+        if joined is not None:
+            return self._run_joined(joined, fn, on_rollback)
         attempt = 0
         conflicts = 0
         while True:
             attempt += 1
             try:
-                with self._serialized():
+                with self._serialized(), self._writing(write):
                     return self._run_once(fn, write, schema_change, serial)
             except DBAPIError as exc:
                 if on_rollback is not None:
@@ -148,6 +153,112 @@ class Database:
                 if on_rollback is not None:
                     on_rollback()
                 raise
+
+    @contextlib.contextmanager
+    def transaction(self, on_rollback: Callable[[], None] | None = None) -> Iterator[None]:
+        """One write transaction for every call this thread makes in the block: committed when
+        the block ends, rolled back when it raises or when any call in it failed (so a failed
+        call that the block catches still leaves the database as it was before the block).
+
+        Calls in the block are not retried one by one: a deadlock or a serialization failure
+        raises :class:`~mltrail.errors.AbortedError` and the block may be run again. Only
+        beginning the transaction is retried (a busy SQLite database).
+        """
+        if getattr(self._open, "transaction", None) is not None:
+            raise FailedPreconditionError(
+                "a transaction is already open in this thread; transactions do not nest: "
+                "make the calls in the one that is open"
+            )
+        if self.dialect.read_only:
+            raise FailedPreconditionError(
+                f"{self.description} was opened read-only and a transaction writes; open the "
+                "store without read_only (or mode=ro) to change it"
+            )
+        with self._serialized(), self._writing(True):
+            conn = self._begun(on_rollback)
+            opened = _Open(conn, on_rollback)
+            self._open.transaction = opened
+            try:
+                yield
+                if opened.failed is not None:
+                    raise FailedPreconditionError(
+                        f"a call in the transaction failed ({opened.failed}); nothing of the "
+                        "transaction was written"
+                    )
+                feed.flush(conn, self.dialect)
+                conn.commit()
+            except BaseException as exc:
+                with contextlib.suppress(DBAPIError):
+                    conn.rollback()
+                with contextlib.suppress(Exception):
+                    feed.discard(conn)
+                opened.rolled_back()
+                if isinstance(exc, DBAPIError):
+                    typed = self.typed_error(exc, self.dialect.classify(exc), 1)
+                    if typed is not None:
+                        raise typed from None
+                raise
+            finally:
+                self._open.transaction = None
+                if not conn.invalidated:
+                    self.dialect.finish(conn)
+                if self._held is None:
+                    conn.close()
+
+    def _begun(self, on_rollback: Callable[[], None] | None) -> Connection:
+        """A connection with a write transaction begun (retried while the database is busy)."""
+        attempt = 0
+        while True:
+            attempt += 1
+            conn = self._held
+            if conn is None:
+                with self._translate_connect_errors():
+                    conn = self.engine.connect()
+                if self._lock is not None:
+                    self._held = conn
+            try:
+                self.dialect.begin(conn, write=True, serial=True)
+                return conn
+            except DBAPIError as exc:
+                with contextlib.suppress(DBAPIError):
+                    conn.rollback()
+                if self._held is None:
+                    conn.close()
+                failure = self.dialect.classify(exc)
+                if failure is Failure.RETRY and attempt < MAX_ATTEMPTS:
+                    _backoff(attempt)
+                    continue
+                typed = self.typed_error(exc, failure, attempt)
+                if typed is None:
+                    raise
+                raise typed from None
+
+    def _run_joined(
+        self, joined: _Open, fn: Callable[[Connection], T], on_rollback: Callable[[], None] | None
+    ) -> T:
+        """A call inside :meth:`transaction`: on its connection, no transaction of its own."""
+        if joined.failed is not None:
+            raise FailedPreconditionError(
+                f"a call in this transaction failed already ({joined.failed}); the transaction "
+                "will be rolled back: leave the block"
+            )
+        if on_rollback is not None:
+            joined.callbacks.append(on_rollback)
+        try:
+            return fn(joined.conn)
+        except BaseException as exc:
+            joined.failed = type(exc).__name__
+            if isinstance(exc, DBAPIError):
+                failure = self.dialect.classify(exc)
+                typed = self.typed_error(exc, failure, 1)
+                if typed is not None:
+                    raise typed from None
+            elif isinstance(exc, Exception):
+                foreign = self.dialect.classify_foreign(exc)
+                typed = None if foreign is None else self.typed_error(exc, foreign, 1)
+                if typed is not None:
+                    raise typed from None
+            raise
 
     def _run_once(
         self, fn: Callable[[Connection], T], write: bool, schema_change: bool, serial: bool
@@ -186,6 +297,11 @@ class Database:
                 self.dialect.finish(conn)
             if self._held is None:
                 conn.close()
+
+    def _writing(self, write: bool) -> contextlib.AbstractContextManager[Any]:
+        """The dialect's writer lock for a write transaction (see ``Dialect.writer_lock``)."""
+        lock = self.dialect.writer_lock if write else None
+        return lock if lock is not None else contextlib.nullcontext()
 
     @contextlib.contextmanager
     def _serialized(self) -> Iterator[None]:
@@ -306,3 +422,17 @@ def statement_timeout_option(value: Any) -> float | None:
 def read_only_option(value: Any) -> bool:
     """The ``read_only`` option, a bool or its text (``true``, ``0``...)."""
     return boolean_option(value, "read_only")
+
+
+class _Open:
+    """A transaction opened by :meth:`Database.transaction`."""
+
+    def __init__(self, conn: Connection, on_rollback: Callable[[], None] | None) -> None:
+        self.conn = conn
+        self.failed: str | None = None  # the error class of a call that failed in it
+        self.callbacks: list[Callable[[], None]] = [on_rollback] if on_rollback else []
+
+    def rolled_back(self) -> None:
+        for callback in self.callbacks:
+            with contextlib.suppress(Exception):
+                callback()
