@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import enum
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -54,6 +55,10 @@ class Dialect(abc.ABC):
     read_only = False
     #: What the statement timeout stopped on this database, for messages.
     timeout_scope = "a statement of this call"
+    #: A lock the write transactions of this process take turns on, where the database lets one
+    #: writer in at a time anyway (a SQLite file): threads queue on it instead of polling the
+    #: database's lock. None: writers go to the database at once.
+    writer_lock: threading.Lock | None = None
 
     def engine_url(self, url: URL) -> URL:
         """The URL SQLAlchemy opens for the URL the user gave (e.g. with a driver chosen)."""

@@ -232,6 +232,10 @@ class SQLiteDialect(Dialect):
             )
             assert url.database is not None
             self._checkpointer = _Checkpointer(engine, url.database, busy_timeout)
+            # SQLite lets one writer in at a time: this process's writers wait for each other
+            # here and start the moment the previous one commits; SQLite's busy handler (which
+            # sleeps and polls) is left to writers of other processes.
+            self.writer_lock = threading.Lock()
 
         @event.listens_for(engine, "connect")
         def _configure(dbapi_conn: sqlite3.Connection, _record: object) -> None:
