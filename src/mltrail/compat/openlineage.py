@@ -39,6 +39,7 @@ and dataset names, so events emitted from them describe the same runs.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import uuid
@@ -368,7 +369,13 @@ def ingest(store: MetadataStore, events: Sequence[Any]) -> IngestReport:
         plan.jobs.setdefault(job, {"facets": {}})
 
     _ensure_types(store, {run["job"] for run in plan.runs.values()})
-    return _record(store, plan, parent_runs, report)
+    # The reads by identity and the writes in one transaction: nothing comes in between, and
+    # one begin and commit instead of five.
+    from mltrail.store import MetadataStore as SqlStore
+
+    together = store.transaction() if isinstance(store, SqlStore) else contextlib.nullcontext()
+    with together:
+        return _record(store, plan, parent_runs, report)
 
 
 def _record(
