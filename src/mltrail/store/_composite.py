@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from mltrail._plain import short
 from mltrail.backends.sql import feed, schema
@@ -20,7 +20,6 @@ from mltrail.store._nodes import (
     ARTIFACTS,
     CONTEXTS,
     EXECUTIONS,
-    chunks,
     existing_ids,
     load_statement,
     loaded_nodes,
@@ -123,12 +122,8 @@ def _reuse_by_external_id(conn: Connection, artifacts: list[Any]) -> list[Any]:
                 given.add(external_id)
     if not given:
         return artifacts
-    wanted = sorted(given)
-    a = schema.artifact
-    found: dict[str, int] = {}
-    for part in chunks(wanted):
-        for row in conn.execute(select(a.c.id, a.c.external_id).where(a.c.external_id.in_(part))):
-            found[row.external_id] = row.id
+    lookup = node_statements(ARTIFACTS.kind).by_external_ids
+    found: dict[str, int] = {ext: id_ for id_, ext in lookup.all(conn, sorted(given))}
     return [
         dataclasses.replace(x, id=found[x.external_id])
         if x.id is None and x.external_id in found
@@ -364,7 +359,9 @@ def put_lineage_subgraph(
             raise InvalidArgumentError(
                 f"put_lineage_subgraph: no {spec.label} with id {missing[0]}"
             )
-    insert_events(conn, rows)
+    # Executions created by this call have no stored events to collide with.
+    stored = any(e[0] is None or executions[e[0]].id is not None for e in edges)
+    insert_events(conn, rows, check_existing=stored)
     return execution_ids, artifact_ids, context_ids
 
 

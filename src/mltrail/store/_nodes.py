@@ -479,12 +479,22 @@ def _check_unique(
     """Report duplicate (type, name) and external ids before the database has to."""
     # Who claims a name: the stored id of an update, or a negative stand-in for each new node (so
     # two new nodes never count as the same one).
-    claims: list[tuple[Prepared, int]] = [(p, -1 - p.position) for p in inserts]
-    claims += [(u.new, u.node_id) for u in updates]
+    claims: list[tuple[Prepared, int, dict[str, Any] | None]] = [
+        (p, -1 - p.position, None) for p in inserts
+    ]
+    claims += [(u.new, u.node_id, u.old_row) for u in updates]
     names: dict[tuple[int, str], int] = {}
     external: dict[str, int] = {}
-    for prepared, own_id in claims:
+    # The database is asked only about names and external ids a node does not hold already
+    # (an update that keeps its node's name cannot clash with another stored node).
+    new_names: set[str] = set()
+    new_external: set[str] = set()
+    for prepared, own_id, old_row in claims:
         name, ext = prepared.row["name"], prepared.row["external_id"]
+        if name is not None and (old_row is None or old_row["name"] != name):
+            new_names.add(name)
+        if ext is not None and (old_row is None or old_row["external_id"] != ext):
+            new_external.add(ext)
         if name is not None:
             key = (prepared.info.id, name)
             if key in names and names[key] != own_id:
@@ -501,15 +511,15 @@ def _check_unique(
                 )
             external[ext] = own_id
     st = node_statements(spec.kind)
-    if names:
-        for row_id, type_id, name in st.by_names.all(conn, sorted({n for _, n in names})):
+    if new_names:
+        for row_id, type_id, name in st.by_names.all(conn, sorted(new_names)):
             if (type_id, name) in names and names[(type_id, name)] != row_id:
                 raise AlreadyExistsError(
                     f"{spec.label} id {row_id} of the same type is already named {name!r}; names "
                     f"are unique per type: choose another name, or pass id={row_id} to update it"
                 )
-    if external:
-        for row_id, ext in st.by_external_ids.all(conn, sorted(external)):
+    if new_external:
+        for row_id, ext in st.by_external_ids.all(conn, sorted(new_external)):
             if external[ext] != row_id:
                 raise AlreadyExistsError(
                     f"external_id {ext!r} already belongs to {spec.label} id {row_id}; "
