@@ -189,6 +189,7 @@ def test_a_dump_loaded_into_an_empty_store_is_the_same_graph(
     assert report.created == len(view(source)["artifacts"]) + len(view(source)["executions"]) + len(
         view(source)["contexts"]
     )
+    assert report.types == len(view(source)["types"])  # those without properties too
     assert view(target) == view(source)  # fields, values, states, times, paths, edges
     assert canon(target, whole=True) == canon(source, whole=True)  # global ids, stamps, removals
 

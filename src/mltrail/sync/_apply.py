@@ -249,8 +249,9 @@ def _unite_types(
             assert made is not None
             type_id = int(made[0])
             local[key] = type_id
-            added = wanted
+            added, created = wanted, True
         else:
+            created = False
             have = declared.get(type_id, {})
             added = {}
             for name, data_type in wanted.items():
@@ -271,6 +272,7 @@ def _unite_types(
                 [{"type_id": type_id, "name": n, "data_type": d} for n, d in sorted(added.items())],
             )
             declared.setdefault(type_id, {}).update(added)
+        if added or created:  # a new type without properties is a change too
             feed.note(conn, TYPE_OFFSET + record["kind"], [type_id], source)
             result.types += 1
     return local
