@@ -3,9 +3,10 @@
     python run_pipeline.py [WORKDIR]
 
 WORKDIR (default: the current directory) receives ``params.json``, the generated data under
-``artifacts/`` and mltrail's files under ``.mltrail/`` (unless it lies in a git work tree, whose
-root then holds ``.mltrail/``, or ``MLTRAIL_STORE`` names another store). Each stage runs as its
-own process, like the CMF scripts; run it twice to see the second run reuse every artifact.
+``artifacts/``, the store file ``mlmd`` (the scripts' ``Cmf(filepath="mlmd")``, as in CMF) and
+mltrail's cache under ``.mltrail/`` (unless it lies in a git work tree, whose root then holds
+``.mltrail/``). Each stage runs as its own process, like the CMF scripts; run it twice to see the
+second run reuse every artifact.
 """
 
 from __future__ import annotations

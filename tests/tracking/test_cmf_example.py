@@ -197,12 +197,13 @@ def test_a_rerun_on_unchanged_data_adds_executions_not_artifacts(
 
 
 def test_the_scripts_run_as_processes_into_the_default_store(tmp_path: Path) -> None:
-    """The real thing: each stage its own process, the store found with zero set-up."""
+    """The real thing: each stage its own process, all writing the store file ./mlmd."""
     env = {k: v for k, v in os.environ.items() if k != "MLTRAIL_STORE"}
     workdir = tmp_path / "run"
     driver = [sys.executable, str(EXAMPLE / "run_pipeline.py"), str(workdir)]
     subprocess.run(driver, env=env, check=True, capture_output=True)
-    with m.connect(workdir / ".mltrail" / "mltrail.db") as store:
+    assert not (workdir / ".mltrail" / "mltrail.db").exists()
+    with m.connect(workdir / "mlmd") as store:
         assert Counter(a.type for a in store.get_artifacts()) == EXPECTED_TYPES
         executions = store.get_executions()
         assert len(executions) == 4

@@ -12,7 +12,7 @@ from mltrail.tracking import Tracker
 
 
 def main() -> None:
-    with Tracker(pipeline="Test-env") as tracker:
+    with Tracker(pipeline="Test-env", store="mlmd") as tracker:  # the scripts' Cmf(filepath)
         store = tracker.store
         pipeline = tracker.context
         assert pipeline.id is not None

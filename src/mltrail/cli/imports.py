@@ -28,3 +28,48 @@ def dump(file: str, store: str | None) -> None:
     with sync_commands.progress_bar() as progress:
         report = sync.load(_common.store_location(store, create=True), file, progress=progress)
     click.echo(report.summary())
+
+
+@import_.command("cmf")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@_common.store_option
+def cmf(file: str, store: str | None) -> None:
+    """Bring FILE, CMF's JSON export (cmf metadata export), into the store.
+
+    Pipelines, stages, executions (known by their Execution_uuid) and artifacts (by their
+    hash) become what mltrail's tracking records (docs/cmf-migration.md); each pipeline is
+    one transaction, and importing the same file again adds nothing."""
+    from mltrail.compat.cmf import import_json
+
+    with _common.connected(_common.store_location(store, create=True), migrate=False) as opened:
+        report = import_json(opened, file)
+    click.echo(report.summary())
+
+
+@import_.command("mlmd")
+@click.argument("url", metavar="PATH|URL")
+@click.option(
+    "--site",
+    metavar="UUID",
+    help="The site id the database's nodes are known by (default: one derived from where the "
+    "database is); give the earlier one to import a moved copy as the same source.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    help="MLMD nodes per transaction.",
+)
+@_common.store_option
+def mlmd(url: str, site: str | None, batch_size: int, store: str | None) -> None:
+    """Merge an ML Metadata database (TFX, Kubeflow Pipelines, CMF) into the store.
+
+    PATH|URL is a SQLite file (a path or sqlite:///path) or mysql://user:password@host:port/db.
+    Every type, node, property, event and context link arrives with its times; importing again
+    adds only what is new or changed (docs/mlmd-import.md)."""
+    from mltrail.compat.mlmd import import_mlmd
+
+    with _common.opened_store(store) as opened:
+        report = import_mlmd(opened, url, site=site, batch_size=batch_size)
+    click.echo(report.summary())

@@ -7,11 +7,14 @@
 no ``dvc add``, no ``chdir``, no ``sys.exit``, no neo4j; ``finalize()`` just ends the execution.
 What differs on purpose (see ``docs/cmf-migration.md``): artifacts are identified by content
 digests in ``external_id`` instead of ``"path:hash"`` names; parameters keep their types; the
-store is mltrail's (``filepath="mlmd"``, CMF's default, means mltrail's default store).
+file at ``filepath`` (CMF's default ``mlmd``) is an mltrail store, which
+:class:`~mltrail.compat.cmfquery.CmfQuery` and ``mltrail --store mlmd ...`` read. CMF's JSON
+export (``cmf metadata export``) comes in with :func:`import_json`.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import sqlite3
 import sys
@@ -19,21 +22,39 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mltrail.errors import FailedPreconditionError, InvalidArgumentError
-from mltrail.model import Artifact, Context, Execution, ExecutionState
+from mltrail._project import absolute
+from mltrail.compat import _cmf_names as N
+from mltrail.compat._cmf_json import ImportReport, import_json
+from mltrail.compat._cmf_remote import is_remote, log_url
+from mltrail.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
+from mltrail.model import (
+    Artifact,
+    ArtifactState,
+    ArtifactType,
+    Context,
+    Event,
+    EventType,
+    Execution,
+    ExecutionState,
+    PropertyType,
+)
 from mltrail.store import MetadataStore
 from mltrail.tracking import Run, Stage, Tracker
+from mltrail.tracking import _artifacts as A
+from mltrail.tracking import _schema as S
 from mltrail.tracking._liveness import owner_properties
+from mltrail.tracking._values import property_dict
+from mltrail.tracking.hashing import digest_document
+
+URL = N.URL
 
 if TYPE_CHECKING:
     from mltrail.data import TransferReport
 
-__all__ = ["Cmf", "artifact_pull", "artifact_push"]
+__all__ = ["Cmf", "ImportReport", "artifact_pull", "artifact_push", "import_json"]
 
-#: CMF's default ``filepath``; it stands for mltrail's default store.
+#: CMF's default ``filepath``: the store file ``mlmd`` in the current directory.
 DEFAULT_FILEPATH = "mlmd"
-#: How CMF's module functions spell the same default.
-_DEFAULTS = (DEFAULT_FILEPATH, "./mlmd")
 
 
 def _without_none(values: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -57,24 +78,28 @@ def _refuse_mlmd_file(location: str) -> None:
         return  # not SQLite: connect() reports it
     if found:
         raise FailedPreconditionError(
-            f"{location} is a CMF / ML Metadata database; mltrail does not write into it. Give "
-            "Cmf another filepath (or none, for mltrail's default store)"
+            f"{location} is a CMF / ML Metadata database; mltrail does not write into it. Bring "
+            f"its history into an mltrail store with `mltrail import mlmd {location}` (or "
+            "`mltrail import cmf` of a `cmf metadata export` file), and give Cmf another filepath"
         )
 
 
 class Cmf:
     """CMF's ``Cmf`` over mltrail.
 
-    ``filepath``: ``"mlmd"`` (CMF's default) uses mltrail's default store (``$MLTRAIL_STORE`` or
-    ``.mltrail/mltrail.db`` under the project root); another value is an mltrail store path or
-    URL. ``store`` (mltrail only) gives a store, URL or path directly. ``graph`` and ``is_server``
-    are accepted for compatibility: there is no neo4j graph, and server-side merging is not
-    done through this class.
+    ``filepath``: where the metadata goes, as in CMF: the SQLite file at this path (relative to
+    the current directory; created when missing) is an mltrail store, so ``CmfQuery(filepath)``
+    and ``mltrail --store <filepath> ...`` read what the script wrote. A URL (``sqlite:///...``,
+    ``postgresql://...``, ``http://...``) is an mltrail store too; ``None`` (mltrail only) is
+    mltrail's default store (``$MLTRAIL_STORE``, else ``.mltrail/mltrail.db`` under the
+    project root). ``store`` (mltrail only) gives a store object, URL or path instead of
+    ``filepath``. ``graph`` and ``is_server`` are accepted for compatibility: there is no neo4j
+    graph, and server-side merging is not done through this class.
     """
 
     def __init__(
         self,
-        filepath: str = DEFAULT_FILEPATH,
+        filepath: str | None = DEFAULT_FILEPATH,
         pipeline_name: str = "",
         custom_properties: Mapping[str, Any] | None = None,
         graph: bool = False,
@@ -87,9 +112,7 @@ class Cmf:
                 "Cmf(is_server=True) is CMF's server-side merge; mltrail does not replay pushes "
                 "through Cmf, connect to the server's store with mltrail.connect instead"
             )
-        location = store
-        if location is None and filepath != DEFAULT_FILEPATH:
-            location = filepath
+        location = store if store is not None else filepath
         if isinstance(location, (str, os.PathLike)):
             _refuse_mlmd_file(os.fspath(location))
         self.filepath = filepath
@@ -104,6 +127,7 @@ class Cmf:
         self._stage: Stage | None = None
         self._run: Run | None = None
         self._steps: dict[str, int] = {}
+        self._declared_environment_file = False
 
     @property
     def store(self) -> MetadataStore:
@@ -216,9 +240,16 @@ class Cmf:
         label_properties: Mapping[str, Any] | None = None,
         external: bool = False,
     ) -> Artifact:
-        """A dataset file or directory (hashed in-process; never ``dvc add``-ed)."""
+        """A dataset file or directory (hashed in-process; never ``dvc add``-ed), or a URL
+        (``s3://...``: recorded by the URL, and by its content digest when fsspec can read
+        it)."""
         run = self._current()
-        dataset = run.log_dataset(url, event, properties=_without_none(custom_properties))
+        if is_remote(url):
+            algorithm = self.tracker.hasher.algorithm
+            values = _without_none(custom_properties)
+            dataset = log_url(run, S.DATASET, url, event, {}, values, algorithm)
+        else:
+            dataset = run.log_dataset(url, event, properties=_without_none(custom_properties))
         if label:
             run.log_label(
                 label, "input", dataset=dataset, properties=_without_none(label_properties)
@@ -246,7 +277,15 @@ class Cmf:
         model_name: str = "Default",
         custom_properties: Mapping[str, Any] | None = None,
     ) -> Artifact:
-        return self._current().log_model(
+        """A model file or directory, or a URL (as in :meth:`log_dataset`)."""
+        run = self._current()
+        if is_remote(path):
+            declared = {"framework": model_framework, "model_type": model_type}
+            declared["model_name"] = model_name
+            values = _without_none(custom_properties)
+            algorithm = self.tracker.hasher.algorithm
+            return log_url(run, S.MODEL, path, event, declared, values, algorithm)
+        return run.log_model(
             path,
             event,
             framework=model_framework,
@@ -254,6 +293,98 @@ class Cmf:
             model_name=model_name,
             properties=_without_none(custom_properties),
         )
+
+    def update_dataset_url(self, artifact: Artifact | int, updated_url: str) -> Artifact:
+        """Add ``updated_url`` (where the dataset's bytes also are) to the artifact's ``url``
+        custom property, a list; a URL already there is not repeated."""
+        [updated] = self._add_url([artifact], updated_url)
+        return updated
+
+    def update_model_url(self, dup_artifact: list[Any], updated_url: str) -> list[Artifact]:
+        """:meth:`update_dataset_url` for each artifact of the list (one transaction)."""
+        return self._add_url(dup_artifact, updated_url)
+
+    def _add_url(self, artifacts: list[Any], url: str) -> list[Artifact]:
+        if not isinstance(url, str) or not url.strip():
+            raise InvalidArgumentError(f"updated_url must be a non-empty string, got {url!r}")
+        given = [a if isinstance(a, int) else getattr(a, "id", None) for a in artifacts]
+        ids = [i for i in given if isinstance(i, int)]
+        if len(ids) != len(given):
+            raise InvalidArgumentError("give artifacts recorded in the store (or their ids)")
+        found = {a.id: a for a in self.store.get_artifacts_by_id(ids)}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise NotFoundError(f"no artifact with id {missing[0]} to add a url to")
+        changed = []
+        for artifact in found.values():
+            urls = artifact.custom_properties.get(URL)
+            listed = list(urls) if isinstance(urls, list) else ([urls] if urls else [])
+            if url not in listed:
+                artifact.custom_properties[URL] = [*listed, url]
+                changed.append(artifact)
+        if changed:
+            self.store.put_artifacts(changed, field_mask_paths=[f"custom_properties.{URL}"])
+        return [found[i] for i in ids]
+
+    def log_python_env(self, url: str) -> Artifact:
+        """The environment file at ``url`` (``pip freeze`` output, a conda YAML...) as an
+        Environment input of the current execution, identified by its content. Each execution
+        records the running interpreter's environment by itself too."""
+        run = self._current()
+        if not self._declared_environment_file:
+            environment = S.ARTIFACT_TYPES[S.ENVIRONMENT]
+            wider = {**environment.properties, **S.FILE_PROPERTIES}
+            self.store.put_artifact_type(
+                ArtifactType(name=S.ENVIRONMENT, properties=wider, base_type=None),
+                can_add_fields=True,
+                can_omit_fields=True,
+            )
+            self._declared_environment_file = True
+        return run._log_file(S.ENVIRONMENT, url, "input", {}, None)
+
+    def log_validation_output(
+        self, version: str, custom_properties: Mapping[str, Any] | None = None
+    ) -> Artifact:
+        """A validation result: a ValidationOutput artifact (property ``version``, the values
+        as typed custom properties), an INTERNAL_OUTPUT of the current execution, identified
+        by its content."""
+        if not isinstance(version, str) or not version:
+            raise InvalidArgumentError(f"version must be a non-empty string, got {version!r}")
+        run = self._current()
+        values = property_dict(_without_none(custom_properties), "property", reserved=False)
+        document = {"kind": "validation_output", "version": version, "properties": values}
+        artifact = Artifact(
+            type=N.VALIDATION_OUTPUT,
+            external_id=digest_document(document, self.tracker.hasher.algorithm),
+            state=ArtifactState.LIVE,
+            properties={"version": version},
+            custom_properties=values,
+        )
+        self.store.put_artifact_type(
+            ArtifactType(name=N.VALIDATION_OUTPUT, properties={"version": PropertyType.STRING}),
+            can_add_fields=True,
+            can_omit_fields=True,
+        )
+        assert artifact.external_id is not None
+        with run._logging():
+            found = self.store.get_artifacts_by_external_ids([artifact.external_id])
+            if found:
+                events = self.store.get_events_by_artifact_ids([found[0].id or 0])
+                if any(
+                    e.execution_id == run.id and e.type == EventType.INTERNAL_OUTPUT for e in events
+                ):
+                    return found[0]
+                artifact = found[0]
+            edge = Event(execution_id=run.id, type=EventType.INTERNAL_OUTPUT, path=[version])
+            _, [artifact.id], _ = self.store.put_lineage_subgraph(
+                [],
+                [artifact],
+                list(run.scope.contexts),
+                [(None, 0, edge)],
+                reuse_context_if_already_exist=True,
+                reuse_artifact_if_already_exist_by_external_id=True,
+            )
+            return artifact
 
     def log_execution_metrics(
         self, metrics_name: str, custom_properties: Mapping[str, Any] | None = None
@@ -277,6 +408,44 @@ class Cmf:
     def create_dataslice(self, name: str) -> Cmf.DataSlice:
         return Cmf.DataSlice(name, self)
 
+    def update_dataslice(
+        self, name: str, record: str, custom_properties: Mapping[str, Any]
+    ) -> Artifact:
+        """Change the properties of the file ``record`` in the data slice ``name`` (the newest
+        one of that name). A slice is identified by its members and their properties, so this
+        records the changed slice as a new DataSlice artifact, an output of the current
+        execution; the earlier one stays as it was (CMF rewrites its parquet file in place)."""
+        run = self._current()
+        found = self.store.get_artifacts_by_type(
+            S.DATASLICE,
+            filter_query=f"properties.slice_name = {_quoted(name)}",
+            order_by="id",
+            ascending=False,
+            limit=1,
+        )
+        if not found:
+            raise NotFoundError(f"no data slice named {name!r}; commit it first")
+        files = copy.deepcopy(found[0].properties.get("files"))
+        members = files if isinstance(files, list) else []
+        shown = self.tracker.display_path(absolute(record))
+        member = next((f for f in members if f.get("path") in (record, shown)), None)
+        if member is None:
+            listed = ", ".join(str(f.get("path")) for f in members)
+            raise InvalidArgumentError(
+                f"data slice {name!r} has no file {record!r}; its files are: {listed}"
+            )
+        member["properties"] = {
+            **(member.get("properties") or {}),
+            **property_dict(_without_none(custom_properties), "file property", reserved=False),
+        }
+        algorithm = found[0].properties.get("algorithm")
+        kept = {k: v for k, v in found[0].custom_properties.items() if not k.startswith("mltrail.")}
+        template = A.dataslice_artifact(
+            name, members, str(algorithm or self.tracker.hasher.algorithm), kept
+        )
+        with run._logging():
+            return run._record_file(template, EventType.OUTPUT, [name])
+
     class DataSlice:
         """A named set of files with per-file properties, recorded by :meth:`commit`."""
 
@@ -294,6 +463,11 @@ class Cmf:
             )
 
 
+def _quoted(text: str) -> str:
+    """``text`` as a string literal of the filter language."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def _script_name() -> str:
     """The running script's file stem (CMF's name for implicit stages and executions)."""
     return Path(sys.argv[0]).stem if sys.argv and sys.argv[0] else "main"
@@ -303,7 +477,7 @@ def _script_name() -> str:
 
 
 def artifact_push(
-    pipeline_name: str, filepath: str = "./mlmd", jobs: int = 32, *, remote: Any = None
+    pipeline_name: str, filepath: str | None = "./mlmd", jobs: int = 32, *, remote: Any = None
 ) -> TransferReport:
     """CMF's ``artifact_push``: send the bytes of pipeline ``pipeline_name``'s artifacts to
     the data remote (``remote``, mltrail only: a remote's name, a data URL or a directory;
@@ -315,7 +489,7 @@ def artifact_push(
 
 def artifact_pull(
     pipeline_name: str,
-    file_name: str = "./mlmd",
+    file_name: str | None = "./mlmd",
     artifact_name: str | None = None,
     *,
     remote: Any = None,
@@ -357,13 +531,18 @@ def artifact_pull(
         return paths
 
 
-def _tracker(pipeline_name: str, location: str) -> Tracker:
+def _tracker(pipeline_name: str, location: str | None) -> Tracker:
+    """A tracker over the existing store at ``location`` (None: mltrail's default store)."""
     if not isinstance(pipeline_name, str) or not pipeline_name:
         raise InvalidArgumentError("give the pipeline's name (pipeline_name)")
-    store = None if location in _DEFAULTS else location
-    if store is not None:
-        _refuse_mlmd_file(store)
-    return Tracker(pipeline_name, store, git=False, environment=False)
+    if location is not None:
+        _refuse_mlmd_file(location)
+        if "://" not in location and not os.path.exists(location):
+            raise NotFoundError(
+                f"no mltrail store at {location}: give the file the pipeline's scripts wrote "
+                "(their Cmf(filepath=...))"
+            )
+    return Tracker(pipeline_name, location, git=False, environment=False)
 
 
 def _listed(value: Any) -> list[Any]:
