@@ -215,3 +215,20 @@ def execution_row(execution: Any, context_ids: Mapping[tuple[str, str], int]) ->
     for key, value in props.items():
         row.setdefault(key, value)
     return _prefixed(row, custom)
+
+
+def quoted(text: str) -> str:
+    """``text`` as a string literal of the filter language."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def newest_slice(store: Any, name: str) -> Artifact | None:
+    """The newest data slice named ``name`` (each update of a slice is a new artifact)."""
+    found = store.get_artifacts_by_type(
+        S.DATASLICE,
+        filter_query=f"properties.slice_name = {quoted(name)}",
+        order_by="id",
+        ascending=False,
+        limit=1,
+    )
+    return found[0] if found else None

@@ -416,16 +416,10 @@ class Cmf:
         records the changed slice as a new DataSlice artifact, an output of the current
         execution; the earlier one stays as it was (CMF rewrites its parquet file in place)."""
         run = self._current()
-        found = self.store.get_artifacts_by_type(
-            S.DATASLICE,
-            filter_query=f"properties.slice_name = {_quoted(name)}",
-            order_by="id",
-            ascending=False,
-            limit=1,
-        )
-        if not found:
+        newest = N.newest_slice(self.store, name)
+        if newest is None:
             raise NotFoundError(f"no data slice named {name!r}; commit it first")
-        files = copy.deepcopy(found[0].properties.get("files"))
+        files = copy.deepcopy(newest.properties.get("files"))
         members = files if isinstance(files, list) else []
         shown = self.tracker.display_path(absolute(record))
         member = next((f for f in members if f.get("path") in (record, shown)), None)
@@ -438,8 +432,8 @@ class Cmf:
             **(member.get("properties") or {}),
             **property_dict(_without_none(custom_properties), "file property", reserved=False),
         }
-        algorithm = found[0].properties.get("algorithm")
-        kept = {k: v for k, v in found[0].custom_properties.items() if not k.startswith("mltrail.")}
+        algorithm = newest.properties.get("algorithm")
+        kept = {k: v for k, v in newest.custom_properties.items() if not k.startswith("mltrail.")}
         template = A.dataslice_artifact(
             name, members, str(algorithm or self.tracker.hasher.algorithm), kept
         )
@@ -461,11 +455,6 @@ class Cmf:
             return self.writer._current().log_dataslice(
                 self.name, self.props, properties=_without_none(custom_properties)
             )
-
-
-def _quoted(text: str) -> str:
-    """``text`` as a string literal of the filter language."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _script_name() -> str:

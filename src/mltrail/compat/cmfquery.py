@@ -57,11 +57,6 @@ def _pandas() -> Any:
     return pandas
 
 
-def _quoted(text: str) -> str:
-    """``text`` as a string literal of the filter language."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _event_word(kind: EventType | None) -> str:
     """CMF's two words for an event: INPUT for inputs, OUTPUT for everything else."""
     return "INPUT" if kind in INPUT_EVENT_TYPES else "OUTPUT"
@@ -154,7 +149,7 @@ class CmfQuery:
         if not isinstance(name, str) or not name.strip():
             return None
         name = name.strip()
-        named = self.store.get_artifacts(filter_query=f"name = {_quoted(name)}", limit=1)
+        named = self.store.get_artifacts(filter_query=f"name = {N.quoted(name)}", limit=1)
         if named:
             return named[0]
         _, sep, value = name.rpartition(":")
@@ -481,7 +476,7 @@ class CmfQuery:
         if found is None or found.type != S.STEP_METRICS:
             series = self.store.get_artifacts_by_type(
                 S.STEP_METRICS,
-                filter_query=f"properties.metrics_name = {_quoted(metrics_name)}",
+                filter_query=f"properties.metrics_name = {N.quoted(metrics_name)}",
                 order_by="id",
                 ascending=False,
                 limit=1,
@@ -499,16 +494,10 @@ class CmfQuery:
     def read_dataslice(self, name: str) -> DataFrame:
         """The members of the newest data slice named ``name``: one row per file, indexed by
         ``Path``, with its ``hash`` and per-file properties (CMF's parquet file)."""
-        found = self.store.get_artifacts_by_type(
-            S.DATASLICE,
-            filter_query=f"properties.slice_name = {_quoted(name)}",
-            order_by="id",
-            ascending=False,
-            limit=1,
-        )
-        if not found:
+        newest = N.newest_slice(self.store, name)
+        if newest is None:
             raise NotFoundError(f"no data slice named {name!r}")
-        files = found[0].properties.get("files")
+        files = newest.properties.get("files")
         rows = [
             {"Path": f.get("path"), "hash": f.get("digest"), **(f.get("properties") or {})}
             for f in (files if isinstance(files, list) else [])

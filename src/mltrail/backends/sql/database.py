@@ -210,12 +210,7 @@ class Database:
         attempt = 0
         while True:
             attempt += 1
-            conn = self._held
-            if conn is None:
-                with self._translate_connect_errors():
-                    conn = self.engine.connect()
-                if self._lock is not None:
-                    self._held = conn
+            conn = self._checked_out()
             try:
                 self.dialect.begin(conn, write=True, serial=True)
                 return conn
@@ -263,12 +258,7 @@ class Database:
     def _run_once(
         self, fn: Callable[[Connection], T], write: bool, schema_change: bool, serial: bool
     ) -> T:
-        conn = self._held
-        if conn is None:
-            with self._translate_connect_errors():
-                conn = self.engine.connect()
-            if self._lock is not None:
-                self._held = conn
+        conn = self._checked_out()
         try:
             with self.dialect.schema_change(conn) if schema_change else contextlib.nullcontext():
                 try:
@@ -297,6 +287,16 @@ class Database:
                 self.dialect.finish(conn)
             if self._held is None:
                 conn.close()
+
+    def _checked_out(self) -> Connection:
+        """The connection of a call: the shared one (kept once made), or one from the pool."""
+        conn = self._held
+        if conn is None:
+            with self._translate_connect_errors():
+                conn = self.engine.connect()
+            if self._lock is not None:
+                self._held = conn
+        return conn
 
     def _writing(self, write: bool) -> contextlib.AbstractContextManager[Any]:
         """The dialect's writer lock for a write transaction (see ``Dialect.writer_lock``)."""
