@@ -153,7 +153,7 @@ def test_the_pool_has_sane_defaults() -> None:
     try:
         pool: Any = db.engine.pool
         assert (pool.size(), pool._max_overflow, pool._timeout) == (5, 10, 30.0)
-        assert pool._pre_ping is True and pool._recycle == 1800
+        assert pool._pre_ping is False and pool._recycle == 1800  # see the reconnect tests
     finally:
         db.close()
 
@@ -309,14 +309,36 @@ def test_a_connection_lost_during_a_call_is_unavailable_and_replaced(
         assert [t.name for t in store.get_artifact_types()] == ["Data"]
 
 
-def test_an_idle_connection_that_died_is_replaced_before_use(server: Server, url: str) -> None:
+def test_an_idle_connection_that_died_is_replaced_without_failing_the_call(
+    server: Server, url: str
+) -> None:
     with mltrail.connect(url) as store:
         with store.database.connection() as conn:
             idle = _backend_id(conn)
-        _kill(server, idle)  # e.g. a server restart or an idle timeout
-        assert store.get_artifact_types() == []  # pre-ping found it dead and reconnected
+        _kill(server, idle)  # e.g. an idle timeout
+        # The call's first statement finds the connection closed; nothing was committed, so
+        # the call runs again on a new connection (no check before each call: no round trip).
+        store.put_artifact_type(mltrail.ArtifactType(name="Data"))
+        assert [t.name for t in store.get_artifact_types()] == ["Data"]
         with store.database.connection() as conn:
             assert _backend_id(conn) != idle
+
+
+def test_a_pool_whose_connections_all_died_is_replaced_without_failing_the_call(
+    server: Server, url: str
+) -> None:
+    with mltrail.connect(url) as store:
+        engine = store.database.engine
+        opened = [engine.connect() for _ in range(3)]  # three connections in the pool
+        idle = [_backend_id(conn) for conn in opened]
+        for conn in opened:
+            conn.rollback()
+            conn.close()
+        for backend_id in idle:  # as a server restart does
+            _kill(server, backend_id)
+        assert store.get_artifact_types() == []
+        with store.database.connection() as conn:
+            assert _backend_id(conn) not in idle
 
 
 # ------------------------------------------------------------------------------ classification

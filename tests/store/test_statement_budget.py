@@ -25,7 +25,7 @@ T = m.EventType
 #: event and membership row and the change feed's write; COMMIT. MariaDB: the ping; the load
 #: and the lookup as one request; the two inserts as one; the rest of the rows and the feed's
 #: write as one; COMMIT.
-BUDGET = {"sqlite-memory": 15, "sqlite-file": 15, "postgresql": 6, "mysql": 5}
+BUDGET = {"sqlite-memory": 15, "sqlite-file": 15, "postgresql": 5, "mysql": 4}
 
 
 class Pipeline:

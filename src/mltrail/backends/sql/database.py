@@ -35,6 +35,9 @@ MAX_ATTEMPTS = 8
 #: How many times a call that hit a unique-constraint race is run again before the violation is
 #: reported; a second attempt sees the row the racing writer committed.
 MAX_CONFLICT_ATTEMPTS = 3
+#: How many times a call is run again on a new connection after the database closed the one it
+#: ran on before its commit (a server restart, an idle timeout, a failover).
+MAX_RECONNECTS = 2
 #: Seconds a statement may run before the database stops it, unless ``statement_timeout`` says.
 DEFAULT_STATEMENT_TIMEOUT = 30.0
 
@@ -121,11 +124,25 @@ class Database:
             return self._run_joined(joined, fn, on_rollback)
         attempt = 0
         conflicts = 0
+        reconnects = 0
         while True:
             attempt += 1
             try:
                 with self._serialized(), self._writing(write):
                     return self._run_once(fn, write, schema_change, serial)
+            except _Reconnect as lost:
+                if on_rollback is not None:
+                    on_rollback()
+                reconnects += 1
+                if reconnects <= MAX_RECONNECTS:
+                    # A server that dropped one pooled connection (a restart) dropped the others.
+                    self.engine.dispose()
+                    continue
+                exc = lost.error
+                typed = self.typed_error(exc, self.dialect.classify(exc), attempt)
+                if typed is None:
+                    raise exc from None
+                raise typed from None
             except DBAPIError as exc:
                 if on_rollback is not None:
                     on_rollback()
@@ -259,6 +276,7 @@ class Database:
         self, fn: Callable[[Connection], T], write: bool, schema_change: bool, serial: bool
     ) -> T:
         conn = self._checked_out()
+        committing = False
         try:
             with self.dialect.schema_change(conn) if schema_change else contextlib.nullcontext():
                 try:
@@ -267,6 +285,7 @@ class Database:
                     if write and not schema_change:
                         # What the call changed goes to the change feed, last before the commit.
                         feed.flush(conn, self.dialect)
+                    committing = True
                     conn.commit()
                     return result
                 except BaseException:
@@ -281,6 +300,10 @@ class Database:
                 self.dialect.classify(exc) is Failure.UNAVAILABLE or _disconnected(conn, exc)
             ):
                 conn.invalidate()  # the connection is broken: never hand it out again
+                if not committing and not schema_change and _disconnected(conn, exc):
+                    # Nothing of the call can have been committed: it may run again on a new
+                    # connection (the server restarted, or dropped an idle connection).
+                    raise _Reconnect(exc) from exc
             raise
         finally:
             if not conn.invalidated:
@@ -436,3 +459,11 @@ class _Open:
         for callback in self.callbacks:
             with contextlib.suppress(Exception):
                 callback()
+
+
+class _Reconnect(Exception):
+    """The connection of a call broke before its commit (the call may run again)."""
+
+    def __init__(self, error: DBAPIError) -> None:
+        super().__init__(str(error))
+        self.error = error

@@ -24,7 +24,9 @@ POOL_OPTIONS: dict[str, tuple[str, Any]] = {
     "max_overflow": ("int", 10),  # extra connections opened under load, closed when idle
     "pool_timeout": ("float", 30.0),  # seconds a call waits for a free connection
     "pool_recycle": ("int", 1800),  # seconds after which a connection is replaced
-    "pool_pre_ping": ("bool", True),  # check a connection before each call (drops dead ones)
+    # Check each connection with a round trip before a call. Off by default: a call whose
+    # connection the server closed (a restart, an idle timeout) runs again on a new one.
+    "pool_pre_ping": ("bool", False),
 }
 DEFAULT_CONNECT_TIMEOUT = 10  # seconds; passed to the driver as connect_timeout
 
