@@ -716,3 +716,14 @@ def test_a_bulk_load_skips_existing_keys_when_told(store: mltrail.MetadataStore)
     with store.database.engine.begin() as conn:
         store.database.dialect.insert_rows(conn, schema.attribution, rows, ignore=True)
     assert len(store.get_artifacts_by_context(ctx)) == 100
+
+
+def test_a_transaction_on_a_connection_that_died_gets_a_new_one(server: Server, url: str) -> None:
+    with mltrail.connect(url) as store:
+        with store.database.connection() as conn:
+            idle = _backend_id(conn)
+        _kill(server, idle)
+        with store.transaction():
+            store.put_artifact_type(mltrail.ArtifactType(name="Data"))
+            assert [t.name for t in store.get_artifact_types()] == ["Data"]
+        assert [t.name for t in store.get_artifact_types()] == ["Data"]

@@ -225,17 +225,29 @@ class Database:
     def _begun(self, on_rollback: Callable[[], None] | None) -> Connection:
         """A connection with a write transaction begun (retried while the database is busy)."""
         attempt = 0
+        reconnects = 0
         while True:
             attempt += 1
             conn = self._checked_out()
             try:
                 self.dialect.begin(conn, write=True, serial=True)
+                if self._held is None:
+                    # The block's calls are not run again one by one, so its connection is
+                    # known alive first: a server that closed it is found here, not mid-block.
+                    conn.exec_driver_sql("SELECT 1").all()
                 return conn
             except DBAPIError as exc:
+                lost = self._held is None and _disconnected(conn, exc)
                 with contextlib.suppress(DBAPIError):
                     conn.rollback()
+                if lost:
+                    conn.invalidate()
                 if self._held is None:
                     conn.close()
+                if lost and reconnects < MAX_RECONNECTS:
+                    reconnects += 1
+                    self.engine.dispose()
+                    continue
                 failure = self.dialect.classify(exc)
                 if failure is Failure.RETRY and attempt < MAX_ATTEMPTS:
                     _backoff(attempt)
