@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, insert
+from sqlalchemy import Connection, Engine, Table, bindparam, create_engine, insert
 from sqlalchemy.engine import URL
 from sqlalchemy.engine import Dialect as SADialect
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
@@ -17,6 +17,8 @@ from sqlalchemy.sql.dml import Insert
 
 from mltrail.backends.sql.fast import Batch, FastStatement, execute_text
 
+#: The bulk inserts of :meth:`Dialect.insert_rows`, by dialect, table, mode and columns.
+_ROW_INSERTS: dict[tuple[Any, ...], FastStatement] = {}
 #: A row of the change feed: (kind, entity id, source site or None).
 FeedRow = tuple[int, int, "int | None"]
 #: Feed rows per statement that writes them (a huge write is split).
@@ -186,7 +188,13 @@ class Dialect(abc.ABC):
         """Insert many ``rows`` (dicts with the same keys) into ``table``; with ``ignore``, rows
         whose key exists already are skipped. A server dialect may bulk-load them."""
         if rows:
-            conn.execute(self.insert_ignore(table) if ignore else insert(table), rows)
+            key = (type(self), table.name, ignore, tuple(rows[0]))
+            statement = _ROW_INSERTS.get(key)
+            if statement is None:  # compiled once per shape, not per call
+                base = self.insert_ignore(table) if ignore else insert(table)
+                values: dict[str, Any] = {name: bindparam(name) for name in key[3]}
+                statement = _ROW_INSERTS[key] = FastStatement(base.values(values))
+            statement.execute_many(conn, rows)
 
     @abc.abstractmethod
     def upsert(self, table: Table, columns: tuple[str, ...]) -> Insert:
