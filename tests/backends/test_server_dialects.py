@@ -551,17 +551,30 @@ def test_insert_returning_is_used_where_the_server_has_it(
 
 
 @pytest.mark.parametrize("backend", SERVERS, indirect=True)
-def test_new_ids_come_back_in_request_order(store: mltrail.MetadataStore) -> None:
+def test_new_ids_come_back_in_request_order(
+    store: mltrail.MetadataStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mltrail.backends.sql.fast import FastStatement
+
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         statements.append(statement)
 
+    many = FastStatement.execute_many
+
+    def record_many(self: FastStatement, conn: Any, rows: Any) -> None:
+        # Prepared statements go to the driver directly, past SQLAlchemy's events.
+        statements.append(self.prepared(conn, rows)[0])
+        many(self, conn, rows)
+
     kind = store.put_artifact_type(mltrail.ArtifactType(name="Data"))
     sa.event.listen(store.database.engine, "before_cursor_execute", record)
-    ids = store.put_artifacts(
-        [mltrail.Artifact(type_id=kind, uri=f"/{i}", name=f"n{i}") for i in range(50)]
-    )
+    with monkeypatch.context() as patched:
+        patched.setattr(FastStatement, "execute_many", record_many)
+        ids = store.put_artifacts(
+            [mltrail.Artifact(type_id=kind, uri=f"/{i}", name=f"n{i}") for i in range(50)]
+        )
     sa.event.remove(store.database.engine, "before_cursor_execute", record)
     artifacts = store.get_artifacts_by_id(ids)
     assert [a.uri for a in artifacts] == [f"/{i}" for i in range(50)]
