@@ -39,6 +39,7 @@ from mltrail.query._subgraph import (
     GRAPH_FIELDS,
     AnswerCache,
     answer_statements,
+    joins_ids,
     load_subgraph,
     read_answer,
 )
@@ -206,8 +207,10 @@ def run_lineage(conn: Connection, q: LineageQuery) -> LineageGraph:
                 artifacts, executions = _depths(artifacts, executions, events, q.direction)
             artifacts, executions = _nearest(artifacts, executions, q.max_nodes)
             return load_subgraph(conn, artifacts, executions, q.fields, truncated=True)
+    joined = joins_ids(conn)
     answer = _ANSWERS.get(
-        (q.fields, *key), lambda: answer_statements(*_walk_sources(q, filters, sizes), q.fields)
+        (q.fields, joined, *key),
+        lambda: answer_statements(*_walk_sources(q, filters, sizes), q.fields, joined=joined),
     )
     return read_answer(conn, answer, params, q.fields)
 
