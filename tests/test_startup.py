@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import mltrail
+from _servers import SERVERS, Server, need
 from mltrail import query, store, tracking
 from mltrail.backends.sql.migrations import library_schema_version
 
@@ -94,17 +95,27 @@ def test_opening_an_up_to_date_store_does_not_import_alembic(
 ) -> None:
     library = library_schema_version()
     if empty_url is None:
-        # An in-memory store is new every time: it is created by running the migrations.
-        assert run_python(OPEN, "") == [library, True, ["Startup"]]
+        # An in-memory store is new every time: made from the shipped schema template.
+        assert run_python(OPEN, "") == [library, False, ["Startup"]]
         return
     mltrail.connect(empty_url).close()  # up to date from here on
     assert run_python(OPEN, empty_url) == [library, False, ["Startup"]]
 
 
-def test_creating_a_store_runs_the_migrations_and_imports_alembic(tmp_path: Path) -> None:
+def test_creating_a_sqlite_store_replays_the_template_without_alembic(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'new.db'}"
+    assert run_python(OPEN, url) == [library_schema_version(), False, ["Startup"]]
+    assert run_python(OPEN, url)[1] is False  # and then it is up to date
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_creating_a_server_store_runs_the_migrations_with_alembic(
+    kind: str, servers: dict[str, Server]
+) -> None:
+    server = servers[kind]
+    need(server)
+    url = server.new_database("startup")
     assert run_python(OPEN, url) == [library_schema_version(), True, ["Startup"]]
-    assert run_python(OPEN, url)[1] is False  # the second time it is up to date
 
 
 def test_questions_without_a_filter_do_not_import_the_filter_machinery(tmp_path: Path) -> None:

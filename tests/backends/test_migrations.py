@@ -13,6 +13,7 @@ test_migrations_mysql.py.
 from __future__ import annotations
 
 import contextlib
+import json
 import multiprocessing
 import pprint
 import traceback
@@ -479,6 +480,27 @@ def test_a_new_sqlite_store_is_what_the_migrations_build(kind: str, tmp_path: Pa
     for target in (built, replayed, again):
         target.close()
     assert len(uuids) == 3, "each new store is a site of its own"
+
+
+def test_the_shipped_sqlite_template_is_what_the_migrations_build(tmp_path: Path) -> None:
+    from mltrail.backends.sql.migrations import TEMPLATE_FILE, template_key, write_sqlite_template
+
+    def without_site_uuid(document: dict[str, Any]) -> dict[str, Any]:
+        rows = [
+            [t, [v for v in row if not (isinstance(v, str) and len(v) == 36)]]
+            for t, row in document["rows"]
+        ]
+        return {**document, "rows": rows}
+
+    fresh = tmp_path / "template.json"
+    write_sqlite_template(fresh)
+    shipped = json.loads(TEMPLATE_FILE.read_text(encoding="utf-8"))
+    assert shipped["key"] == template_key(), (
+        "the schema or a migration changed: run python -m mltrail.backends.sql.migrations"
+    )
+    assert without_site_uuid(shipped) == without_site_uuid(json.loads(fresh.read_text())), (
+        "run python -m mltrail.backends.sql.migrations"
+    )
 
 
 # ------------------------------------------------------------------------------ drift

@@ -36,9 +36,11 @@ import Alembic for type checking only (``if TYPE_CHECKING:``); their ``upgrade``
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, insert, inspect, select
@@ -265,16 +267,69 @@ class _SqliteTemplate:
 
 _sqlite_template: _SqliteTemplate | None = None
 
+#: The template as data (package data, written by ``python -m mltrail.backends.sql.migrations``),
+#: so that a process creating its first SQLite store neither imports Alembic nor runs the steps.
+TEMPLATE_FILE = Path(__file__).with_name("sqlite_template.json")
+#: The sources the template is made from: a change to any of them makes the file stale (it is
+#: then ignored, and tests/backends/test_migrations.py fails until it is written again).
+_TEMPLATE_SOURCES = ("schema.py",)
+
+
+def template_key() -> str | None:
+    """The SHA-256 of what the template depends on: SQLAlchemy's version and the sources of the
+    migrations and of the schema (None when a source cannot be read)."""
+    import hashlib
+
+    import sqlalchemy
+
+    digest = hashlib.sha256(sqlalchemy.__version__.encode())
+    here = Path(__file__).parent
+    files = sorted(p for p in here.glob("*.py") if p.name != "__main__.py")
+    files += [here.parent / name for name in _TEMPLATE_SOURCES]
+    try:
+        for file in files:
+            digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _load_sqlite_template() -> _SqliteTemplate | None:
+    """The template of :data:`TEMPLATE_FILE`, or None when it is missing or stale."""
+    key = template_key()
+    try:
+        data = json.loads(TEMPLATE_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if key is None or not isinstance(data, dict) or data.get("key") != key:
+        return None
+    statements = tuple(str(sql) for sql in data["statements"])
+    rows = tuple((str(table), tuple(row)) for table, row in data["rows"])
+    return _SqliteTemplate(statements, rows)
+
+
+def write_sqlite_template(path: Path = TEMPLATE_FILE) -> None:
+    """Build the template by running every migration step, and write it to ``path``."""
+    template = _build_sqlite_template()
+    document = {
+        "key": template_key(),
+        "statements": list(template.statements),
+        "rows": [[table, list(row)] for table, row in template.rows],
+    }
+    path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+
 
 def _create_sqlite_store(conn: Connection) -> None:
     """Create the newest schema in an empty SQLite database as the migrations would, from the
-    template they built once in this process in a private in-memory database: replaying every
-    step (tables rebuilt, columns added) takes ~50 ms, running the recorded statements ~1 ms.
-    The store's own site gets a new identity, as the migration gives it."""
+    template of what they build (:data:`TEMPLATE_FILE`; when it is stale, the migrations run
+    once in this process in a private in-memory database to make it): replaying every step
+    (tables rebuilt, columns added) takes ~50 ms and imports Alembic, running the recorded
+    statements ~1 ms. The store's own site gets a new identity, as the migration gives it."""
     global _sqlite_template
     template = _sqlite_template
     if template is None:
-        template = _sqlite_template = _build_sqlite_template()
+        template = _load_sqlite_template() or _build_sqlite_template()
+        _sqlite_template = template
     for statement in template.statements:
         conn.exec_driver_sql(statement)
     for table, row in template.rows:
