@@ -113,14 +113,18 @@ def missing_file(location: str) -> Path | None:
 
 
 @contextlib.contextmanager
-def opened_store(given: str | None, *, migrate: bool = False) -> Iterator[MetadataStore]:
+def opened_store(
+    given: str | None, *, migrate: bool = False, create: bool = False
+) -> Iterator[MetadataStore]:
     """The store of ``given`` (see :func:`store_location`), open for the block, closed after it.
 
-    A store file that does not exist is an error (a typo must not create an empty store).
-    An older schema is not migrated unless ``migrate``: the error says to run ``mltrail migrate``.
+    A store file that does not exist is an error (a typo must not create an empty store),
+    unless ``create`` (the commands that bring metadata in: an empty store is where they
+    start). An older schema is not migrated unless ``migrate``: the error says to run
+    ``mltrail migrate``.
     """
-    location = store_location(given)
-    missing = missing_file(location)
+    location = store_location(given, create=create)
+    missing = None if create else missing_file(location)
     if missing is not None:
         raise NotFoundError(
             f"no mltrail store at {missing}: run `mltrail init` to create one here, or give "

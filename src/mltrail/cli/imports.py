@@ -25,8 +25,8 @@ def dump(file: str, store: str | None) -> None:
     nodes the store has already are merged by their identity (docs/sync.md)."""
     from mltrail import sync
 
-    with sync_commands.progress_bar() as progress:
-        report = sync.load(_common.store_location(store, create=True), file, progress=progress)
+    with _common.opened_store(store, create=True) as opened, sync_commands.progress_bar() as bar:
+        report = sync.load(opened, file, progress=bar)
     click.echo(report.summary())
 
 
@@ -41,7 +41,7 @@ def cmf(file: str, store: str | None) -> None:
     one transaction, and importing the same file again adds nothing."""
     from mltrail.compat.cmf import import_json
 
-    with _common.connected(_common.store_location(store, create=True), migrate=False) as opened:
+    with _common.opened_store(store, create=True) as opened:
         report = import_json(opened, file)
     click.echo(report.summary())
 
@@ -70,6 +70,6 @@ def mlmd(url: str, site: str | None, batch_size: int, store: str | None) -> None
     adds only what is new or changed (docs/mlmd-import.md)."""
     from mltrail.compat.mlmd import import_mlmd
 
-    with _common.opened_store(store) as opened:
+    with _common.opened_store(store, create=True) as opened:
         report = import_mlmd(opened, url, site=site, batch_size=batch_size)
     click.echo(report.summary())
