@@ -135,14 +135,10 @@ def import_mlmd(
             mlmd.check_schema(conn, source.description)
             mlmd.check_consistency(conn, source.description)
             reader = _Reader(conn, site_id, source)
-            keys = [(t["kind"], t["name"], t["version"]) for t in reader.wanted_types()]
-            types_before = database.run(lambda c: _type_state(c, keys), write=False)
             total = _apply_all(database, reader.batches(batch_size), source.description)
-            types_after = database.run(lambda c: _type_state(c, keys), write=False)
     finally:
         source.close()
-    created, updated, edges, batches = total
-    types = sum(types_before.get(key) != found for key, found in types_after.items())
+    created, updated, edges, types, batches = total
     return ImportReport(
         source=source.description,
         target=str(database.description),
@@ -167,7 +163,7 @@ def source_site(url: str | os.PathLike[str]) -> str:
 
 def _apply_all(
     database: Any, batches: Iterator[dict[str, Any]], label: str
-) -> tuple[int, int, int, int]:
+) -> tuple[int, int, int, int, int]:
     from mltrail.sync import _apply, _check
 
     total = _apply.Applied()
@@ -180,28 +176,7 @@ def _apply_all(
 
         total.add(database.run(run, write=True, serial=True))
         count += 1
-    return total.created, total.updated, total.edges, count
-
-
-def _type_state(conn: Connection, keys: list[tuple[int, str, str]]) -> dict[Any, set[str]]:
-    """The property names of each of these types (kind, name, version) that the store has."""
-    from mltrail.sync._tables import TYPE, type_properties
-
-    wanted = set(keys)
-    found: dict[int, tuple[int, str, str]] = {}
-    names = sorted({name for _, name, _ in keys})
-    for start in range(0, len(names), 500):
-        query = select(TYPE.c.id, TYPE.c.kind, TYPE.c.name, TYPE.c.version).where(
-            TYPE.c.name.in_(names[start : start + 500])
-        )
-        for type_id, kind, name, version in conn.execute(query):
-            if (int(kind), name, version) in wanted:
-                found[int(type_id)] = (int(kind), name, version)
-    state: dict[Any, set[str]] = {key: set() for key in found.values()}
-    if found:
-        for type_id, name, _ in type_properties.all(conn, sorted(found)):
-            state[found[type_id]].add(name)
-    return state
+    return total.created, total.updated, total.edges, total.types, count
 
 
 def _site_option(site: str) -> str:
@@ -406,10 +381,6 @@ class _Reader:
             query = select(table.c.type_id).where(table.c.type_id.in_(sorted(self.system)))
             used.update(row[0] for row in self.conn.execute(query.distinct()))
         return sorted(i for i in self.types if i not in self.system or i in used)
-
-    def wanted_types(self) -> list[dict[str, Any]]:
-        """The type records the import sends."""
-        return [self.types[i] for i in self._wanted]
 
     def _decode_values(self) -> None:
         """Decode every struct and proto value first: one that does not decode refuses the
