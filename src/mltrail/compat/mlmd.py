@@ -135,7 +135,7 @@ def import_mlmd(
             mlmd.check_schema(conn, source.description)
             mlmd.check_consistency(conn, source.description)
             reader = _Reader(conn, site_id, source)
-            total = _apply_all(database, reader.batches(batch_size), source.description)
+            total = _apply_all(store, reader.batches(batch_size), source.description)
     finally:
         source.close()
     created, updated, edges, types, batches = total
@@ -162,19 +162,16 @@ def source_site(url: str | os.PathLike[str]) -> str:
 
 
 def _apply_all(
-    database: Any, batches: Iterator[dict[str, Any]], label: str
+    store: Any, batches: Iterator[dict[str, Any]], label: str
 ) -> tuple[int, int, int, int, int]:
-    from mltrail.sync import _apply, _check
+    from mltrail.sync._apply import Applied
+    from mltrail.sync._peers import StorePeer
 
-    total = _apply.Applied()
+    peer = StorePeer(store)
+    total = Applied()
     count = 0
     for batch in batches:
-        _check.check(batch)
-
-        def run(conn: Connection, batch: dict[str, Any] = batch) -> _apply.Applied:
-            return _apply.apply(conn, database.dialect, batch, label)
-
-        total.add(database.run(run, write=True, serial=True))
+        total.add(peer.merge(batch, label))
         count += 1
     return total.created, total.updated, total.edges, total.types, count
 

@@ -109,7 +109,14 @@ class StorePeer(Peer):
             yield _check.encode(batch)
 
     def apply(self, data: bytes, origin: str | None = None) -> _apply.Applied:
-        batch = _check.decode(data)
+        return self._merge(_check.decode(data), origin)  # decoding checks it
+
+    def merge(self, batch: dict[str, Any], origin: str | None = None) -> _apply.Applied:
+        """Check a batch built in this process (an importer's) and merge it in one
+        transaction, as :meth:`apply` does with the bytes of another end."""
+        return self._merge(_check.check(batch), origin)
+
+    def _merge(self, batch: dict[str, Any], origin: str | None) -> _apply.Applied:
         db = self._db
         return db.run(
             lambda conn: _apply.apply(conn, db.dialect, batch, origin),
