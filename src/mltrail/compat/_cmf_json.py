@@ -36,7 +36,6 @@ writer wins); new events of it are added, and new custom properties of artifacts
 from __future__ import annotations
 
 import ast
-import contextlib
 import copy
 import json
 import os
@@ -47,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from mltrail.compat import _cmf_names as N
+from mltrail.compat._stores import calls_together
 from mltrail.errors import InvalidArgumentError, NotFoundError
 from mltrail.model import (
     Artifact,
@@ -438,17 +438,9 @@ def import_json(store: MetadataStore, source: Any) -> ImportReport:
     for type_name in sorted(t for t in execution_types if t):
         types.execution(type_name)
     for plan in plans:
-        with _transaction(store):
+        with calls_together(store):
             _write_pipeline(store, plan, report)
     return report
-
-
-def _transaction(store: MetadataStore) -> contextlib.AbstractContextManager[Any]:
-    """One transaction for a pipeline's calls; a server store has none (each of its calls is
-    one), and there the calls stay one transaction each."""
-    if isinstance(store, MetadataStore):
-        return store.transaction()
-    return contextlib.nullcontext()
 
 
 def _merged_context(stored: Context, wanted: Context) -> Context | None:

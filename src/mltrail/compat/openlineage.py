@@ -39,7 +39,6 @@ and dataset names, so events emitted from them describe the same runs.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
 import uuid
@@ -371,10 +370,9 @@ def ingest(store: MetadataStore, events: Sequence[Any]) -> IngestReport:
     _ensure_types(store, {run["job"] for run in plan.runs.values()})
     # The reads by identity and the writes in one transaction: nothing comes in between, and
     # one begin and commit instead of five.
-    from mltrail.store import MetadataStore as SqlStore
+    from mltrail.compat._stores import calls_together
 
-    together = store.transaction() if isinstance(store, SqlStore) else contextlib.nullcontext()
-    with together:
+    with calls_together(store):
         return _record(store, plan, parent_runs, report)
 
 
