@@ -90,17 +90,23 @@ def dump_pipelines(
     artifact_type_ids = {t.name: t.id or 0 for t in store.get_artifact_types()}
     plans = []
     executions: dict[int, Execution] = {}
+    children = store.get_children_contexts_by_contexts([p.id or 0 for p in pipelines])
     for pipeline in pipelines:
         assert pipeline.id is not None
-        stages = [
-            c for c in store.get_children_contexts_by_context(pipeline.id) if c.type == S.STAGE
-        ]
+        stages = [c for c in children.get(pipeline.id, []) if c.type == S.STAGE]
+        # The pipeline's executions and their stages, in one statement (not one per stage).
+        dag = store.get_context_dag(pipeline.id)
+        in_stage: dict[int, list[int]] = {}
+        for link in dag.associations:
+            in_stage.setdefault(link.context_id, []).append(link.execution_id)
+        by_id = {e.id: e for e in dag.executions}
         by_stage = []
         for stage in stages:
-            assert stage.id is not None
             chosen = [
                 e
-                for e in store.get_executions_by_context(stage.id)
+                for e in (
+                    by_id[i] for i in sorted(set(in_stage.get(stage.id or 0, []))) if i in by_id
+                )
                 if (exec_uuid is None or exec_uuid in N.execution_uuid(e).split(","))
                 and (since is None or (N.time_of(e, "last_update") or 0) > since)
             ]
