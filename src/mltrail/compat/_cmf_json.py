@@ -530,7 +530,12 @@ def _write_pipeline(store: MetadataStore, plan: _Pipeline, report: ImportReport)
     } if plan.artifacts else {}  # fmt: skip
     taken = _taken_names(store, plan, stored_artifacts)
     stored_executions = _stored_executions(store, plan)
-    attributed = {a.id for a in store.get_artifacts_by_context(ids[pipeline_name])}
+    # Which artifacts the pipeline and each stage hold already: one statement (the pipeline's
+    # context DAG, its stages' members included), not one read per stage.
+    members: dict[int, set[int]] = {}
+    for link in store.get_context_dag(ids[pipeline_name]).attributions:
+        members.setdefault(link.context_id, set()).add(link.artifact_id)
+    attributed: set[int | None] = set(members.get(ids[pipeline_name], set()))
     known_events: set[tuple[int, int, EventType]] = set()
     if stored_executions:
         known_events = {
@@ -554,7 +559,7 @@ def _write_pipeline(store: MetadataStore, plan: _Pipeline, report: ImportReport)
             attributed.discard(stored.id)  # to be written again
     for stage in plan.stages:
         stage_id = ids[str(stage.context.name)]
-        in_stage = {a.id for a in store.get_artifacts_by_context(stage_id)}
+        in_stage = members.get(stage_id, set())
         _write_stage(
             store,
             plan,
