@@ -24,6 +24,7 @@ from mltrail.backends.sql import schema
 from mltrail.backends.sql.database import Database
 from mltrail.backends.sql.dialects import _server, dialect_for
 from mltrail.backends.sql.dialects.base import Failure
+from mltrail.backends.sql.fast import Batch
 from mltrail.backends.sql.dialects.mysql import (
     MAX_RECURSION,
     binary_collation,
@@ -322,6 +323,45 @@ def test_an_idle_connection_that_died_is_replaced_without_failing_the_call(
         assert [t.name for t in store.get_artifact_types()] == ["Data"]
         with store.database.connection() as conn:
             assert _backend_id(conn) != idle
+
+
+def test_a_call_that_sent_its_commit_is_not_run_again_when_the_connection_dies(
+    server: Server, url: str
+) -> None:
+    """A call's last batch carries its COMMIT: once it is sent, the call may have been
+    committed, so a lost connection fails the call instead of running it again."""
+    sleep = "SELECT pg_sleep(2)" if server.kind == "postgresql" else "SELECT SLEEP(2)"
+    with mltrail.connect(url) as store:
+        store.put_artifact_type(mltrail.ArtifactType(name="Data"))
+        runs = []
+
+        def last_batch_dies(conn: sa.Connection) -> None:
+            runs.append(1)
+            victim = _backend_id(conn)
+            killer = threading.Timer(0.5, _kill, (server, victim))
+            killer.start()
+            batch = Batch()
+            batch.tail.extend(["SELECT 1", sleep])
+            try:
+                store.database.dialect.run_batch(conn, batch, last=True)
+            finally:
+                killer.join(WAIT)
+
+        with pytest.raises(errors.UnavailableError) as raised:
+            store.database.run(last_batch_dies, write=True)
+        assert runs == [1]
+        assert "check whether it took effect" in str(raised.value)
+        # Without the COMMIT in it, the same loss is before any commit: the call runs again.
+        runs.clear()
+
+        def first_run_dies(conn: sa.Connection) -> None:
+            runs.append(1)
+            if len(runs) == 1:
+                _kill(server, _backend_id(conn))
+            conn.exec_driver_sql("SELECT 1").scalar()
+
+        store.database.run(first_run_dies, write=True)
+        assert runs == [1, 1]
 
 
 def test_a_pool_whose_connections_all_died_is_replaced_without_failing_the_call(

@@ -266,7 +266,7 @@ def put_execution(
         batch,
     )
     feed.flush(conn, dialect, batch)  # the feed's write goes with the call's last rows
-    dialect.run_batch(conn, batch)
+    dialect.run_batch(conn, batch, last=True)
     return execution_id, result_ids, context_ids
 
 

@@ -264,7 +264,7 @@ def put_nodes(
     if own:
         if last:
             feed.flush(conn, dialect, batch)
-        dialect.run_batch(conn, batch)
+        dialect.run_batch(conn, batch, last=last)
     return ids
 
 

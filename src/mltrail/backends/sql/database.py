@@ -16,7 +16,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from mltrail.backends.sql import feed
 from mltrail.backends.sql.dialects import Dialect, dialect_for
 from mltrail.backends.sql.dialects._server import boolean_option
-from mltrail.backends.sql.dialects.base import Failure
+from mltrail.backends.sql.dialects.base import Failure, call_commits, commit_sent
 from mltrail.errors import (
     AbortedError,
     AlreadyExistsError,
@@ -289,6 +289,9 @@ class Database:
     ) -> T:
         conn = self._checked_out()
         committing = False
+        # A write call may send its COMMIT with its last statements (Dialect.run_batch).
+        owns = call_commits.set(write and not schema_change)
+        sent = commit_sent.set(False)
         try:
             with self.dialect.schema_change(conn) if schema_change else contextlib.nullcontext():
                 try:
@@ -312,12 +315,15 @@ class Database:
                 self.dialect.classify(exc) is Failure.UNAVAILABLE or _disconnected(conn, exc)
             ):
                 conn.invalidate()  # the connection is broken: never hand it out again
+                committing = committing or commit_sent.get()
                 if not committing and not schema_change and _disconnected(conn, exc):
                     # Nothing of the call can have been committed: it may run again on a new
                     # connection (the server restarted, or dropped an idle connection).
                     raise _Reconnect(exc) from exc
             raise
         finally:
+            call_commits.reset(owns)
+            commit_sent.reset(sent)
             if not conn.invalidated:
                 self.dialect.finish(conn)
             if self._held is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import contextvars
 import enum
 import threading
 from collections.abc import Iterator
@@ -23,6 +24,17 @@ _ROW_INSERTS: dict[tuple[Any, ...], FastStatement] = {}
 FeedRow = tuple[int, int, "int | None"]
 #: Feed rows per statement that writes them (a huge write is split).
 FEED_CHUNK = 5_000
+
+#: True while a call runs in a transaction of its own (not inside ``store.transaction()``):
+#: its last batch may then carry the transaction's COMMIT (see :meth:`Dialect.run_batch`).
+call_commits: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "mltrail_call_commits", default=False
+)
+#: Set when a dialect sent the call's COMMIT with its last batch: from then on the call may have
+#: been committed, and a lost connection must not make the runner run it again.
+commit_sent: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "mltrail_commit_sent", default=False
+)
 
 
 class Failure(enum.Enum):
@@ -133,9 +145,15 @@ class Dialect(abc.ABC):
             for plain, returning, table, rows in groups
         ]
 
-    def run_batch(self, conn: Connection, batch: Batch) -> None:
+    def run_batch(self, conn: Connection, batch: Batch, *, last: bool = False) -> None:
         """Run the statements of ``batch`` in order. The default runs each on its own; a server
-        dialect sends them in as few round trips as its driver allows."""
+        dialect sends them in as few round trips as its driver allows.
+
+        ``last``: nothing of the call runs after the batch but the commit. A server dialect
+        whose driver then skips its own COMMIT may send the COMMIT with the batch (only when
+        the call has a transaction of its own, :data:`call_commits`; it sets
+        :data:`commit_sent` first).
+        """
         for statement, rows in batch.items:
             statement.execute_many(conn, rows)
         batch.items.clear()

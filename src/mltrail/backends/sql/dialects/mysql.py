@@ -60,7 +60,14 @@ from mltrail.backends.sql.dialects._server import (
     convert,
 )
 from mltrail.backends.sql.dialects._statistics import StatisticsKeeper
-from mltrail.backends.sql.dialects.base import FEED_CHUNK, Failure, FeedRow, feed_values
+from mltrail.backends.sql.dialects.base import (
+    FEED_CHUNK,
+    Failure,
+    FeedRow,
+    call_commits,
+    commit_sent,
+    feed_values,
+)
 from mltrail.backends.sql.fast import Batch, FastStatement, wrap_error
 from mltrail.errors import AbortedError, InvalidArgumentError
 
@@ -162,6 +169,8 @@ class MySQLDialect(ServerDialect):
     def configure(self, engine: Engine) -> None:
         if self._driver == "pymysql":
             event.listen(engine, "reset", _rollback_open_transaction)
+            sa_dialect: Any = engine.dialect
+            sa_dialect.do_commit = _commit_open_transaction
 
         @event.listens_for(engine, "connect")
         def _session(dbapi_conn: Any, record: Any) -> None:
@@ -229,7 +238,9 @@ class MySQLDialect(ServerDialect):
             return super().insert_returning_ids(conn, plain, returning, table, rows)
         return self.insert_one_by_one(conn, plain, rows)
 
-    def run_batch(self, conn: Connection, batch: Batch) -> None:
+    def run_batch(self, conn: Connection, batch: Batch, *, last: bool = False) -> None:
+        # The last batch of a call with its own transaction ends with its COMMIT on PyMySQL,
+        # whose commit() is then skipped (see _commit_open_transaction).
         if self._driver not in _CURSORS or len(batch) < 2:
             super().run_batch(conn, batch)
             return
@@ -244,6 +255,9 @@ class MySQLDialect(ServerDialect):
             if len(text) > MAX_BATCH_TEXT:
                 super().run_batch(conn, batch)
                 return
+            if last and self._driver == "pymysql" and call_commits.get():
+                text += ";\nCOMMIT"
+                commit_sent.set(True)
             _run_all(conn, cursor, text)
         finally:
             cursor.close()
@@ -474,6 +488,14 @@ def _rollback_open_transaction(dbapi_conn: Any, record: Any, state: PoolResetSta
     a transaction is still open (PyMySQL keeps the status flags of the last reply)."""
     if not state.transaction_was_reset and dbapi_conn.server_status & _IN_TRANSACTION:
         dbapi_conn.rollback()
+
+
+def _commit_open_transaction(dbapi_conn: Any) -> None:
+    """The engine's commit: no COMMIT when the call's last batch ended with one and the server
+    then said no transaction is open. (Otherwise always: a COMMIT also ends what a ``SET
+    TRANSACTION`` prepared for a transaction that never started.)"""
+    if not commit_sent.get() or dbapi_conn.server_status & _IN_TRANSACTION:
+        dbapi_conn.commit()
 
 
 def pymysql_connection() -> Any:

@@ -55,7 +55,14 @@ from mltrail.backends.sql.dialects._server import (
     check_files,
     convert,
 )
-from mltrail.backends.sql.dialects.base import FEED_CHUNK, Failure, FeedRow, feed_values
+from mltrail.backends.sql.dialects.base import (
+    FEED_CHUNK,
+    Failure,
+    FeedRow,
+    call_commits,
+    commit_sent,
+    feed_values,
+)
 from mltrail.backends.sql.fast import Batch, FastStatement, wrap_error
 from mltrail.errors import InvalidArgumentError
 
@@ -161,9 +168,11 @@ class PostgreSQLDialect(ServerDialect):
             event.listen(engine, "do_executemany", _executemany_in_own_pipeline)
             event.listen(engine, "connect", _quote_negative_ints_in_parentheses)
 
-    def run_batch(self, conn: Connection, batch: Batch) -> None:
+    def run_batch(self, conn: Connection, batch: Batch, *, last: bool = False) -> None:
         # One simple-protocol request of several statements, the values bound by psycopg on
-        # the client: far less work in psycopg than a pipeline of one message per row.
+        # the client: far less work in psycopg than a pipeline of one message per row. The
+        # last batch of a call with its own transaction ends with its COMMIT: psycopg's
+        # commit() then sends nothing (the server reported the connection idle).
         if self._driver != "psycopg" or len(batch) < 2:
             super().run_batch(conn, batch)
             return
@@ -180,6 +189,9 @@ class PostgreSQLDialect(ServerDialect):
             if len(text) > MAX_BATCH_TEXT:
                 super().run_batch(conn, batch)
                 return
+            if last and call_commits.get():
+                text += ";\nCOMMIT"
+                commit_sent.set(True)
             try:
                 cursor.execute(text)  # no parameters: sent as it is, as one Query message
             except Error as exc:
