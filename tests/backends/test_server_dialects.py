@@ -24,13 +24,13 @@ from mltrail.backends.sql import schema
 from mltrail.backends.sql.database import Database
 from mltrail.backends.sql.dialects import _server, dialect_for
 from mltrail.backends.sql.dialects.base import Failure
-from mltrail.backends.sql.fast import Batch
 from mltrail.backends.sql.dialects.mysql import (
     MAX_RECURSION,
     binary_collation,
     migration_lock_name,
     supports_insert_returning,
 )
+from mltrail.backends.sql.fast import Batch
 
 WAIT = 60  # seconds; only reached when something is broken
 TEXT_COLUMNS = {
@@ -362,6 +362,121 @@ def test_a_call_that_sent_its_commit_is_not_run_again_when_the_connection_dies(
 
         store.database.run(first_run_dies, write=True)
         assert runs == [1, 1]
+
+
+@pytest.fixture
+def pg_url(servers: dict[str, Server]) -> tuple[Server, str]:
+    server = servers["postgresql"]
+    need(server)
+    run = server.run_database()
+    with mltrail.connect(run):
+        pass
+    server.empty(run)
+    return server, run
+
+
+def _steps(store: mltrail.MetadataStore, count: int) -> list[int]:
+    """``count`` pipeline steps (an input, a new output, a run context); the outputs' ids."""
+    data = store.put_artifact_type(
+        mltrail.ArtifactType(name="Data", properties={"rows": mltrail.PropertyType.INT})
+    )
+    step = store.put_execution_type(mltrail.ExecutionType(name="Step"))
+    run = store.put_context_type(mltrail.ContextType(name="Run"))
+    previous = mltrail.Artifact(type_id=data, uri="/d/0")
+    [previous.id] = store.put_artifacts([previous])
+    outputs = []
+    for k in range(count):
+        output = mltrail.Artifact(type_id=data, uri=f"/d/{k + 1}", properties={"rows": k})
+        _, [_, output.id], _ = store.put_execution(
+            mltrail.Execution(type_id=step),
+            [
+                (previous, mltrail.Event(type=mltrail.EventType.INPUT)),
+                (output, mltrail.Event(type=mltrail.EventType.OUTPUT)),
+            ],
+            [mltrail.Context(type_id=run, name="run-0")],
+            reuse_context_if_already_exist=True,
+        )
+        outputs.append(output.id)
+        previous = output
+    return outputs
+
+
+def _prepared(conn: sa.Connection) -> set[str]:
+    rows = conn.exec_driver_sql("SELECT name FROM pg_prepared_statements")
+    return {row[0] for row in rows if row[0].startswith("mlt_")}
+
+
+def test_postgresql_batches_use_statements_prepared_once_per_connection(
+    pg_url: tuple[Server, str],
+) -> None:
+    server, url = pg_url
+    with mltrail.connect(url) as store:
+        first = _steps(store, 3)
+        with store.database.connection() as conn:
+            prepared = _prepared(conn)
+            victim = _backend_id(conn)
+        # The rows, properties, events, memberships and the feed's write of a step.
+        assert len(prepared) >= 7
+        _kill(server, victim)  # a new connection has none: they are prepared again on it
+        second = _steps(store, 2)
+        with store.database.connection() as conn:
+            assert _backend_id(conn) != victim
+            again = _prepared(conn)
+        assert len(again) >= 7 and len(again & prepared) >= 6  # the same statements
+        artifacts = store.get_artifacts_by_id(first + second)
+        assert [a.properties["rows"] for a in artifacts] == [0, 1, 2, 0, 1]
+        # Each output's OUTPUT event, and the INPUT event of each output a later step read.
+        assert len(store.get_events_by_artifact_ids(first + second)) == 5 + (2 + 1)
+        with store.database.connection() as conn:
+            fed = conn.exec_driver_sql("SELECT count(*) FROM mlt_change WHERE kind = 1").scalar()
+        assert fed is not None and fed >= 5 + 2  # every new artifact reached the feed
+
+
+def test_postgresql_batches_survive_the_driver_deallocating_on_rollback(
+    pg_url: tuple[Server, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """psycopg follows a ROLLBACK with DEALLOCATE ALL once it prepared statements of its own
+    (after five runs of one): the next batch prepares again what the session lost."""
+    _, url = pg_url
+    with mltrail.connect(url) as store:
+        _steps(store, 8)
+        with store.database.connection() as conn:
+            before = _prepared(conn)
+            psycopg_own = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE '_pg3%%'"
+            ).scalar()
+        assert before and psycopg_own
+        with pytest.raises(errors.NotFoundError):  # read from the database, then rolled back
+            store.put_contexts([mltrail.Context(type_id=10_000, name="x")])
+        with store.database.connection() as conn:
+            assert _prepared(conn) == set()  # psycopg deallocated everything
+        dialect = store.database.dialect
+        run_batch, failures = dialect.run_batch, []
+
+        def watched(*args: Any, **kwargs: Any) -> None:
+            try:
+                run_batch(*args, **kwargs)
+            except Exception as exc:
+                failures.append(exc)
+                raise
+
+        monkeypatch.setattr(dialect, "run_batch", watched)
+        more = _steps(store, 2)
+        assert len(store.get_artifacts_by_id(more)) == 2
+        assert failures == []  # known lost before a batch needed them, not by a failed batch
+
+
+def test_postgresql_batches_prepare_nothing_when_the_driver_prepares_nothing(
+    pg_url: tuple[Server, str],
+) -> None:
+    _, url = pg_url
+    with mltrail.connect(url) as store:
+        with store.database.connection() as conn:
+            conn.connection.dbapi_connection.prepare_threshold = None  # type: ignore[union-attr]
+        outputs = _steps(store, 3)
+        with store.database.connection() as conn:
+            assert _prepared(conn) == set()
+        assert len(store.get_artifacts_by_id(outputs)) == 3
 
 
 def test_a_pool_whose_connections_all_died_is_replaced_without_failing_the_call(

@@ -20,12 +20,12 @@ T = m.EventType
 
 #: Requests per step. SQLite: every statement it runs (one per row of a multi-row insert),
 #: BEGIN and COMMIT included, and the change feed's one multi-row insert. PostgreSQL: BEGIN,
-#: the input's load and the context's lookup in one pipeline (two syncs); the output's and the
-#: execution's inserts in one pipeline; one request with every property, event and membership
-#: row, the change feed's write and the COMMIT. MariaDB: the load and the lookup as one
-#: request; the two inserts as one; the rest of the rows, the feed's write and the COMMIT as
-#: one.
-BUDGET = {"sqlite-memory": 15, "sqlite-file": 15, "postgresql": 4, "mysql": 3}
+#: the input's load, the context's lookup and the new ids of the output and the execution in
+#: one pipeline (two syncs); one request with the new rows, every property, event and
+#: membership row, the change feed's write and the COMMIT. MariaDB: the load and the lookup as
+#: one request; the two inserts as one; the rest of the rows, the feed's write and the COMMIT
+#: as one.
+BUDGET = {"sqlite-memory": 15, "sqlite-file": 15, "postgresql": 3, "mysql": 3}
 
 
 class Pipeline:
@@ -84,6 +84,7 @@ def test_the_budget_counts_what_is_sent(
 ) -> None:
     """The counter sees requests: a step sends some, and one more call adds to them."""
     pipeline = Pipeline(store)
+    pipeline.step()  # past what a connection's first step prepares
     with counting(store, monkeypatch) as trips:
         pipeline.step()
         one = trips.count

@@ -14,7 +14,7 @@ from mltrail.backends.sql.dialects import Dialect
 from mltrail.backends.sql.fast import Batch
 from mltrail.errors import InvalidArgumentError, NotFoundError
 from mltrail.model import Artifact, Context, Event, Execution
-from mltrail.store._args import id_arg, name_arg
+from mltrail.store._args import clean_text, id_arg, name_arg
 from mltrail.store._edges import check_event, event_time, insert_events, insert_memberships
 from mltrail.store._nodes import (
     ARTIFACTS,
@@ -107,9 +107,18 @@ def context_lookups(contexts: Sequence[Any]) -> list[tuple[int, str]]:
     keys = []
     for ctx in contexts:
         named = isinstance(ctx, Context) and isinstance(ctx.name, str) and ctx.name
-        if named and ctx.id is None and type(ctx.type_id) is int:
+        if named and ctx.id is None and type(ctx.type_id) is int and _storable(ctx.name):
             keys.append((ctx.type_id, ctx.name))
     return sorted(set(keys))
+
+
+def _storable(text: str) -> bool:
+    """Whether ``text`` can go to the database (else the checks that come later say why)."""
+    try:
+        clean_text(text, "")
+    except InvalidArgumentError:
+        return False
+    return True
 
 
 def _reuse_by_external_id(conn: Connection, artifacts: list[Any]) -> list[Any]:
@@ -174,13 +183,29 @@ def put_execution(
     lookup = node_statements(CONTEXTS.kind).id_by_type_and_name
     reads = [] if load is None else [load]
     reads += [(lookup, {"type_id": type_id, "name": name}) for type_id, name in keys]
+    # Where the database hands out ids ahead, the new nodes' ids come with the reads and their
+    # rows wait in the last batch (no request of their own).
+    new_counts = [sum(1 for i in given if i is None), 1 if execution.id is None else 0]
+    reservations = [
+        (spec, dialect.id_reservation(spec.table), count)
+        for spec, count in zip((ARTIFACTS, EXECUTIONS), new_counts)
+    ]
+    reserving = bool(reads) and all(r is not None for _, r, _ in reservations)
+    if reserving:
+        reads += [(r, {"count": count}) for _, r, count in reservations if count and r]
     results = dialect.run_reads(conn, reads) if len(reads) > 1 else None
     loaded = None
     found: dict[tuple[Any, Any], int | None] | None = None
+    reserved: list[list[int]] | None = None
     if results is not None:
         if load is not None:
             loaded = loaded_nodes(ARTIFACTS, given, results.pop(0))
         found = {key: (int(rows[0][0]) if rows else None) for key, rows in zip(keys, results)}
+        if reserving:
+            taken = iter(results[len(keys) :])
+            reserved = [
+                sorted(int(row[0]) for row in next(taken)) if count else [] for count in new_counts
+            ]
     # Property, event and membership rows wait in one batch, sent when the rest is done.
     batch = Batch()
     # The new artifacts and the new execution are inserted together.
@@ -190,7 +215,7 @@ def put_execution(
         ),
         plan_nodes(conn, types, EXECUTIONS, [execution]),
     ]
-    artifact_ids, [execution_id] = write_plans(conn, dialect, planned, batch)
+    artifact_ids, [execution_id] = write_plans(conn, dialect, planned, batch, reserved)
     if force_update_time and execution.id is not None:
         node_statements(EXECUTIONS.kind).touch.execute(
             conn, {"_id": execution_id, "stamp": now_ms()}

@@ -370,12 +370,20 @@ class Plan:
 
 
 def write_plans(
-    conn: Connection, dialect: Dialect, plans: list[Plan], batch: Batch
+    conn: Connection,
+    dialect: Dialect,
+    plans: list[Plan],
+    batch: Batch,
+    reserved: Sequence[Sequence[int]] | None = None,
 ) -> list[list[int]]:
     """Write planned nodes (of several kinds at once: their inserts go to the database
     together); returns each plan's ids in request order. New nodes' properties go to
     ``batch``. Rows written get the transaction's stamp; new and changed nodes are noted for
-    the change feed."""
+    the change feed.
+
+    ``reserved``: ids taken for each plan's new nodes beforehand (``Dialect.id_reservation``).
+    A plan with enough of them has its new nodes inserted with those ids, in ``batch`` before
+    their properties, instead of now."""
     stamp = now_ms()
     hlc = feed.stamp(conn)
     for plan in plans:
@@ -383,7 +391,8 @@ def write_plans(
         if changed:
             feed.note(conn, plan.spec.kind, changed)
     groups = []
-    for plan in plans:
+    given: list[list[int] | None] = []
+    for k, plan in enumerate(plans):
         st = node_statements(plan.spec.kind)
         rows = [
             {
@@ -396,8 +405,17 @@ def write_plans(
             }
             for p in plan.inserts
         ]
+        taken = reserved[k] if reserved is not None else ()
+        if rows and len(taken) >= len(rows):
+            chosen = list(taken[: len(rows)])
+            batch.add(st.insert_row_with_id, [{**r, "id": i} for r, i in zip(rows, chosen)])
+            given.append(chosen)
+            rows = []
+        else:
+            given.append(None)
         groups.append((st.insert_row, st.insert_row_returning, plan.spec.table, rows))
-    new_ids = dialect.insert_groups_returning_ids(conn, groups)
+    inserted = dialect.insert_groups_returning_ids(conn, groups)
+    new_ids = [g if g is not None else i for g, i in zip(given, inserted)]
     out = []
     for plan, ids_of_inserts in zip(plans, new_ids):
         if ids_of_inserts:

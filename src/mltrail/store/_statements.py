@@ -40,6 +40,7 @@ class NodeStatements:
         values: dict[str, Any] = {c: bindparam(c) for c in insert_columns}
         self.insert_row = FastStatement(insert(t).values(values))
         self.insert_row_returning = FastStatement(insert(t).values(values).returning(t.c.id))
+        self.insert_row_with_id = FastStatement(insert(t).values({**values, "id": bindparam("id")}))
         self.insert_prop = FastStatement(
             insert(p).values(
                 {c: bindparam(c) for c in ("node_id", "name", "is_custom", *SLOTS, *STAMP)}

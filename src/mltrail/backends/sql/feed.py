@@ -78,11 +78,10 @@ def flush(conn: Connection, dialect: Dialect, batch: Batch | None = None) -> Non
         return
     rows = pending(conn)
     del info[_NOTES]
-    statements = dialect.feed_statements(rows)
     if batch is not None:
-        batch.tail.extend(statements)
+        dialect.feed_batch(batch, rows)
     else:
-        dialect.run_texts(conn, statements)
+        dialect.run_texts(conn, dialect.feed_statements(rows))
 
 
 def discard(conn: Connection) -> None:

@@ -176,6 +176,20 @@ class Dialect(abc.ABC):
         reader of the feed who continues from the last position it read misses nothing.
         """
 
+    def feed_batch(self, batch: Batch, rows: list[FeedRow]) -> None:
+        """Add the change feed's write of ``rows`` to ``batch``, last (see
+        :meth:`feed_statements`); a dialect may add it as a statement with parameters."""
+        batch.tail.extend(self.feed_statements(rows))
+
+    def id_reservation(self, table: Table) -> FastStatement | None:
+        """A read whose rows are ``count`` new ids of ``table`` (parameter ``count``), taken
+        from its sequence and never handed out again; None when ids come from the inserts.
+
+        A call that reads before it inserts sends it with its reads: the rows it then inserts
+        carry their ids and wait in its last batch, instead of a request of their own.
+        """
+        return None
+
     def run_reads(
         self, conn: Connection, reads: list[tuple[FastStatement, dict[str, Any]]]
     ) -> list[list[tuple[Any, ...]]]:

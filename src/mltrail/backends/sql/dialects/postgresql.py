@@ -19,10 +19,14 @@
   took, a deadlock: errors the runner handles) then left psycopg's own pipeline aborted when it
   closed, and psycopg logged "error ignored terminating <psycopg.Pipeline [INERROR]>" on stderr.
   mltrail opens that pipeline itself, keeps the first error and drops the abort that follows.
-  The reads a write call can make at once (and the BEGIN before them), and its one-row inserts,
-  go in one pipeline each; the rows it inserts last (properties, events, memberships) go as one
-  request of several statements, their values bound by psycopg on the client: one round trip
-  for all of them instead of one or two per statement.
+  The reads a write call can make at once (and the BEGIN before them) go in one pipeline, with
+  the ids of the nodes ``put_execution`` will create, taken from their sequences; the rows it
+  inserts last (those nodes, properties, events, memberships, the change feed's write, and
+  the COMMIT) go as one request of several statements, their values bound by psycopg on the
+  client: one round trip for all of them instead of one or two per statement. Each of those
+  statements is prepared on the server once per connection (``PREPARE``) and the request
+  holds ``EXECUTE`` statements of them: the server does not parse and plan every statement
+  again.
 * Change feed positions (see :mod:`mltrail.backends.sql.feed`) come from the sequence
   ``mlt_change_seq``, taken under a transaction-level advisory lock held until the commit, so
   that positions commit in order without making concurrent writers conflict on a row.
@@ -35,6 +39,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import re
+import weakref
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -88,7 +94,8 @@ MIGRATION_LOCK_KEY = int.from_bytes(
 )
 
 _MODE, _MIGRATING = "mltrail_mode", "mltrail_migrating"  # keys of the connection's info
-_RETRY = {"40001", "40P01", "55P03", "53300"}  # serialization, deadlock, lock, too many clients
+# serialization, deadlock, lock, too many clients, a prepared statement the session lost
+_RETRY = {"40001", "40P01", "55P03", "53300", "26000"}
 _UNAVAILABLE_CLASSES = ("08", "28", "3D", "57P")  # connection, authorization, database, shutdown
 _DENIED = {"42501"}  # insufficient privilege
 _CANCELED = "57014"  # query_canceled: the statement timeout (or a cancel request) stopped it
@@ -145,6 +152,8 @@ class PostgreSQLDialect(ServerDialect):
             yield
         finally:
             info.pop(_MIGRATING, None)
+            # psycopg deallocates every prepared statement after an ALTER or a DROP.
+            _PREPARED.pop(conn.connection.dbapi_connection, None)
 
     def connect_args(self, options: dict[str, Any]) -> dict[str, Any]:
         args = dict(options)
@@ -167,6 +176,9 @@ class PostgreSQLDialect(ServerDialect):
         if self._driver == "psycopg":
             event.listen(engine, "do_executemany", _executemany_in_own_pipeline)
             event.listen(engine, "connect", _quote_negative_ints_in_parentheses)
+            event.listen(engine, "connect", _nothing_prepared)
+            sa_dialect: Any = engine.dialect
+            sa_dialect.do_rollback = functools.partial(_rollback, sa_dialect.do_rollback)
 
     def run_batch(self, conn: Connection, batch: Batch, *, last: bool = False) -> None:
         # One simple-protocol request of several statements, the values bound by psycopg on
@@ -181,9 +193,26 @@ class PostgreSQLDialect(ServerDialect):
         raw: Any = conn.connection.dbapi_connection
         with ClientCursor(raw) as cursor:
             parts: list[str] = []
+            # Each statement is prepared once per connection (unless the URL turned psycopg's
+            # prepared statements off, e.g. for a pooler): the server then parses and plans
+            # it once, where each statement of a Query message is parsed and planned anew.
+            known = _prepared_on(raw, cursor) if raw.prepare_threshold is not None else None
             for statement, rows in batch.items:
                 sql, args = statement.prepared(conn, rows)
-                parts.extend(cursor.mogrify(sql, row) for row in args)
+                if known is None:
+                    parts.extend(cursor.mogrify(sql, row) for row in args)
+                    continue
+                server = _server_statement(sql)
+                if server.name not in known:
+                    try:
+                        cursor.execute(server.prepare)
+                    except Error as exc:
+                        raise wrap_error(conn, server.prepare, None, exc) from exc
+                    known.add(server.name)
+                names = server.names
+                parts.extend(
+                    cursor.mogrify(server.execute, [row[k] for k in names]) for row in args
+                )
             parts.extend(batch.tail)
             text = ";\n".join(parts)
             if len(text) > MAX_BATCH_TEXT:
@@ -195,6 +224,8 @@ class PostgreSQLDialect(ServerDialect):
             try:
                 cursor.execute(text)  # no parameters: sent as it is, as one Query message
             except Error as exc:
+                if exc.sqlstate == _NO_SUCH_STATEMENT:
+                    _PREPARED.pop(raw, None)  # read them again; the call runs again (_RETRY)
                 raise wrap_error(conn, text, None, exc) from exc
         batch.items.clear()
         batch.tail.clear()
@@ -223,6 +254,17 @@ class PostgreSQLDialect(ServerDialect):
             )
         return out
 
+    def feed_batch(self, batch: Batch, rows: list[FeedRow]) -> None:
+        # A write of a few rows is a statement with parameters, prepared once per connection
+        # (see run_batch): planning the statement's text anew cost more than running it.
+        if self._driver != "psycopg" or len(rows) > FEED_PREPARED_ROWS:
+            super().feed_batch(batch, rows)
+            return
+        params: dict[str, Any] = {}
+        for i, (kind, entity_id, source) in enumerate(rows):
+            params[f"k{i}"], params[f"e{i}"], params[f"s{i}"] = kind, entity_id, source
+        batch.add(_feed_statement(len(rows)), [params])
+
     def insert_returning_ids(
         self,
         conn: Connection,
@@ -241,6 +283,19 @@ class PostgreSQLDialect(ServerDialect):
         ids = sorted(int(row[0]) for row in found)
         self.insert_rows(conn, table, [{**row, "id": new_id} for row, new_id in zip(rows, ids)])
         return ids
+
+    def id_reservation(self, table: Table) -> FastStatement | None:
+        if self._driver != "psycopg":
+            return None
+        statement = _RESERVATIONS.get(table.name)
+        if statement is None:
+            statement = _RESERVATIONS[table.name] = FastStatement(
+                text(
+                    f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
+                    "FROM generate_series(1, :count)"
+                )
+            )
+        return statement
 
     def insert_groups_returning_ids(
         self,
@@ -417,6 +472,95 @@ def _parenthesized_ints() -> Any:
 
 #: From how many rows :meth:`PostgreSQL.insert_rows` loads them with COPY.
 COPY_ROWS = 64
+
+#: The names of the statements ``run_batch`` prepared on each psycopg connection; a connection
+#: missing here may hold some, and is asked (see _rollback).
+_PREPARED: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+#: SQLSTATE of EXECUTE naming a statement the session does not have.
+_NO_SUCH_STATEMENT = "26000"
+
+
+def _nothing_prepared(dbapi_conn: Any, _record: Any) -> None:
+    """A new connection holds no prepared statement."""
+    _PREPARED[dbapi_conn] = set()
+
+
+def _rollback(rollback: Any, dbapi_conn: Any) -> None:
+    """The engine's rollback. psycopg follows a ROLLBACK with DEALLOCATE ALL when it had
+    prepared statements of its own, which removes those of ``run_batch`` too: after a
+    rollback, the connection's next batch reads which of them are left."""
+    raw = getattr(dbapi_conn, "dbapi_connection", dbapi_conn)
+    if raw.info.transaction_status.name != "IDLE":  # psycopg sends nothing on an idle one
+        _PREPARED.pop(raw, None)
+    rollback(dbapi_conn)
+
+
+def _prepared_on(raw: Any, cursor: Any) -> set[str]:
+    """The names of the statements of ``run_batch`` prepared on ``raw`` (read from the
+    server when not known)."""
+    known = _PREPARED.get(raw)
+    if known is None:
+        cursor.execute("SELECT name FROM pg_prepared_statements")
+        known = _PREPARED[raw] = {row[0] for row in cursor.fetchall() if row[0].startswith("mlt_")}
+    return known
+
+
+class _ServerStatement:
+    """A statement of the driver's ``%(name)s`` form as a server-side prepared statement:
+    ``PREPARE name AS ...`` (``$1``, ``$2``... in the order the parameters first appear), and
+    the ``EXECUTE name(%s, ...)`` the driver fills with a row's values in that order."""
+
+    __slots__ = ("execute", "name", "names", "prepare")
+
+    def __init__(self, sql: str) -> None:
+        order: dict[str, int] = {}
+
+        def placeholder(match: re.Match[str]) -> str:
+            if match.group(0) == "%%":
+                return "%"
+            return f"${order.setdefault(match.group(1), len(order) + 1)}"
+
+        body = _PYFORMAT.sub(placeholder, sql)
+        self.name = "mlt_" + hashlib.sha256(sql.encode()).hexdigest()[:20]
+        self.prepare = f"PREPARE {self.name} AS {body}"
+        self.names = tuple(order)
+        self.execute = f"EXECUTE {self.name}({', '.join(['%s'] * len(order))})"
+
+
+_PYFORMAT = re.compile(r"%\(([^)]+)\)s|%%")
+
+
+@functools.lru_cache(maxsize=256)
+def _server_statement(sql: str) -> _ServerStatement:
+    return _ServerStatement(sql)
+
+
+#: Feed writes of at most this many rows are statements with parameters (one shape per count).
+FEED_PREPARED_ROWS = 32
+
+
+@functools.lru_cache(maxsize=FEED_PREPARED_ROWS)
+def _feed_statement(n: int) -> FastStatement:
+    """The feed write of ``n`` rows (the text of ``feed_statements``), values as parameters
+    ``k<i>``, ``e<i>``, ``s<i>`` (kind, entity id, source) of the rows from 0."""
+    values = ", ".join(
+        f"({i + 1}, CAST(:k{i} AS SMALLINT), CAST(:e{i} AS BIGINT), CAST(:s{i} AS INTEGER))"
+        for i in range(n)
+    )
+    return FastStatement(
+        text(
+            f"WITH l AS (SELECT pg_advisory_xact_lock({FEED_LOCK_KEY})), "
+            "s AS (SELECT max(nextval('mlt_change_seq')) AS last "
+            f"FROM l, generate_series(1, {n})) "
+            "INSERT INTO mlt_change (seq, kind, entity_id, source) "
+            f"SELECT s.last - {n} + v.i, v.kind, v.entity_id, v.source "
+            f"FROM (VALUES {values}) AS v(i, kind, entity_id, source) LEFT JOIN s ON true"
+        )
+    )
+
+
+#: The id reservations of :meth:`PostgreSQLDialect.id_reservation`, by table name.
+_RESERVATIONS: dict[str, FastStatement] = {}
 
 _NEXT_IDS = text(
     "SELECT nextval(s.name) FROM (SELECT pg_get_serial_sequence(:table, 'id') AS name) AS s, "
