@@ -13,15 +13,22 @@ nodes), with a fixed number of set-based statements over id lists.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
+    Engine,
     Integer,
+    and_,
     bindparam,
+    case,
     cast,
+    exists,
     false,
+    func,
     literal,
     null,
     select,
@@ -31,6 +38,7 @@ from sqlalchemy import (
 from mltrail._lru import SizedLRU
 from mltrail.backends.sql import readers, schema
 from mltrail.backends.sql.fast import FastStatement, InStatement, bucket, key_weight
+from mltrail.backends.sql.feed import TYPE_KIND_OFFSET
 from mltrail.backends.sql.readers import ARTIFACTS, CONTEXTS, EXECUTIONS, decode, frozen
 from mltrail.backends.sql.schema import TypeKind
 from mltrail.model import (
@@ -88,6 +96,8 @@ E, T, TP = schema.event, schema.type_, schema.type_property
 #   8   event      artifact  execution  type       time     id     -       path
 #   9   attribution: artifact, context   10 association: execution, context
 #   11  parent link: child, parent       12 artifact id   13 context id
+#   14  the change feed: its last position, whether a type changed after the position of the
+#       types already known (see _SeenTypes)
 #
 # Events and parent links are read by one end and kept in Python when the other end is in the
 # answer too (tags 12 and 13 tell, when the answer's nodes are not read otherwise): with both ends
@@ -96,6 +106,7 @@ E, T, TP = schema.event, schema.type_, schema.type_property
 _WIDTH = 11
 _ARTIFACT, _EXECUTION, _CONTEXT, _TYPE, _TYPE_PROPERTY = 0, 1, 2, 6, 7
 _EVENT, _ATTRIBUTION, _ASSOCIATION, _PARENT, _ARTIFACT_ID, _CONTEXT_ID = 8, 9, 10, 11, 12, 13
+_FEED = 14
 _KINDS = (
     (ARTIFACTS, "artifacts", "artifact_types"),
     (EXECUTIONS, "executions", "execution_types"),
@@ -160,12 +171,18 @@ def _node_branches(spec: readers.NodeSpec, tag: int, ids: _Ids) -> list[Any]:
 
 
 def answer_statements(
-    artifacts: Any, executions: Any, fields: frozenset[str], *, joined: bool = True
+    artifacts: Any,
+    executions: Any,
+    fields: frozenset[str],
+    *,
+    joined: bool = True,
+    known_types: bool = False,
 ) -> list[Any]:
     """The statement (in a list of one) reading the graph of the nodes whose ids ``artifacts``
     and ``executions`` (selectables with an ``id`` column, usually CTEs of a walk) give, with the
     parts that ``fields`` (the LineageGraph fields wanted) need; ``joined``: see
-    :func:`joins_ids`."""
+    :func:`joins_ids`. ``known_types``: the types are not read, but whether one changed since
+    the position ``types_since`` of the change feed (see :class:`_SeenTypes`)."""
     # Joined, the answer's artifacts, executions and contexts are CTEs of distinct ids
     # (computed once in the statement) that the branches join: one key probe per id, where an
     # IN (SELECT ...) over the walk built a temporary list in every branch (on SQLite 11% of a
@@ -189,6 +206,8 @@ def answer_statements(
             if field in fields or types_field in fields:
                 used.append(ids.restrict(select(spec.table.c.type_id), spec.table.c.id))
         used_ids = union_all(*used) if len(used) > 1 else used[0]
+        parts.append(_feed_row(known_types))
+    if fields & _NODE_FIELDS and not known_types:
         parts.append(
             select(
                 *_row(
@@ -235,18 +254,101 @@ def answer_statements(
     return [union_all(*parts) if len(parts) > 1 else parts[0]]
 
 
+_CHANGE = schema.change
+
+
+def _feed_row(known_types: bool) -> Any:
+    """The row of the change feed's last position (and, with ``known_types``, 1 when a type
+    changed in the window after ``types_since``, else 0)."""
+    last = select(func.coalesce(func.max(_CHANGE.c.seq), 0)).scalar_subquery()
+    changed: Any = literal(0)
+    if known_types:
+        window = and_(
+            _CHANGE.c.seq > bindparam("types_since", type_=BigInteger),
+            _CHANGE.c.seq <= bindparam("types_until", type_=BigInteger),
+            _CHANGE.c.kind > TYPE_KIND_OFFSET,
+        )
+        changed = case((exists().where(window), 1), else_=0)
+    return select(*_row(_FEED, last, changed))
+
+
+class _SeenTypes:
+    """The types answers used, as they were at position ``position`` of the change feed.
+
+    Every write of a type notes it in the feed (by any process, and by the sync merge), so an
+    answer may use these instead of reading its types again while the feed holds no type change
+    after ``position``: its statement tells (one probe of the feed's newest rows) and the types
+    are read again only when one changed. Types are never removed.
+    """
+
+    __slots__ = ("position", "types")
+
+    #: Feed positions an answer looks through for a type change; further behind, it reads its
+    #: types again.
+    WINDOW = 4096
+
+    def __init__(self, position: int, types: dict[int, readers.TypeInfo]) -> None:
+        self.position = position
+        self.types = types
+
+
+_SEEN: weakref.WeakKeyDictionary[Engine, _SeenTypes] = weakref.WeakKeyDictionary()
+
+
+def seen_types_params(conn: Connection) -> dict[str, int] | None:
+    """The parameters of an answer statement with ``known_types`` on ``conn``'s database, or
+    None when no types are known yet (the statement must read them)."""
+    seen = _SEEN.get(conn.engine)
+    if seen is None:
+        return None
+    return {"types_since": seen.position, "types_until": seen.position + _SeenTypes.WINDOW}
+
+
+def _remember_types(conn: Connection, last: int, read: dict[int, readers.TypeInfo]) -> None:
+    """Types an answer read (whole) at feed position ``last``, with those seen before when no
+    type changed in between (unknown here: those are dropped unless at the same position)."""
+    seen = _SEEN.get(conn.engine)
+    types = dict(seen.types) if seen is not None and seen.position == last else {}
+    types.update(read)
+    _SEEN[conn.engine] = _SeenTypes(last, types)
+
+
+def _known_types(
+    conn: Connection, needed: set[int], last: int, changed: bool
+) -> dict[int, readers.TypeInfo]:
+    """The types ``needed`` by an answer read at feed position ``last``, from those seen (read
+    again when one changed, or when the feed moved further than the window)."""
+    seen = _SEEN.get(conn.engine)
+    fresh = (
+        seen is not None
+        and not changed
+        and seen.position <= last <= seen.position + _SeenTypes.WINDOW
+    )
+    if fresh and seen is not None and needed <= seen.types.keys():
+        if seen.position != last:
+            _SEEN[conn.engine] = _SeenTypes(last, seen.types)
+        return seen.types
+    types = dict(seen.types) if fresh and seen is not None else {}
+    missing = sorted(needed - types.keys())
+    types.update((t.id, t) for t in readers.types_by_ids(conn, missing))
+    _SEEN[conn.engine] = _SeenTypes(last, types)  # a new dict: readers may hold the old one
+    return types
+
+
 def joins_ids(conn: Connection) -> bool:
     """Whether answers on ``conn``'s database join their id CTEs (else they test ``IN``)."""
     return conn.dialect.name != "mysql"
 
 
 class Answer:
-    """The statement of :func:`answer_statements`, compiled once."""
+    """The statement of :func:`answer_statements`, compiled once; ``known_types`` as it was
+    built with."""
 
-    __slots__ = ("statement",)
+    __slots__ = ("known_types", "statement")
 
-    def __init__(self, statements: list[Any]) -> None:
+    def __init__(self, statements: list[Any], *, known_types: bool = False) -> None:
         [self.statement] = (FastStatement(s) for s in statements)
+        self.known_types = known_types
 
 
 class AnswerCache:
@@ -258,10 +360,10 @@ class AnswerCache:
             max_total=max_weight, max_entry=max_entry, max_count=size
         )
 
-    def get(self, key: Any, build: Callable[[], list[Any]]) -> Answer:
+    def get(self, key: Any, build: Callable[[], list[Any]], *, known_types: bool = False) -> Answer:
         answer = self._items.get(key)
         if answer is None:
-            answer = Answer(build())
+            answer = Answer(build(), known_types=known_types)
             self._items.put(key, answer, key_weight(key))
         return answer
 
@@ -286,6 +388,7 @@ def read_answer(
     events: list[Any] = []
     artifact_ids: Any = rows[_ARTIFACT].keys()
     context_ids: set[int] = set()
+    feed_row = None
     for row in answer.statement.all(conn, params):
         tag = row[0]
         if tag < 3:
@@ -310,11 +413,14 @@ def read_answer(
             type_props.setdefault(row[1], {})[row[7]] = readers.member(PropertyType, row[2])
         elif tag == _CONTEXT_ID:
             context_ids.add(row[1])
+        elif tag == _FEED:
+            feed_row = row
         else:
             if not isinstance(artifact_ids, set):
                 artifact_ids = set()
             artifact_ids.add(row[1])
-    names = {type_id: row[7] for type_id, row in types.items()}
+    infos = _answer_types(conn, answer, fields, rows, types, type_props, feed_row)
+    names = {type_id: info.name for type_id, info in infos.items()}
     for (spec, field, _), found, found_props in zip(_KINDS, rows, props):
         build = _BUILD[spec.kind]
         nodes = []
@@ -339,17 +445,50 @@ def read_answer(
     )
     for field, kind in _TYPE_FIELDS.items():
         if field in fields:
+            # Known types: those of the answer's nodes (read whenever their types are wanted).
+            used = (
+                {row[2] for row in rows[_TYPES_OF[field]].values()}
+                if answer.known_types
+                else types.keys()
+            )
             setattr(
-                graph,
-                field,
-                [_type(types[i], type_props) for i in sorted(types) if types[i][2] == kind],
+                graph, field, [infos[i].to_model() for i in sorted(used) if infos[i].kind == kind]
             )
     return graph
 
 
-def _type(row: Any, properties: dict[int, dict[str, PropertyType]]) -> Any:
-    head = (row[1], row[2], row[7], row[8], row[9], row[10], row[3])
-    return readers.type_info(head, properties.get(row[1], {})).to_model()
+_TYPES_OF = {types_field: tag for tag, (_, _, types_field) in enumerate(_KINDS)}
+
+
+def can_know_types(fields: Collection[str]) -> bool:
+    """Whether an answer with ``fields`` may use known types: its statement then reads the
+    nodes of every kind whose types it returns (their type ids tell which types it uses)."""
+    return all(field in fields for _, field, types_field in _KINDS if types_field in fields)
+
+
+def _answer_types(
+    conn: Connection,
+    answer: Answer,
+    fields: Collection[str],
+    rows: tuple[dict[int, Any], ...],
+    types: dict[int, Any],
+    type_props: dict[int, dict[str, PropertyType]],
+    feed_row: Any,
+) -> dict[int, readers.TypeInfo]:
+    """The types of an answer's nodes by id: read by its statement (and then remembered with
+    the feed position, when their properties were read too), or those already known."""
+    if answer.known_types:
+        needed = {row[2] for found in rows for row in found.values()}
+        return _known_types(conn, needed, int(feed_row[1]), bool(feed_row[2]))
+    infos = {
+        type_id: readers.type_info(
+            (row[1], row[2], row[7], row[8], row[9], row[10], row[3]), type_props.get(type_id, {})
+        )
+        for type_id, row in types.items()
+    }
+    if feed_row is not None and set(fields) & _TYPE_FIELDS.keys():
+        _remember_types(conn, int(feed_row[1]), infos)
+    return infos
 
 
 def _artifact(row: Any, type_name: str, props: Any, custom: Any) -> Any:

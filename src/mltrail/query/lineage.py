@@ -39,9 +39,11 @@ from mltrail.query._subgraph import (
     GRAPH_FIELDS,
     AnswerCache,
     answer_statements,
+    can_know_types,
     joins_ids,
     load_subgraph,
     read_answer,
+    seen_types_params,
 )
 
 if TYPE_CHECKING:
@@ -208,11 +210,17 @@ def run_lineage(conn: Connection, q: LineageQuery) -> LineageGraph:
             artifacts, executions = _nearest(artifacts, executions, q.max_nodes)
             return load_subgraph(conn, artifacts, executions, q.fields, truncated=True)
     joined = joins_ids(conn)
+    # Types already read (and unchanged since, as the statement checks) are not read again.
+    seen = seen_types_params(conn) if can_know_types(q.fields) else None
+    known = seen is not None
     answer = _ANSWERS.get(
-        (q.fields, joined, *key),
-        lambda: answer_statements(*_walk_sources(q, filters, sizes), q.fields, joined=joined),
+        (q.fields, joined, known, *key),
+        lambda: answer_statements(
+            *_walk_sources(q, filters, sizes), q.fields, joined=joined, known_types=known
+        ),
+        known_types=known,
     )
-    return read_answer(conn, answer, params, q.fields)
+    return read_answer(conn, answer, params | seen if seen else params, q.fields)
 
 
 def _walk_sources(

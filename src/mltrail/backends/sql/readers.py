@@ -337,7 +337,10 @@ class TypeInfo:
         base_enum = BASE_TYPES[self.kind]
         if base_enum is not None:
             fields["base_type"] = base_enum(self.base_type) if self.base_type is not None else None
-        return cls(**fields)
+        # The fields are the dataclass's own, values as its __post_init__ would leave them.
+        model = object.__new__(cls)
+        model.__dict__.update(fields)
+        return model
 
 
 TYPE_COLUMNS = (
