@@ -1006,3 +1006,48 @@ def test_ids_and_filters_together_start_from_all_of_them(store: m.MetadataStore)
         artifact_ids=[first], artifacts_filter="name = 'second'", direction="downstream"
     )
     assert {a.id for a in graph.artifacts} == {first, second, *made}
+
+
+def test_a_truncated_answer_beyond_one_statement_honours_the_field_mask(
+    store: m.MetadataStore,
+) -> None:
+    """Past 1,024 nodes a truncated answer is read by id lists in chunks; every mask works
+    there as in a smaller answer, parent links among its contexts included."""
+    d = store.put_artifact_type(m.ArtifactType(name="D"))
+    e = store.put_execution_type(m.ExecutionType(name="S"))
+    c = store.put_context_type(m.ContextType(name="Run"))
+    steps = 1200
+    artifacts = [m.Artifact(type_id=d, uri=f"/{k}") for k in range(steps + 1)]
+    executions = [m.Execution(type_id=e) for _ in range(steps)]
+    edges = [(k, k, m.Event(type=m.EventType.INPUT)) for k in range(steps)]
+    edges += [(k, k + 1, m.Event(type=m.EventType.OUTPUT)) for k in range(steps)]
+    _, artifact_ids, [run] = store.put_lineage_subgraph(
+        executions, artifacts, [m.Context(type_id=c, name="run")], edges
+    )
+    [parent] = store.put_contexts([m.Context(type_id=c, name="all")])
+    [child] = store.put_contexts([m.Context(type_id=c, name="part")])
+    store.put_parent_contexts([m.ParentContext(child_id=run, parent_id=parent)])
+    store.put_parent_contexts([m.ParentContext(child_id=child, parent_id=run)])
+    store.put_attributions_and_associations(
+        [m.Attribution(artifact_id=artifact_ids[-1], context_id=parent)], []
+    )
+    options = m.LineageSubgraphQueryOptions(
+        starting_artifacts=m.StartingNodes(filter_query=f"id = {artifact_ids[-1]}"),
+        direction=Direction.UPSTREAM,
+        max_node_size=2200,
+    )
+    full = store.get_lineage_subgraph(options)
+    assert full.truncated and len(full.artifacts) + len(full.executions) == 2200
+    assert len(full.artifacts) > 1024  # beyond one statement's id list
+    assert sorted(x.name for x in full.contexts) == ["all", "run"]
+    # "part" is not in the answer: only the link between the answer's two contexts is.
+    assert full.parent_contexts == [m.ParentContext(child_id=run, parent_id=parent)]
+    assert len(full.events) == 2 * len(full.executions) - 1
+    assert len(full.attributions) == len(full.artifacts) + 1
+    for mask in (["artifacts"], ["events"], ["contexts", "parent_contexts"], ["artifact_types"]):
+        masked = store.get_lineage_subgraph(options, field_mask_paths=mask)
+        for field in m.LineageGraph.__dataclass_fields__:
+            if field == "truncated":
+                continue
+            expected = getattr(full, field) if field in mask else []
+            assert getattr(masked, field) == expected, (mask, field)

@@ -644,16 +644,15 @@ def _load_by_chunks(
         graph.attributions = sorted(attributions, key=lambda m: (m.artifact_id, m.context_id))
         graph.associations = sorted(associations, key=lambda m: (m.execution_id, m.context_id))
         if "parent_contexts" in wanted and len(context_ids) > 1:
-            context_ids.update(m.context_id for m in attributions)
-    context_ids.update(m.context_id for m in associations)
-    graph.parent_contexts = sorted(
-        (
-            ParentContext(child_id=child, parent_id=parent)
-            for child, parent in _PARENTS.all(conn, sorted(context_ids))
-            if parent in context_ids
-        ),
-        key=lambda p: (p.child_id, p.parent_id),
-    )
+            # The links among the answer's contexts.
+            graph.parent_contexts = sorted(
+                (
+                    ParentContext(child_id=child, parent_id=parent)
+                    for child, parent in _PARENTS.all(conn, sorted(context_ids))
+                    if parent in context_ids
+                ),
+                key=lambda p: (p.child_id, p.parent_id),
+            )
     graph.artifacts, graph.executions, graph.contexts = artifacts, executions, contexts
     typed = {"artifact_types": artifacts, "execution_types": executions, "context_types": contexts}
     type_ids = {n.type_id for field, nodes in typed.items() if field in wanted for n in nodes}
