@@ -377,7 +377,10 @@ def read_answer(
     truncated: bool = False,
 ) -> LineageGraph:
     """Run the statement of an :class:`Answer` and build its LineageGraph."""
-    graph = LineageGraph(truncated=truncated)
+    graph = object.__new__(LineageGraph)  # the other fields are set below
+    graph.__dict__.update(
+        artifact_types=[], execution_types=[], context_types=[], events=[], truncated=truncated
+    )
     rows: tuple[dict[int, Any], dict[int, Any], dict[int, Any]] = ({}, {}, {})
     props: tuple[dict[int, Any], dict[int, Any], dict[int, Any]] = ({}, {}, {})
     types: dict[int, Any] = {}

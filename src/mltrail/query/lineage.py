@@ -49,7 +49,7 @@ from mltrail.query._subgraph import (
 if TYPE_CHECKING:
     from mltrail.query.filters import CompiledFilter
 
-__all__ = ["GRAPH_FIELDS", "LineageQuery", "load_subgraph", "run_lineage"]
+__all__ = ["GRAPH_FIELDS", "LineageQuery", "is_one_statement", "load_subgraph", "run_lineage"]
 
 E = schema.event
 
@@ -178,6 +178,12 @@ def _params(
 
 def _padded(prefix: str, ids: Sequence[int], size: int) -> dict[str, int]:
     return {f"{prefix}{i}": ids[min(i, len(ids) - 1)] if ids else -1 for i in range(size)}
+
+
+def is_one_statement(q: LineageQuery) -> bool:
+    """Whether :func:`run_lineage` answers ``q`` with one statement (and, rarely, a read of
+    types it had not seen, which a later snapshot serves as well: types are never removed)."""
+    return q.max_nodes is None
 
 
 def run_lineage(conn: Connection, q: LineageQuery) -> LineageGraph:

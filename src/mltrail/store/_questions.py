@@ -4,7 +4,7 @@ artifacts side by side, and "has this execution already run on these inputs?".""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, and_, bindparam, cast, literal, or_, select, true, union
 
@@ -63,7 +63,9 @@ E = schema.event
 class Questions:
     """Mixed into :class:`~mltrail.store.MetadataStore`."""
 
-    _read: Callable[[Callable[[Connection], Any]], Any]
+    if TYPE_CHECKING:
+
+        def _read(self, fn: Callable[[Connection], R], *, single: bool = False) -> R: ...
 
     # ------------------------------------------------------------------------------------ lineage
 
@@ -117,7 +119,9 @@ class Questions:
                     "executions_filter"
                 )
             return LineageGraph()
-        return self._read(lambda conn: _lineage.run_lineage(conn, query))
+        return self._read(
+            lambda conn: _lineage.run_lineage(conn, query), single=_lineage.is_one_statement(query)
+        )
 
     def get_lineage_subgraph(
         self,
@@ -154,7 +158,9 @@ class Questions:
             max_nodes=count_arg(o.max_node_size, "max_node_size"),
             fields=fields,
         )
-        return self._read(lambda conn: _lineage.run_lineage(conn, query))
+        return self._read(
+            lambda conn: _lineage.run_lineage(conn, query), single=_lineage.is_one_statement(query)
+        )
 
     def get_provenance(self, artifact_id: int, max_hops: int | None = None) -> LineageGraph:
         """Everything an artifact came from, at any depth (or up to ``max_hops``)."""

@@ -117,8 +117,10 @@ class MetadataStore(Questions):
         with self._db.transaction(on_rollback=self._types.clear):
             yield self
 
-    def _read(self, fn: Callable[[Connection], R]) -> R:
-        return self._db.run(fn, write=False)
+    def _read(self, fn: Callable[[Connection], R], *, single: bool = False) -> R:
+        """``fn`` in a read transaction; ``single``: ``fn`` runs one statement (see
+        :meth:`Database.run`)."""
+        return self._db.run(fn, write=False, single=single)
 
     def _write(self, fn: Callable[[Connection], R], *, serial: bool = False) -> R:
         return self._db.run(fn, write=True, on_rollback=self._types.clear, serial=serial)

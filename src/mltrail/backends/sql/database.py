@@ -105,6 +105,7 @@ class Database:
         on_rollback: Callable[[], None] | None = None,
         schema_change: bool = False,
         serial: bool = False,
+        single: bool = False,
     ) -> T:
         """Run ``fn(conn)`` in one transaction; commit on success, roll back on any error.
 
@@ -112,7 +113,8 @@ class Database:
         may prepare the connection for it (see :meth:`Dialect.schema_change`). ``serial`` marks
         a call whose first statement locks a row that every such call locks, so that such calls
         run one after the other, each seeing what the previous ones committed (a check that
-        reads many rows and then writes, such as the parent context cycle check).
+        reads many rows and then writes, such as the parent context cycle check). ``single``
+        marks a read that is one statement (see :meth:`Dialect.begin`).
         """
         if write and self.dialect.read_only:
             raise FailedPreconditionError(
@@ -129,7 +131,7 @@ class Database:
             attempt += 1
             try:
                 with self._serialized(), self._writing(write):
-                    return self._run_once(fn, write, schema_change, serial)
+                    return self._run_once(fn, write, schema_change, serial, single)
             except _Reconnect as lost:
                 if on_rollback is not None:
                     on_rollback()
@@ -285,17 +287,23 @@ class Database:
             raise
 
     def _run_once(
-        self, fn: Callable[[Connection], T], write: bool, schema_change: bool, serial: bool
+        self,
+        fn: Callable[[Connection], T],
+        write: bool,
+        schema_change: bool,
+        serial: bool,
+        single: bool = False,
     ) -> T:
         conn = self._checked_out()
         committing = False
         # A write call may send its COMMIT with its last statements (Dialect.run_batch).
-        owns = call_commits.set(write and not schema_change)
-        sent = commit_sent.set(False)
+        commits = write and not schema_change
+        owns = call_commits.set(True) if commits else None
+        sent = commit_sent.set(False) if commits else None
         try:
             with self.dialect.schema_change(conn) if schema_change else contextlib.nullcontext():
                 try:
-                    self.dialect.begin(conn, write=write, serial=serial)
+                    self.dialect.begin(conn, write=write, serial=serial, single=single)
                     result = fn(conn)
                     if write and not schema_change:
                         # What the call changed goes to the change feed, last before the commit.
@@ -322,8 +330,9 @@ class Database:
                     raise _Reconnect(exc) from exc
             raise
         finally:
-            call_commits.reset(owns)
-            commit_sent.reset(sent)
+            if owns is not None and sent is not None:
+                call_commits.reset(owns)
+                commit_sent.reset(sent)
             if not conn.invalidated:
                 self.dialect.finish(conn)
             if self._held is None:

@@ -100,11 +100,15 @@ class Dialect(abc.ABC):
         dialect of a live connection): storage engine, character set, collation."""
         return {}
 
-    def begin(self, conn: Connection, *, write: bool, serial: bool = False) -> None:
+    def begin(
+        self, conn: Connection, *, write: bool, serial: bool = False, single: bool = False
+    ) -> None:
         """Start the transaction of one public call on ``conn``.
 
         ``serial`` marks a call that starts by locking a row every such call locks (see
         :meth:`Database.run`): its later statements must see what earlier holders committed.
+        ``single`` marks a read whose answer is one statement: a dialect whose statements each
+        read one snapshot may leave the database's transaction out.
         """
         conn.begin()
 

@@ -201,7 +201,9 @@ class MySQLDialect(ServerDialect):
         # MySQL: in ms, SELECT statements only (at least 1; 0 means no limit).
         return f"SESSION max_execution_time = {max(1, round(seconds * 1000)) if seconds else 0}"
 
-    def begin(self, conn: Connection, *, write: bool, serial: bool = False) -> None:
+    def begin(
+        self, conn: Connection, *, write: bool, serial: bool = False, single: bool = False
+    ) -> None:
         # Both apply to the next transaction only; the driver starts it with the first statement.
         if not write:
             _execute(conn, "SET TRANSACTION READ ONLY")

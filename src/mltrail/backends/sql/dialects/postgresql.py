@@ -117,7 +117,9 @@ class PostgreSQLDialect(ServerDialect):
     extra = "postgres"
     default_port = 5432
 
-    def begin(self, conn: Connection, *, write: bool, serial: bool = False) -> None:
+    def begin(
+        self, conn: Connection, *, write: bool, serial: bool = False, single: bool = False
+    ) -> None:
         # The driver starts the transaction with the isolation level and access mode set on the
         # connection ("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); set them only when the
         # previous call on this connection wanted others.

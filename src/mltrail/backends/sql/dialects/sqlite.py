@@ -269,12 +269,16 @@ class SQLiteDialect(Dialect):
             return "in-memory SQLite"
         return f"SQLite file {url.database}"
 
-    def begin(self, conn: Connection, *, write: bool, serial: bool = False) -> None:
+    def begin(
+        self, conn: Connection, *, write: bool, serial: bool = False, single: bool = False
+    ) -> None:
         # Writers are serial anyway: BEGIN IMMEDIATE takes the one write lock and a fresh view.
-        conn.begin()  # SQLAlchemy's bookkeeping only; the driver is in autocommit mode
         # A writer waits here for the write lock (up to the busy timeout); "database is locked"
         # must reach the runner as a DBAPIError so that it is retried, then reported as aborted.
-        _execute(conn, "BEGIN IMMEDIATE" if write else "BEGIN")
+        # A read of one statement needs no transaction: the statement reads one snapshot.
+        if write or not single:
+            conn.begin()  # SQLAlchemy's bookkeeping only; the driver is in autocommit mode
+            _execute(conn, "BEGIN IMMEDIATE" if write else "BEGIN")
         info = conn.connection.info
         if write:
             info[_WROTE] = True
