@@ -142,3 +142,33 @@ def test_types_are_read_again_when_the_feed_moved_past_the_window(
     after = _types(first.get_provenance(out))
     assert dict(after["Data"].properties) == {"rows": P.INT, "split": P.STRING}
     assert len(type_reads) == 1
+
+
+def test_a_transaction_that_changes_a_type_answers_with_its_own_view(
+    two: tuple[m.MetadataStore, m.MetadataStore],
+) -> None:
+    """Its type changes reach the feed only at its commit: until then its answers read their
+    types, and what they read is not kept (a rollback would make it wrong)."""
+    first, _ = two
+    out = _setup(first)
+    first.get_provenance(out)  # the types are known now
+
+    def data_properties() -> set[str]:
+        return set(_types(first.get_provenance(out))["Data"].properties)
+
+    with first.transaction():
+        first.put_artifact_type(
+            m.ArtifactType(name="Data", properties={"rows": P.INT, "acc": P.DOUBLE}),
+            can_add_fields=True,
+        )
+        assert data_properties() == {"rows", "acc"}
+    assert data_properties() == {"rows", "acc"}
+    with pytest.raises(RuntimeError), first.transaction():
+        first.put_artifact_type(
+            m.ArtifactType(name="Data", properties={"split": P.STRING}),
+            can_add_fields=True,
+            can_omit_fields=True,
+        )
+        assert data_properties() == {"rows", "acc", "split"}
+        raise RuntimeError("rolled back")
+    assert data_properties() == {"rows", "acc"}

@@ -38,7 +38,7 @@ from sqlalchemy import (
 from mltrail._lru import SizedLRU
 from mltrail.backends.sql import readers, schema
 from mltrail.backends.sql.fast import FastStatement, InStatement, bucket, key_weight
-from mltrail.backends.sql.feed import TYPE_KIND_OFFSET
+from mltrail.backends.sql.feed import TYPE_KIND_OFFSET, types_noted
 from mltrail.backends.sql.readers import ARTIFACTS, CONTEXTS, EXECUTIONS, decode, frozen
 from mltrail.backends.sql.schema import TypeKind
 from mltrail.model import (
@@ -299,8 +299,8 @@ def seen_types_params(conn: Connection) -> dict[str, int] | None:
     """The parameters of an answer statement with ``known_types`` on ``conn``'s database, or
     None when no types are known yet (the statement must read them)."""
     seen = _SEEN.get(conn.engine)
-    if seen is None:
-        return None
+    if seen is None or types_noted(conn):
+        return None  # a transaction that changed a type reads its own view of them
     return {"types_since": seen.position, "types_until": seen.position + _SeenTypes.WINDOW}
 
 
@@ -489,7 +489,7 @@ def _answer_types(
         )
         for type_id, row in types.items()
     }
-    if feed_row is not None and set(fields) & _TYPE_FIELDS.keys():
+    if feed_row is not None and set(fields) & _TYPE_FIELDS.keys() and not types_noted(conn):
         _remember_types(conn, int(feed_row[1]), infos)
     return infos
 
