@@ -52,8 +52,8 @@ def note(conn: Connection, kind: int, ids: Iterable[int], source: int | None = N
 
 def types_noted(conn: Connection) -> bool:
     """Whether this transaction changed a type (its feed rows are not written yet)."""
-    notes: dict[tuple[int, int], int | None] | None = conn.info.get(_NOTES)
-    return bool(notes) and any(kind > TYPE_KIND_OFFSET for kind, _ in notes)
+    notes: dict[tuple[int, int], int | None] = conn.info.get(_NOTES) or {}
+    return any(kind > TYPE_KIND_OFFSET for kind, _ in notes)
 
 
 def stamp(conn: Connection) -> int:
