@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -166,15 +167,15 @@ def test_mysql_statistics_are_refreshed_after_a_store_grows_from_empty(
         context = store.get_context_by_type_and_name("Run", "run-4")
         assert context is not None
         recorded: list[tuple[str, object]] = []
-        original = fast.FastStatement.execute
+        original = fast.FastStatement.prepared
 
-        def recording(self: fast.FastStatement, conn: object, params: object = None) -> object:
-            sql, getter, defaults = self._sql(conn)  # type: ignore[arg-type]
-            args: object = {**defaults, **params} if defaults and params else (params or defaults)  # type: ignore[dict-item]
-            recorded.append((sql, getter(args) if getter is not None else args))
-            return original(self, conn, params)  # type: ignore[arg-type]
+        def recording(self: fast.FastStatement, conn: Any, rows: Any) -> Any:
+            # The listing goes with its properties in one request: its text and arguments.
+            sql, args = original(self, conn, rows)
+            recorded.append((sql, args[0]))
+            return sql, args
 
-        monkeypatch.setattr(fast.FastStatement, "execute", recording)
+        monkeypatch.setattr(fast.FastStatement, "prepared", recording)
         assert len(store.get_artifacts_by_context(context.id)) == 500
         monkeypatch.undo()
         sql, args = recorded[0]

@@ -30,7 +30,7 @@ from mltrail.backends.sql.dialects.mysql import (
     migration_lock_name,
     supports_insert_returning,
 )
-from mltrail.backends.sql.fast import Batch
+from mltrail.backends.sql.fast import Batch, FastStatement
 
 WAIT = 60  # seconds; only reached when something is broken
 TEXT_COLUMNS = {
@@ -477,6 +477,36 @@ def test_postgresql_batches_prepare_nothing_when_the_driver_prepares_nothing(
         with store.database.connection() as conn:
             assert _prepared(conn) == set()
         assert len(store.get_artifacts_by_id(outputs)) == 3
+
+
+@pytest.mark.parametrize("how", ["core", "fast", "reads"])
+def test_a_read_call_is_a_read_only_transaction(server: Server, url: str, how: str) -> None:
+    """Whichever way a read call's first statement goes (SQLAlchemy, the hot path's cursor,
+    several reads in one request), its transaction is READ ONLY: a write in it fails."""
+    probe = FastStatement(sa.text("SELECT 1"))
+
+    def first(conn: sa.Connection) -> None:
+        if how == "core":
+            conn.exec_driver_sql("SELECT 1").all()
+        elif how == "fast":
+            probe.all(conn)
+        else:
+            store.database.dialect.run_reads(conn, [(probe, {}), (probe, {})])
+
+    def writes(conn: sa.Connection) -> None:
+        first(conn)
+        conn.exec_driver_sql("UPDATE mlt_type SET description = 'x'")
+
+    with mltrail.connect(url) as store:
+        store.put_artifact_type(mltrail.ArtifactType(name="Data"))
+        for _ in range(2):  # and again on the same connection
+            with pytest.raises((errors.MltrailError, sa.exc.DBAPIError), match=r"(?i)read.only"):
+                store.database.run(writes, write=False)
+            assert store.get_artifact_type("Data").description in (None, "y")
+            store.database.run(writes, write=True)  # a write call may write
+            assert store.get_artifact_type("Data").description == "x"
+            store.put_artifact_type(mltrail.ArtifactType(name="Data", description="y"))
+            store.database.run(first, write=False)  # a read that writes nothing is fine
 
 
 def test_a_pool_whose_connections_all_died_is_replaced_without_failing_the_call(

@@ -28,6 +28,7 @@ from mltrail.store._ordering import Order, PropertyOrder, SortKeys, parse_order
 from mltrail.store._statements import node_statements
 
 if TYPE_CHECKING:
+    from mltrail.backends.sql.dialects import Dialect
     from mltrail.query.filters import CompiledFilter
 
 _OPTION_NAMES = ("filter_query", "order_by", "ascending", "limit", "page_token")
@@ -111,12 +112,17 @@ _COUNTS = StatementCache(128, max_weight=1 << 16)
 
 
 def list_nodes(
-    conn: Connection, spec: NodeSpec, options: ListOptions, scope: Scope
+    conn: Connection,
+    spec: NodeSpec,
+    options: ListOptions,
+    scope: Scope,
+    dialect: Dialect | None = None,
 ) -> ResultPage[Any]:
     """One page (or everything) of the nodes in ``scope`` matching the options' filter.
 
     The statement is cached by the listing's shape; scope, filter values, the page token's key
-    and the limit are its parameters.
+    and the limit are its parameters. On a ``dialect`` that sends reads together, a listing of
+    everything reads its nodes and their properties (by the same conditions) in one request.
     """
     order = parse_order(options.order_by)
     limit = count_arg(options.limit, "limit (None or 0 for all rows)") or None
@@ -155,7 +161,17 @@ def list_nodes(
         k = keys()
         return _select(spec, k, _where(spec, scope, compiled, k), limit)
 
+    def properties() -> Any:
+        k = keys()
+        return _properties(spec, k, _where(spec, scope, compiled, k))
+
     statement = _LISTINGS.get(key, listing)
+    if limit is None and dialect is not None and dialect.batches_reads:
+        props = _LISTINGS.get((*key, "properties"), properties)
+        rows, prop_rows = dialect.run_reads(conn, [(statement, params), (props, params)], last=True)
+        if not rows and compiled is not None:
+            _check_filter_types(conn, compiled)
+        return ResultPage(hydrate_with(spec, _node_rows(spec, rows), prop_rows), None)
     rows = statement.all(conn, params)
     if not rows and compiled is not None:
         # A filter the types show can never match selects nothing: only an empty answer can
@@ -167,17 +183,20 @@ def list_nodes(
         rows = rows[:limit]
         last = rows[-1]
         token = _make_token(order, ascending, digest, order.key_of(last, width), last[0])
-    if len(rows) and len(rows[0]) > width:
-        rows = [row[:width] for row in rows]  # the sort key columns of a property order
+    rows = _node_rows(spec, rows)
     if limit is None and len(rows) > InStatement.MAX:
         # Everything of a big listing: its properties in one query with the same conditions.
-        def properties() -> Any:
-            k = keys()
-            return _properties(spec, k, _where(spec, scope, compiled, k))
-
         props = _LISTINGS.get((*key, "properties"), properties)
         return ResultPage(hydrate_with(spec, rows, props.all(conn, params)), token)
     return ResultPage(hydrate(conn, spec, rows), token)
+
+
+def _node_rows(spec: NodeSpec, rows: list[Any]) -> list[Any]:
+    """The node columns of listing rows (without the sort keys of a property order)."""
+    width = len(node_statements(spec.kind).node_columns)
+    if len(rows) and len(rows[0]) > width:
+        return [row[:width] for row in rows]
+    return rows
 
 
 def count_nodes(conn: Connection, spec: NodeSpec, filter_query: str | None, scope: Scope) -> int:

@@ -133,7 +133,8 @@ class MetadataStore(Questions):
         scope: Scope = ALL,
     ) -> ResultPage[Any]:
         options = merge_options(list_options, kwargs)
-        return self._read(lambda conn: list_nodes(conn, spec, options, scope))
+        dialect = self._db.dialect
+        return self._read(lambda conn: list_nodes(conn, spec, options, scope, dialect))
 
     def _iterate(
         self,

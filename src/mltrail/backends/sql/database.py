@@ -296,8 +296,8 @@ class Database:
     ) -> T:
         conn = self._checked_out()
         committing = False
-        # A write call may send its COMMIT with its last statements (Dialect.run_batch).
-        commits = write and not schema_change
+        # A call may send its COMMIT with its last statements (Dialect.run_batch, run_reads).
+        commits = not schema_change and (write or self.dialect.batches_reads)
         owns = call_commits.set(True) if commits else None
         sent = commit_sent.set(False) if commits else None
         try:

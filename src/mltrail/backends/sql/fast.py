@@ -22,6 +22,23 @@ from mltrail._lru import SizedLRU
 Params = Mapping[str, Any]
 
 
+#: Key of a connection's ``info``: SQL a dialect wants sent in the same request as the call's
+#: next statement, ahead of it (MySQL's ``SET TRANSACTION READ ONLY`` of a read call).
+PREFIX = "mltrail_prefix"
+#: Key of a connection's ``info``: set when a request ended with the call's COMMIT, cleared by
+#: any statement sent after it (which opens a new transaction that must be committed).
+COMMITTED = "mltrail_committed"
+
+
+def take_prefix(conn: Connection) -> str | None:
+    """The SQL to send ahead of the statement about to be sent on ``conn`` (then forgotten),
+    if any. Every path that sends a statement calls it first."""
+    info = conn.info
+    info.pop(COMMITTED, None)
+    prefix: str | None = info.pop(PREFIX, None)
+    return prefix
+
+
 class FastStatement:
     """A fixed-shape statement executed with plain parameter dicts.
 
@@ -63,8 +80,13 @@ class FastStatement:
         if getter is not None:
             args = getter(args)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        prefix = take_prefix(conn)
         try:
-            cursor.execute(sql, args)
+            if prefix is None:
+                cursor.execute(sql, args)
+            else:
+                cursor.execute(f"{prefix};\n{sql}", args)  # one request; the prefix has no %
+                cursor.nextset()  # past the prefix's result, to the statement's
         except conn.dialect.loaded_dbapi.Error as exc:
             raise wrap_error(conn, sql, args, exc) from exc
         return cursor
@@ -85,6 +107,9 @@ class FastStatement:
             return
         sql, args = self.prepared(conn, rows)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        prefix = take_prefix(conn)
+        if prefix is not None:
+            cursor.execute(prefix)
         try:
             # A dialect may run executemany its own way (a listener of SQLAlchemy's
             # do_executemany event, honoured here as SQLAlchemy's own execution does).
@@ -145,7 +170,10 @@ class Batch:
 def execute_text(conn: Connection, sql: str) -> None:
     """Run ``sql`` (SQL text without parameters) on the driver's cursor of ``conn``."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    prefix = take_prefix(conn)
     try:
+        if prefix is not None:
+            cursor.execute(prefix)
         cursor.execute(sql)
     except conn.dialect.loaded_dbapi.Error as exc:
         raise wrap_error(conn, sql, None, exc) from exc

@@ -194,12 +194,19 @@ class Dialect(abc.ABC):
         """
         return None
 
+    #: True when :meth:`run_reads` sends its statements together (a server's round trips).
+    batches_reads = False
+
     def run_reads(
-        self, conn: Connection, reads: list[tuple[FastStatement, dict[str, Any]]]
+        self,
+        conn: Connection,
+        reads: list[tuple[FastStatement, dict[str, Any]]],
+        *,
+        last: bool = False,
     ) -> list[list[tuple[Any, ...]]]:
         """The rows of each of ``reads`` (statements that change nothing), in order. The
         default runs each on its own; a server dialect sends them in as few round trips as its
-        driver allows."""
+        driver allows. ``last``: as for :meth:`run_batch` (a read call's last statements)."""
         return [statement.all(conn, params) for statement, params in reads]
 
     @staticmethod

@@ -68,7 +68,14 @@ from mltrail.backends.sql.dialects.base import (
     commit_sent,
     feed_values,
 )
-from mltrail.backends.sql.fast import Batch, FastStatement, wrap_error
+from mltrail.backends.sql.fast import (
+    COMMITTED,
+    PREFIX,
+    Batch,
+    FastStatement,
+    take_prefix,
+    wrap_error,
+)
 from mltrail.errors import AbortedError, InvalidArgumentError
 
 #: How long (seconds) an opener waits for another client's migration before giving up.
@@ -171,6 +178,7 @@ class MySQLDialect(ServerDialect):
             event.listen(engine, "reset", _rollback_open_transaction)
             sa_dialect: Any = engine.dialect
             sa_dialect.do_commit = _commit_open_transaction
+        event.listen(engine, "before_cursor_execute", _send_prefix)
 
         @event.listens_for(engine, "connect")
         def _session(dbapi_conn: Any, record: Any) -> None:
@@ -205,14 +213,20 @@ class MySQLDialect(ServerDialect):
         self, conn: Connection, *, write: bool, serial: bool = False, single: bool = False
     ) -> None:
         # Both apply to the next transaction only; the driver starts it with the first statement.
+        # A read's goes in the request of its first statement (see fast.PREFIX).
+        info = conn.connection.info
+        info.pop(PREFIX, None)
         if not write:
-            _execute(conn, "SET TRANSACTION READ ONLY")
+            info[PREFIX] = "SET TRANSACTION READ ONLY"
         elif serial:
             # Reads after the lock must see what the previous holder committed.
             _execute(conn, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
         conn.begin()
 
     def finish(self, conn: Connection) -> None:
+        info = conn.connection.info
+        info.pop(PREFIX, None)  # a call that sent no statement
+        info.pop(COMMITTED, None)
         # Index statistics are kept fresh in the background after calls (see _statistics).
         if not self.read_only:
             StatisticsKeeper.of(conn.engine).wake()
@@ -257,10 +271,13 @@ class MySQLDialect(ServerDialect):
             if len(text) > MAX_BATCH_TEXT:
                 super().run_batch(conn, batch)
                 return
-            if last and self._driver == "pymysql" and call_commits.get():
+            committing = last and self._driver == "pymysql" and call_commits.get()
+            if committing:
                 text += ";\nCOMMIT"
                 commit_sent.set(True)
             _run_all(conn, cursor, text)
+            if committing:
+                conn.connection.info[COMMITTED] = True
         finally:
             cursor.close()
         batch.items.clear()
@@ -313,6 +330,9 @@ class MySQLDialect(ServerDialect):
                     sql, [args] = plain.prepared(conn, rows)
                     parts.append(cursor.mogrify(sql, args))
             text = ";\n".join(parts)
+            prefix = take_prefix(conn)
+            if prefix is not None:
+                cursor.execute(prefix)
             ids = []
             try:
                 cursor.execute(text)  # no arguments: the text is sent as it is
@@ -326,9 +346,17 @@ class MySQLDialect(ServerDialect):
         found = iter(ids)
         return [[next(found)] if rows else [] for *_, rows in groups]
 
+    batches_reads = True
+
     def run_reads(
-        self, conn: Connection, reads: list[tuple[FastStatement, dict[str, Any]]]
+        self,
+        conn: Connection,
+        reads: list[tuple[FastStatement, dict[str, Any]]],
+        *,
+        last: bool = False,
     ) -> list[list[tuple[Any, ...]]]:
+        # The last reads of a call with its own transaction end with its COMMIT on PyMySQL
+        # (see run_batch); the engine's commit then sends none.
         if self._driver not in _CURSORS or len(reads) < 2:
             return super().run_reads(conn, reads)
         cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -340,15 +368,26 @@ class MySQLDialect(ServerDialect):
             text = ";\n".join(parts)
             if len(text) > MAX_BATCH_TEXT:
                 return super().run_reads(conn, reads)
+            committing = last and self._driver == "pymysql" and call_commits.get()
+            if committing:
+                text += ";\nCOMMIT"
+                commit_sent.set(True)
+            prefix = take_prefix(conn)
             out = []
             try:
-                cursor.execute(text)  # no arguments: the text is sent as it is
+                if prefix is None:
+                    cursor.execute(text)  # no arguments: the text is sent as it is
+                else:
+                    cursor.execute(f"{prefix};\n{text}")
+                    cursor.nextset()  # past the prefix's result
                 out.append(list(cursor.fetchall()))
                 while cursor.nextset():
                     out.append(list(cursor.fetchall()))
             except conn.dialect.loaded_dbapi.Error as exc:
                 raise wrap_error(conn, text, None, exc) from exc
-            return out
+            if committing:
+                conn.connection.info[COMMITTED] = True
+            return out[: len(reads)]  # without the COMMIT's empty result
         finally:
             cursor.close()
 
@@ -477,6 +516,9 @@ def _literal_insert(driver: str, cursor: Any, sql: str, rows: list[Any]) -> str:
 def _run_all(conn: Connection, cursor: Any, text: str) -> None:
     """Run the statements of ``text`` (one request, several statements) and read every
     statement's result; the first error raises."""
+    prefix = take_prefix(conn)
+    if prefix is not None:
+        text = f"{prefix};\n{text}"
     try:
         cursor.execute(text)  # no arguments: the text is sent as it is
         while cursor.nextset():  # each statement's result; an error raises here
@@ -493,11 +535,28 @@ def _rollback_open_transaction(dbapi_conn: Any, record: Any, state: PoolResetSta
 
 
 def _commit_open_transaction(dbapi_conn: Any) -> None:
-    """The engine's commit: no COMMIT when the call's last batch ended with one and the server
-    then said no transaction is open. (Otherwise always: a COMMIT also ends what a ``SET
-    TRANSACTION`` prepared for a transaction that never started.)"""
-    if not commit_sent.get() or dbapi_conn.server_status & _IN_TRANSACTION:
+    """The engine's commit: no COMMIT when the call's last request ended with one and nothing
+    was sent since, or when the call sent nothing at all. (PyMySQL's status flags are not
+    updated by a result set, so they alone cannot tell; otherwise always: a COMMIT also ends
+    what a ``SET TRANSACTION`` prepared for a transaction that never started.)"""
+    info = dbapi_conn.info
+    committed = info.pop(COMMITTED, None) is not None
+    unsent = info.pop(PREFIX, None) is not None
+    if not (committed or unsent) or dbapi_conn.server_status & _IN_TRANSACTION:
         dbapi_conn.commit()
+
+
+def _send_prefix(
+    conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+) -> None:
+    """A statement run through SQLAlchemy first sends what the call put ahead of its next
+    statement (on its own: SQLAlchemy reads one result per statement)."""
+    prefix = take_prefix(conn)
+    if prefix is not None:
+        try:
+            cursor.execute(prefix)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise wrap_error(conn, prefix, None, exc) from exc
 
 
 def pymysql_connection() -> Any:
@@ -552,7 +611,10 @@ def _execute(conn: Connection, sql: str) -> Any:
     returns the first column of the first row, if any."""
     raw: Any = conn.connection.dbapi_connection
     cursor = raw.cursor()
+    prefix = take_prefix(conn)
     try:
+        if prefix is not None:
+            cursor.execute(prefix)
         cursor.execute(sql)
         row = cursor.fetchone() if cursor.description else None
     except conn.dialect.loaded_dbapi.Error as exc:

@@ -311,8 +311,14 @@ class PostgreSQLDialect(ServerDialect):
         results = iter(self.run_reads(conn, reads))
         return [[int(next(results)[0][0])] if rows else [] for *_, rows in groups]
 
+    batches_reads = True
+
     def run_reads(
-        self, conn: Connection, reads: list[tuple[FastStatement, dict[str, Any]]]
+        self,
+        conn: Connection,
+        reads: list[tuple[FastStatement, dict[str, Any]]],
+        *,
+        last: bool = False,
     ) -> list[list[tuple[Any, ...]]]:
         # One pipeline: the reads (and the BEGIN of the transaction, when they start it) go
         # together, their results come back together.
