@@ -364,6 +364,34 @@ def test_a_call_that_sent_its_commit_is_not_run_again_when_the_connection_dies(
         assert runs == [1, 1]
 
 
+def test_a_read_whose_connection_dies_in_its_last_request_is_run_again(
+    server: Server, url: str
+) -> None:
+    """A read's last request may carry its COMMIT too, but a read changes nothing: it runs
+    again on a new connection."""
+    sleep = "SELECT pg_sleep(2)" if server.kind == "postgresql" else "SELECT SLEEP(2)"
+    slow, probe = FastStatement(sa.text(sleep)), FastStatement(sa.text("SELECT 7"))
+    with mltrail.connect(url) as store:
+        store.put_artifact_type(mltrail.ArtifactType(name="Data"))
+        runs = []
+
+        def read(conn: sa.Connection) -> Any:
+            runs.append(1)
+            reads: list[Any] = [(probe, {}), (probe, {})]
+            if len(runs) == 1:
+                reads.insert(0, (slow, {}))
+                killer = threading.Timer(0.5, _kill, (server, _backend_id(conn)))
+                killer.start()
+                try:
+                    return store.database.dialect.run_reads(conn, reads, last=True)
+                finally:
+                    killer.join(WAIT)
+            return store.database.dialect.run_reads(conn, reads, last=True)
+
+        assert store.database.run(read, write=False) == [[(7,)], [(7,)]]
+        assert runs == [1, 1]
+
+
 @pytest.fixture
 def pg_url(servers: dict[str, Server]) -> tuple[Server, str]:
     server = servers["postgresql"]

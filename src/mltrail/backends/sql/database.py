@@ -323,7 +323,9 @@ class Database:
                 self.dialect.classify(exc) is Failure.UNAVAILABLE or _disconnected(conn, exc)
             ):
                 conn.invalidate()  # the connection is broken: never hand it out again
-                committing = committing or commit_sent.get()
+                # A write whose COMMIT went with its last request may have been committed (a
+                # read may always run again).
+                committing = committing or (write and commit_sent.get())
                 if not committing and not schema_change and _disconnected(conn, exc):
                     # Nothing of the call can have been committed: it may run again on a new
                     # connection (the server restarted, or dropped an idle connection).
