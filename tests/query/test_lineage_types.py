@@ -3,6 +3,7 @@ changed since, and read them again when one did, whoever changed it."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -172,3 +173,30 @@ def test_a_transaction_that_changes_a_type_answers_with_its_own_view(
         assert data_properties() == {"rows", "acc", "split"}
         raise RuntimeError("rolled back")
     assert data_properties() == {"rows", "acc"}
+
+
+def test_types_replaced_meanwhile_by_another_answer_are_not_trusted(
+    two: tuple[m.MetadataStore, m.MetadataStore],
+) -> None:
+    """An answer's statement looked for type changes after the position it was given; if
+    another answer replaced the known types with ones from another position meanwhile, that
+    look says nothing about them: the types are read again."""
+    from mltrail.query import _subgraph
+
+    first, _ = two
+    out = _setup(first)
+    first.get_provenance(out)
+    engine = first.database.engine
+    seen = _subgraph._SEEN[engine]
+    data_id = first.get_artifact_type("Data").id
+    stale = dataclasses.replace(seen.types[data_id], properties={})
+    # Known types from an older position, without the property the type has.
+    _subgraph._SEEN[engine] = _subgraph._SeenTypes(seen.position - 1, {data_id: stale})
+    with first.database.connection() as conn:
+        types = _subgraph._known_types(conn, {data_id}, seen.position, seen.position, changed=False)
+    assert dict(types[data_id].properties) == {"rows": P.INT}
+    # With the types it looked after, the answer trusts them.
+    _subgraph._SEEN[engine] = _subgraph._SeenTypes(seen.position, {data_id: stale})
+    with first.database.connection() as conn:
+        types = _subgraph._known_types(conn, {data_id}, seen.position, seen.position, changed=False)
+    assert types[data_id] is stale

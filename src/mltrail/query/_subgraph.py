@@ -314,15 +314,18 @@ def _remember_types(conn: Connection, last: int, read: dict[int, readers.TypeInf
 
 
 def _known_types(
-    conn: Connection, needed: set[int], last: int, changed: bool
+    conn: Connection, needed: set[int], since: int, last: int, changed: bool
 ) -> dict[int, readers.TypeInfo]:
-    """The types ``needed`` by an answer read at feed position ``last``, from those seen (read
-    again when one changed, or when the feed moved further than the window)."""
+    """The types ``needed`` by an answer read at feed position ``last`` whose statement looked
+    for a type change after ``since``: those seen (read again when one changed, when the feed
+    moved further than the window, or when another answer replaced the types seen at
+    ``since`` meanwhile)."""
     seen = _SEEN.get(conn.engine)
     fresh = (
         seen is not None
+        and seen.position == since
         and not changed
-        and seen.position <= last <= seen.position + _SeenTypes.WINDOW
+        and since <= last <= since + _SeenTypes.WINDOW
     )
     if fresh and seen is not None and needed <= seen.types.keys():
         if seen.position != last:
@@ -422,7 +425,8 @@ def read_answer(
             if not isinstance(artifact_ids, set):
                 artifact_ids = set()
             artifact_ids.add(row[1])
-    infos = _answer_types(conn, answer, fields, rows, types, type_props, feed_row)
+    since = params.get("types_since", 0)
+    infos = _answer_types(conn, answer, fields, rows, types, type_props, feed_row, since)
     names = {type_id: info.name for type_id, info in infos.items()}
     for (spec, field, _), found, found_props in zip(_KINDS, rows, props):
         build = _BUILD[spec.kind]
@@ -477,12 +481,13 @@ def _answer_types(
     types: dict[int, Any],
     type_props: dict[int, dict[str, PropertyType]],
     feed_row: Any,
+    since: int,
 ) -> dict[int, readers.TypeInfo]:
     """The types of an answer's nodes by id: read by its statement (and then remembered with
     the feed position, when their properties were read too), or those already known."""
     if answer.known_types:
         needed = {row[2] for found in rows for row in found.values()}
-        return _known_types(conn, needed, int(feed_row[1]), bool(feed_row[2]))
+        return _known_types(conn, needed, since, int(feed_row[1]), bool(feed_row[2]))
     infos = {
         type_id: readers.type_info(
             (row[1], row[2], row[7], row[8], row[9], row[10], row[3]), type_props.get(type_id, {})

@@ -186,13 +186,10 @@ def put_execution(
     # Where the database hands out ids ahead, the new nodes' ids come with the reads and their
     # rows wait in the last batch (no request of their own).
     new_counts = [sum(1 for i in given if i is None), 1 if execution.id is None else 0]
-    reservations = [
-        (spec, dialect.id_reservation(spec.table), count)
-        for spec, count in zip((ARTIFACTS, EXECUTIONS), new_counts)
-    ]
-    reserving = bool(reads) and all(r is not None for _, r, _ in reservations)
+    reservations = [dialect.id_reservation(spec.table) for spec in (ARTIFACTS, EXECUTIONS)]
+    reserving = bool(reads) and None not in reservations
     if reserving:
-        reads += [(r, {"count": count}) for _, r, count in reservations if count and r]
+        reads += [(r, {"count": n}) for r, n in zip(reservations, new_counts) if n and r]
     results = dialect.run_reads(conn, reads) if len(reads) > 1 else None
     loaded = None
     found: dict[tuple[Any, Any], int | None] | None = None

@@ -39,6 +39,17 @@ def take_prefix(conn: Connection) -> str | None:
     return prefix
 
 
+def send_prefix(conn: Connection, cursor: Any) -> None:
+    """Send what the call put ahead of its next statement (see :func:`take_prefix`) on its own,
+    for a path that cannot send it in the statement's request."""
+    prefix = take_prefix(conn)
+    if prefix is not None:
+        try:
+            cursor.execute(prefix)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise wrap_error(conn, prefix, None, exc) from exc
+
+
 class FastStatement:
     """A fixed-shape statement executed with plain parameter dicts.
 
@@ -107,9 +118,7 @@ class FastStatement:
             return
         sql, args = self.prepared(conn, rows)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        prefix = take_prefix(conn)
-        if prefix is not None:
-            cursor.execute(prefix)
+        send_prefix(conn, cursor)
         try:
             # A dialect may run executemany its own way (a listener of SQLAlchemy's
             # do_executemany event, honoured here as SQLAlchemy's own execution does).
@@ -170,10 +179,8 @@ class Batch:
 def execute_text(conn: Connection, sql: str) -> None:
     """Run ``sql`` (SQL text without parameters) on the driver's cursor of ``conn``."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    prefix = take_prefix(conn)
     try:
-        if prefix is not None:
-            cursor.execute(prefix)
+        send_prefix(conn, cursor)
         cursor.execute(sql)
     except conn.dialect.loaded_dbapi.Error as exc:
         raise wrap_error(conn, sql, None, exc) from exc

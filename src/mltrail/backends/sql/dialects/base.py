@@ -37,6 +37,16 @@ commit_sent: contextvars.ContextVar[bool] = contextvars.ContextVar(
 )
 
 
+def with_commit(text: str, last: bool) -> tuple[str, bool]:
+    """``text`` (statements of one request) ending with the call's COMMIT when it is the call's
+    ``last`` request and the call has a transaction of its own (:data:`call_commits`), and
+    whether it does; then :data:`commit_sent` is set."""
+    if not (last and call_commits.get()):
+        return text, False
+    commit_sent.set(True)
+    return f"{text};\nCOMMIT", True
+
+
 class Failure(enum.Enum):
     """How a database error is handled by the transaction runner."""
 

@@ -64,15 +64,15 @@ from mltrail.backends.sql.dialects.base import (
     FEED_CHUNK,
     Failure,
     FeedRow,
-    call_commits,
-    commit_sent,
     feed_values,
+    with_commit,
 )
 from mltrail.backends.sql.fast import (
     COMMITTED,
     PREFIX,
     Batch,
     FastStatement,
+    send_prefix,
     take_prefix,
     wrap_error,
 )
@@ -271,10 +271,7 @@ class MySQLDialect(ServerDialect):
             if len(text) > MAX_BATCH_TEXT:
                 super().run_batch(conn, batch)
                 return
-            committing = last and self._driver == "pymysql" and call_commits.get()
-            if committing:
-                text += ";\nCOMMIT"
-                commit_sent.set(True)
+            text, committing = with_commit(text, last and self._driver == "pymysql")
             _run_all(conn, cursor, text)
             if committing:
                 conn.connection.info[COMMITTED] = True
@@ -330,9 +327,7 @@ class MySQLDialect(ServerDialect):
                     sql, [args] = plain.prepared(conn, rows)
                     parts.append(cursor.mogrify(sql, args))
             text = ";\n".join(parts)
-            prefix = take_prefix(conn)
-            if prefix is not None:
-                cursor.execute(prefix)
+            send_prefix(conn, cursor)
             ids = []
             try:
                 cursor.execute(text)  # no arguments: the text is sent as it is
@@ -368,10 +363,7 @@ class MySQLDialect(ServerDialect):
             text = ";\n".join(parts)
             if len(text) > MAX_BATCH_TEXT:
                 return super().run_reads(conn, reads)
-            committing = last and self._driver == "pymysql" and call_commits.get()
-            if committing:
-                text += ";\nCOMMIT"
-                commit_sent.set(True)
+            text, committing = with_commit(text, last and self._driver == "pymysql")
             prefix = take_prefix(conn)
             out = []
             try:
@@ -551,12 +543,7 @@ def _send_prefix(
 ) -> None:
     """A statement run through SQLAlchemy first sends what the call put ahead of its next
     statement (on its own: SQLAlchemy reads one result per statement)."""
-    prefix = take_prefix(conn)
-    if prefix is not None:
-        try:
-            cursor.execute(prefix)
-        except conn.dialect.loaded_dbapi.Error as exc:
-            raise wrap_error(conn, prefix, None, exc) from exc
+    send_prefix(conn, cursor)
 
 
 def pymysql_connection() -> Any:
@@ -611,10 +598,8 @@ def _execute(conn: Connection, sql: str) -> Any:
     returns the first column of the first row, if any."""
     raw: Any = conn.connection.dbapi_connection
     cursor = raw.cursor()
-    prefix = take_prefix(conn)
     try:
-        if prefix is not None:
-            cursor.execute(prefix)
+        send_prefix(conn, cursor)
         cursor.execute(sql)
         row = cursor.fetchone() if cursor.description else None
     except conn.dialect.loaded_dbapi.Error as exc:

@@ -65,9 +65,8 @@ from mltrail.backends.sql.dialects.base import (
     FEED_CHUNK,
     Failure,
     FeedRow,
-    call_commits,
-    commit_sent,
     feed_values,
+    with_commit,
 )
 from mltrail.backends.sql.fast import Batch, FastStatement, wrap_error
 from mltrail.errors import InvalidArgumentError
@@ -220,9 +219,7 @@ class PostgreSQLDialect(ServerDialect):
             if len(text) > MAX_BATCH_TEXT:
                 super().run_batch(conn, batch)
                 return
-            if last and call_commits.get():
-                text += ";\nCOMMIT"
-                commit_sent.set(True)
+            text, _ = with_commit(text, last)
             try:
                 cursor.execute(text)  # no parameters: sent as it is, as one Query message
             except Error as exc:
@@ -245,15 +242,7 @@ class PostgreSQLDialect(ServerDialect):
         for start in range(0, len(rows), FEED_CHUNK):
             chunk = rows[start : start + FEED_CHUNK]
             n = len(chunk)
-            out.append(
-                f"WITH l AS (SELECT pg_advisory_xact_lock({FEED_LOCK_KEY})), "
-                "s AS (SELECT max(nextval('mlt_change_seq')) AS last "
-                f"FROM l, generate_series(1, {n})) "
-                "INSERT INTO mlt_change (seq, kind, entity_id, source) "
-                f"SELECT s.last - {n} + v.i, v.kind, v.entity_id, v.source::integer "
-                f"FROM (VALUES {feed_values(chunk, '{i}')}) AS v(i, kind, entity_id, source) "
-                "LEFT JOIN s ON true"
-            )
+            out.append(_feed_sql(n, feed_values(chunk, "{i}")))
         return out
 
     def feed_batch(self, batch: Batch, rows: list[FeedRow]) -> None:
@@ -555,15 +544,19 @@ def _feed_statement(n: int) -> FastStatement:
         f"({i + 1}, CAST(:k{i} AS SMALLINT), CAST(:e{i} AS BIGINT), CAST(:s{i} AS INTEGER))"
         for i in range(n)
     )
-    return FastStatement(
-        text(
-            f"WITH l AS (SELECT pg_advisory_xact_lock({FEED_LOCK_KEY})), "
-            "s AS (SELECT max(nextval('mlt_change_seq')) AS last "
-            f"FROM l, generate_series(1, {n})) "
-            "INSERT INTO mlt_change (seq, kind, entity_id, source) "
-            f"SELECT s.last - {n} + v.i, v.kind, v.entity_id, v.source "
-            f"FROM (VALUES {values}) AS v(i, kind, entity_id, source) LEFT JOIN s ON true"
-        )
+    return FastStatement(text(_feed_sql(n, values)))
+
+
+def _feed_sql(n: int, values: str) -> str:
+    """The feed write of ``n`` rows given as ``VALUES`` text of (position from 1, kind,
+    entity id, source) rows (see :meth:`PostgreSQLDialect.feed_statements`)."""
+    return (
+        f"WITH l AS (SELECT pg_advisory_xact_lock({FEED_LOCK_KEY})), "
+        "s AS (SELECT max(nextval('mlt_change_seq')) AS last "
+        f"FROM l, generate_series(1, {n})) "
+        "INSERT INTO mlt_change (seq, kind, entity_id, source) "
+        f"SELECT s.last - {n} + v.i, v.kind, v.entity_id, CAST(v.source AS INTEGER) "
+        f"FROM (VALUES {values}) AS v(i, kind, entity_id, source) LEFT JOIN s ON true"
     )
 
 
