@@ -4,7 +4,8 @@
 * PostgreSQL (psycopg): every request that waits for the server's answer, read from libpq's
   protocol trace: a simple ``Query`` or a ``Sync`` that ends an extended-protocol exchange or
   a pipeline. A pipeline of many statements is one request.
-* MySQL/MariaDB (PyMySQL): every command PyMySQL sends (a query, a ping, a COMMIT).
+* MySQL/MariaDB: every command PyMySQL sends (a query, a ping, a COMMIT); with mysqlclient,
+  every query, commit, rollback and ping it is asked to send.
 
 Tracing starts on a connection when the pool hands it out while the counter is open.
 """
@@ -82,7 +83,26 @@ def counting(store: MetadataStore, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     def on_checkout(dbapi_conn: Any, record: Any, proxy: Any) -> None:
         watch(dbapi_conn)
 
-    if name == "mysql":
+    if name == "mysql" and engine.dialect.driver == "mysqldb":
+        import MySQLdb.connections
+
+        for method in ("query", "commit", "rollback", "ping"):
+            original_method = getattr(MySQLdb.connections.Connection, method)
+
+            def sent(
+                self: Any, *args: Any, _method: str = method, _call: Any = original_method
+            ) -> Any:
+                if _method == "query":
+                    text = (
+                        args[0].decode(errors="replace") if isinstance(args[0], bytes) else args[0]
+                    )
+                    trips.statements.append(str(text))
+                else:
+                    trips.statements.append(_method.upper())
+                return _call(self, *args)
+
+            monkeypatch.setattr(MySQLdb.connections.Connection, method, sent)
+    elif name == "mysql":
         import pymysql.connections
 
         original = pymysql.connections.Connection._execute_command

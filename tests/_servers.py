@@ -232,15 +232,16 @@ def unavailable(message: str, hint: str) -> NoReturn:
     pytest.skip(f"{message}; {hint}")
 
 
-def need_module(name: str) -> ModuleType:
-    """The optional test dependency ``name`` (e.g. ML Metadata): the calling test is skipped
-    without it, or fails when ``MLTRAIL_REQUIRE_BACKENDS`` is set (CI installs them all)."""
+def need_module(name: str, extra: str = "mlmd") -> ModuleType:
+    """The optional test dependency ``name`` (e.g. ML Metadata), which mltrail's ``extra``
+    installs: the calling test is skipped without it, or fails when
+    ``MLTRAIL_REQUIRE_BACKENDS`` is set (CI installs them all)."""
     try:
         return importlib.import_module(name)
     except ImportError as exc:
         unavailable(
             f"the optional test dependency {name} is not installed ({exc})",
-            "make test EXTRAS=dev,postgres,mysql,mlmd installs it",
+            f"make test EXTRAS=dev,postgres,mysql,{extra} installs it",
         )
 
 

@@ -89,13 +89,31 @@ def test_url_schemes_choose_the_driver(given: str, engine: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("given", "words"),
+    ("given", "module", "words"),
     [
-        ("postgresql+psycopg2://u@h/db", ["psycopg2 driver", "pip install 'psycopg2-binary'"]),
-        ("mysql+mysqldb://u@h/db", ["mysqldb driver", "pip install 'mysqlclient'"]),
+        (
+            "postgresql+psycopg2://u@h/db",
+            "psycopg2",
+            ["psycopg2 driver", "pip install 'psycopg2-binary'"],
+        ),
+        (
+            "mysql+mysqldb://u@h/db",
+            "MySQLdb",
+            ["mysqldb driver", "pip install 'mltrail[mysqlclient]'"],
+        ),
     ],
 )
-def test_a_driver_that_is_not_installed_says_what_to_install(given: str, words: list[str]) -> None:
+def test_a_driver_that_is_not_installed_says_what_to_install(
+    given: str, module: str, words: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = _server.importlib.import_module
+
+    def without(name: str, *args: Any) -> Any:
+        if name == module:
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return real(name, *args)
+
+    monkeypatch.setattr(_server.importlib, "import_module", without)
     with pytest.raises(errors.FailedPreconditionError) as raised:
         mltrail.connect(given)
     for word in words:

@@ -130,7 +130,8 @@ def list_nodes(
     filter_text = filter_arg(options.filter_query, "filter_query") or ""
     optional_text(options.page_token, "page_token")
     compiled = _analyze(spec.kind, filter_text)
-    digest = _digest(spec.label, scope.label, filter_text)
+    # The query's digest goes into page tokens: only a page (or a token) needs it.
+    digest = _digest(spec.label, scope.label, filter_text) if limit or options.page_token else ""
     params: dict[str, Any] = scope.params()
     if compiled is not None:
         params.update(compiled.params)

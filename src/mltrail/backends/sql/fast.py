@@ -8,6 +8,7 @@ number of parameters, so each size class is compiled once as well.
 
 from __future__ import annotations
 
+import contextlib
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -28,6 +29,10 @@ PREFIX = "mltrail_prefix"
 #: Key of a connection's ``info``: set when a request ended with the call's COMMIT, cleared by
 #: any statement sent after it (which opens a new transaction that must be committed).
 COMMITTED = "mltrail_committed"
+#: Key of a connection's ``info``: set when the connection's transaction ended (committed or
+#: rolled back through the dialect), cleared by any statement sent after it; the pool's reset
+#: then needs no ROLLBACK (mysqlclient, whose status flags Python cannot read).
+ENDED = "mltrail_ended"
 
 
 def take_prefix(conn: Connection) -> str | None:
@@ -35,8 +40,17 @@ def take_prefix(conn: Connection) -> str | None:
     if any. Every path that sends a statement calls it first."""
     info = conn.info
     info.pop(COMMITTED, None)
+    info.pop(ENDED, None)
     prefix: str | None = info.pop(PREFIX, None)
     return prefix
+
+
+def close_cursor(conn: Connection, cursor: Any) -> None:
+    """Close a driver cursor at the end of a ``finally``. mysqlclient reads what is left of a
+    request when closing; on a connection that broke, that error would hide the one being
+    raised (or, after a success, the next statement reports the connection)."""
+    with contextlib.suppress(conn.dialect.loaded_dbapi.Error):
+        cursor.close()
 
 
 def send_prefix(conn: Connection, cursor: Any) -> None:
@@ -130,7 +144,7 @@ class FastStatement:
         except conn.dialect.loaded_dbapi.Error as exc:
             raise wrap_error(conn, sql, args, exc) from exc
         finally:
-            cursor.close()
+            close_cursor(conn, cursor)
 
     def all(self, conn: Connection, params: Params | None = None) -> list[tuple[Any, ...]]:
         cursor = self.execute(conn, params)
@@ -140,7 +154,7 @@ class FastStatement:
             # SQLite reads rows as they are fetched: a damaged page may only show here.
             raise wrap_error(conn, *self._sql(conn)[:1], params, exc) from exc
         finally:
-            cursor.close()
+            close_cursor(conn, cursor)
 
 
 def wrap_error(conn: Connection, sql: str, args: Any, exc: Exception) -> DBAPIError:
@@ -185,7 +199,7 @@ def execute_text(conn: Connection, sql: str) -> None:
     except conn.dialect.loaded_dbapi.Error as exc:
         raise wrap_error(conn, sql, None, exc) from exc
     finally:
-        cursor.close()
+        close_cursor(conn, cursor)
 
 
 class InStatement:

@@ -21,9 +21,11 @@
 * Connections allow several statements per request (``MULTI_STATEMENTS``): the
   rows a write call inserts last (properties, events, memberships) go to the server as one
   request, each table's rows in one multi-row INSERT, with values escaped by the driver as for
-  any statement; the reads a call can make at once go together the same way. With PyMySQL a
-  connection goes back to the pool without a ROLLBACK when the server says no transaction is
-  open (after every committed call).
+  any statement; the reads a call can make at once go together the same way. A call with a
+  transaction of its own sends its COMMIT with its last request, and its connection goes back
+  to the pool without a ROLLBACK once the transaction ended (PyMySQL keeps the server's status
+  flags; with mysqlclient, which does not show them, the dialect's commit and rollback note
+  the end, and any statement sent after clears the note).
 * Schema changes are not transactional: each CREATE/ALTER commits at once. The whole
   check-and-migrate runs under a named lock (``GET_LOCK``), so concurrent openers of an empty or
   old database wait for one migrator; see :mod:`mltrail.backends.sql.migrations` for what a
@@ -69,9 +71,11 @@ from mltrail.backends.sql.dialects.base import (
 )
 from mltrail.backends.sql.fast import (
     COMMITTED,
+    ENDED,
     PREFIX,
     Batch,
     FastStatement,
+    close_cursor,
     send_prefix,
     take_prefix,
     wrap_error,
@@ -109,6 +113,18 @@ _PACKET = 1153  # the server got a packet bigger than max_allowed_packet
 _LOST = {2006, 2013}  # gone away, lost: what a too-large packet looks like to the client
 _MAX_PACKET = "mltrail_max_allowed_packet"  # key of a connection's info
 _PYMYSQL_BOOLEANS = ("ssl_verify_cert", "ssl_verify_identity", "ssl_disabled")
+#: The connection arguments of mysqlclient 2.2 and 2.3 (its C module's and its Python class's;
+#: unknown ones fail inside the driver with a bare TypeError).
+_MYSQLCLIENT_OPTIONS = frozenset(
+    {
+        *("host", "user", "password", "passwd", "database", "db", "port", "unix_socket"),
+        *("conv", "connect_timeout", "compress", "named_pipe", "init_command", "client_flag"),
+        *("read_default_file", "read_default_group", "ssl", "ssl_mode", "local_infile"),
+        *("local_infile_dir", "read_timeout", "write_timeout", "charset", "collation"),
+        *("auth_plugin", "server_public_key_path", "cursorclass", "use_unicode", "sql_mode"),
+        *("binary_prefix", "executemany_fallback", "multi_statements", "autocommit"),
+    }
+)
 #: A batch longer than this (bytes of SQL) is sent statement by statement, as PyMySQL splits
 #: its own multi-row inserts (well under the smallest max_allowed_packet in use, 4 MB).
 MAX_BATCH_TEXT = 1_000_000
@@ -125,7 +141,7 @@ class MySQLDialect(ServerDialect):
     schemes = ("mysql", "mariadb")
     drivers: ClassVar[dict[str, tuple[str, str]]] = {
         "pymysql": ("pymysql", "PyMySQL[rsa]"),
-        "mysqldb": ("MySQLdb", "mysqlclient"),
+        "mysqldb": ("MySQLdb", "mltrail[mysqlclient]"),
     }
     default_driver = "pymysql"
     extra = "mysql"
@@ -157,6 +173,14 @@ class MySQLDialect(ServerDialect):
             for name in _PYMYSQL_BOOLEANS:
                 if name in args:
                     args[name] = boolean_option(args[name], name)
+        elif self._driver == "mysqldb":
+            unknown = sorted(set(args) - _MYSQLCLIENT_OPTIONS)
+            if unknown:
+                raise InvalidArgumentError(
+                    f"unknown MySQL connection option(s) {unknown}; mltrail's own options are "
+                    f"{', '.join(POOL_OPTIONS)} and connect_timeout; every other one must be a "
+                    "mysqlclient connection argument (ssl_mode, ssl, unix_socket...)"
+                )
         # FOUND_ROWS is what SQLAlchemy sets itself (these arguments replace its own).
         flags = convert(args.get("client_flag", 0), "int", "client_flag")
         args["client_flag"] = flags | _FOUND_ROWS | _MULTI_STATEMENTS
@@ -171,13 +195,19 @@ class MySQLDialect(ServerDialect):
         return args
 
     def reset_on_return(self) -> str | None:
-        return None if self._driver == "pymysql" else "rollback"
+        return None  # the reset listener of configure() decides
 
     def configure(self, engine: Engine) -> None:
-        if self._driver == "pymysql":
-            event.listen(engine, "reset", _rollback_open_transaction)
-            sa_dialect: Any = engine.dialect
-            sa_dialect.do_commit = _commit_open_transaction
+        # A connection goes back to the pool without a ROLLBACK when its transaction is known
+        # to have ended: PyMySQL keeps the server's status flags; mysqlclient does not show
+        # them to Python, so there the dialect's own commit and rollback note the end (ENDED).
+        pymysql = self._driver == "pymysql"
+        event.listen(
+            engine, "reset", _rollback_open_transaction if pymysql else _rollback_unless_ended
+        )
+        sa_dialect: Any = engine.dialect
+        sa_dialect.do_commit = _commit_open_transaction if pymysql else _commit_unless_committed
+        sa_dialect.do_rollback = _rollback_noting_end
         event.listen(engine, "before_cursor_execute", _send_prefix)
 
         @event.listens_for(engine, "connect")
@@ -255,8 +285,8 @@ class MySQLDialect(ServerDialect):
         return self.insert_one_by_one(conn, plain, rows)
 
     def run_batch(self, conn: Connection, batch: Batch, *, last: bool = False) -> None:
-        # The last batch of a call with its own transaction ends with its COMMIT on PyMySQL,
-        # whose commit() is then skipped (see _commit_open_transaction).
+        # The last batch of a call with its own transaction ends with its COMMIT; the driver's
+        # commit() is then skipped (see _commit_open_transaction).
         if self._driver not in _CURSORS or len(batch) < 2:
             super().run_batch(conn, batch)
             return
@@ -271,12 +301,12 @@ class MySQLDialect(ServerDialect):
             if len(text) > MAX_BATCH_TEXT:
                 super().run_batch(conn, batch)
                 return
-            text, committing = with_commit(text, last and self._driver == "pymysql")
+            text, committing = with_commit(text, last)
             _run_all(conn, cursor, text)
             if committing:
                 conn.connection.info[COMMITTED] = True
         finally:
-            cursor.close()
+            close_cursor(conn, cursor)
         batch.items.clear()
         batch.tail.clear()
 
@@ -289,7 +319,7 @@ class MySQLDialect(ServerDialect):
         try:
             _run_all(conn, cursor, text)
         finally:
-            cursor.close()
+            close_cursor(conn, cursor)
 
     def feed_statements(self, rows: list[FeedRow]) -> list[str]:
         # The self row's update takes the positions (its row lock, held until the commit,
@@ -337,7 +367,7 @@ class MySQLDialect(ServerDialect):
             except conn.dialect.loaded_dbapi.Error as exc:
                 raise wrap_error(conn, text, None, exc) from exc
         finally:
-            cursor.close()
+            close_cursor(conn, cursor)
         found = iter(ids)
         return [[next(found)] if rows else [] for *_, rows in groups]
 
@@ -350,8 +380,8 @@ class MySQLDialect(ServerDialect):
         *,
         last: bool = False,
     ) -> list[list[tuple[Any, ...]]]:
-        # The last reads of a call with its own transaction end with its COMMIT on PyMySQL
-        # (see run_batch); the engine's commit then sends none.
+        # The last reads of a call with its own transaction end with its COMMIT (see
+        # run_batch); the engine's commit then sends none.
         if self._driver not in _CURSORS or len(reads) < 2:
             return super().run_reads(conn, reads)
         cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -363,7 +393,7 @@ class MySQLDialect(ServerDialect):
             text = ";\n".join(parts)
             if len(text) > MAX_BATCH_TEXT:
                 return super().run_reads(conn, reads)
-            text, committing = with_commit(text, last and self._driver == "pymysql")
+            text, committing = with_commit(text, last)
             prefix = take_prefix(conn)
             out = []
             try:
@@ -381,7 +411,7 @@ class MySQLDialect(ServerDialect):
                 conn.connection.info[COMMITTED] = True
             return out[: len(reads)]  # without the COMMIT's empty result
         finally:
-            cursor.close()
+            close_cursor(conn, cursor)
 
     @contextlib.contextmanager
     def schema_change(self, conn: Connection) -> Iterator[None]:
@@ -527,15 +557,54 @@ def _rollback_open_transaction(dbapi_conn: Any, record: Any, state: PoolResetSta
 
 
 def _commit_open_transaction(dbapi_conn: Any) -> None:
-    """The engine's commit: no COMMIT when the call's last request ended with one and nothing
-    was sent since, or when the call sent nothing at all. (PyMySQL's status flags are not
-    updated by a result set, so they alone cannot tell; otherwise always: a COMMIT also ends
-    what a ``SET TRANSACTION`` prepared for a transaction that never started.)"""
-    info = dbapi_conn.info
+    """The engine's commit on PyMySQL: no COMMIT when the call's last request ended with one
+    and nothing was sent since, or when the call sent nothing at all, unless the server's
+    status flags say a transaction is open. (PyMySQL's flags are not updated by a result set,
+    so they alone cannot tell; otherwise always: a COMMIT also ends what a ``SET
+    TRANSACTION`` prepared for a transaction that never started.)"""
+    if _commit_needed(dbapi_conn.info) or dbapi_conn.server_status & _IN_TRANSACTION:
+        dbapi_conn.commit()
+    _note_end(dbapi_conn)
+
+
+def _commit_unless_committed(dbapi_conn: Any) -> None:
+    """The engine's commit on mysqlclient: as :func:`_commit_open_transaction`, by mltrail's
+    own marks alone (every path that sends a statement clears them first, fast.take_prefix)."""
+    if _commit_needed(dbapi_conn.info):
+        dbapi_conn.commit()
+    _note_end(dbapi_conn)
+
+
+def _commit_needed(info: dict[str, Any]) -> bool:
+    """False when the call's last request ended with its COMMIT and nothing was sent since, or
+    when the call sent nothing at all (the marks are taken either way)."""
     committed = info.pop(COMMITTED, None) is not None
     unsent = info.pop(PREFIX, None) is not None
-    if not (committed or unsent) or dbapi_conn.server_status & _IN_TRANSACTION:
-        dbapi_conn.commit()
+    return not (committed or unsent)
+
+
+def _rollback_noting_end(dbapi_conn: Any) -> None:
+    """The engine's rollback; then the pool's reset need not roll back again."""
+    dbapi_conn.rollback()
+    _note_end(dbapi_conn)
+
+
+def _note_end(dbapi_conn: Any) -> None:
+    """Note on a pooled connection that its transaction ended (see fast.ENDED)."""
+    try:
+        info = dbapi_conn.info
+    except NotImplementedError:
+        return  # SQLAlchemy's first look at a new connection, before the pool holds it
+    info[ENDED] = True
+
+
+def _rollback_unless_ended(dbapi_conn: Any, record: Any, state: PoolResetState) -> None:
+    """The reset of a connection going back to the pool (mysqlclient): a ROLLBACK unless its
+    transaction ended through the dialect and nothing was sent since (the note stays until a
+    statement is sent: a checkout that sends nothing leaves the connection as it was)."""
+    if not (state.transaction_was_reset or ENDED in record.info):
+        dbapi_conn.rollback()
+        record.info[ENDED] = True
 
 
 def _send_prefix(
@@ -607,5 +676,5 @@ def _execute(conn: Connection, sql: str) -> Any:
             sql, None, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
         ) from exc
     finally:
-        cursor.close()
+        close_cursor(conn, cursor)
     return row[0] if row else None
