@@ -1,7 +1,8 @@
 """MySQL/MariaDB through mysqlclient (``mysql+mysqldb://``), the C driver.
 
 The contract suite runs on MariaDB through PyMySQL; what differs with mysqlclient is how a
-call's transaction ends. Its COMMIT goes with the call's last request, and its connection goes
+call's transaction ends (and tests/backends/test_server_dialects.py kills its connection
+mid-request). Its COMMIT goes with the call's last request, and its connection goes
 back to the pool without a ROLLBACK. mysqlclient does not show the server's status flags to
 Python, so both rest on mltrail's own notes of what was sent. These tests check the notes
 against the server (``@@in_transaction``) and against what another connection sees.
@@ -9,7 +10,6 @@ against the server (``@@in_transaction``) and against what another connection se
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
@@ -19,7 +19,6 @@ import mltrail as m
 from _round_trips import counting
 from _servers import Server, need, need_module
 from mltrail import errors
-from mltrail.backends.sql.fast import Batch
 
 T = m.EventType
 WAIT = 60  # seconds; only reached when something is broken
@@ -189,35 +188,3 @@ def test_calls_send_no_commit_or_rollback_of_their_own(
             assert len(sent) <= 3, sent
             assert sent[-1].rstrip().endswith("COMMIT"), sent
             assert "COMMIT" not in sent and "ROLLBACK" not in sent, sent
-
-
-def test_a_write_that_sent_its_commit_is_not_run_again_when_the_connection_dies(
-    server: Server, urls: tuple[str, str]
-) -> None:
-    with m.connect(urls[0]) as store:
-        store.put_artifact_type(m.ArtifactType(name="Data"))
-        runs = []
-
-        def last_batch_dies(conn: sa.Connection) -> None:
-            runs.append(1)
-            victim = int(conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar_one())
-            killer = threading.Timer(0.5, _kill, (server, victim))
-            killer.start()
-            batch = Batch()
-            batch.tail.extend(["SELECT 1", "SELECT SLEEP(2)"])
-            try:
-                store.database.dialect.run_batch(conn, batch, last=True)
-            finally:
-                killer.join(WAIT)
-
-        with pytest.raises(errors.UnavailableError) as raised:
-            store.database.run(last_batch_dies, write=True)
-        assert runs == [1]
-        assert "check whether it took effect" in str(raised.value)
-        assert [t.name for t in store.get_artifact_types()] == ["Data"]  # a new connection
-
-
-def _kill(server: Server, backend_id: int) -> None:
-    with server.engine(server.run_database()).connect() as admin:
-        admin.exec_driver_sql(f"KILL CONNECTION {backend_id}")
-        admin.commit()

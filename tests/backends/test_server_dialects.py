@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 import mltrail
-from _servers import SERVERS, Server, need
+from _servers import SERVERS, Server, need, need_module
 from mltrail import errors
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.database import Database
@@ -106,14 +106,7 @@ def test_url_schemes_choose_the_driver(given: str, engine: str) -> None:
 def test_a_driver_that_is_not_installed_says_what_to_install(
     given: str, module: str, words: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = _server.importlib.import_module
-
-    def without(name: str, *args: Any) -> Any:
-        if name == module:
-            raise ModuleNotFoundError(f"No module named {name!r}")
-        return real(name, *args)
-
-    monkeypatch.setattr(_server.importlib, "import_module", without)
+    _without_module(monkeypatch, module)
     with pytest.raises(errors.FailedPreconditionError) as raised:
         mltrail.connect(given)
     for word in words:
@@ -131,6 +124,15 @@ def test_a_driver_that_is_not_installed_says_what_to_install(
 def test_a_missing_default_driver_names_the_extra(
     given: str, module: str, extra: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _without_module(monkeypatch, module)
+    with pytest.raises(errors.FailedPreconditionError) as raised:
+        mltrail.connect(given)
+    assert f"pip install '{extra}'" in str(raised.value)
+    assert isinstance(raised.value.__cause__, ImportError)
+
+
+def _without_module(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
+    """The dialects' imports of driver modules, with ``module`` not installed."""
     real = _server.importlib.import_module
 
     def without(name: str, *args: Any) -> Any:
@@ -139,10 +141,6 @@ def test_a_missing_default_driver_names_the_extra(
         return real(name, *args)
 
     monkeypatch.setattr(_server.importlib, "import_module", without)
-    with pytest.raises(errors.FailedPreconditionError) as raised:
-        mltrail.connect(given)
-    assert f"pip install '{extra}'" in str(raised.value)
-    assert isinstance(raised.value.__cause__, ImportError)
 
 
 def test_unsupported_drivers_and_databases_are_refused() -> None:
@@ -343,12 +341,20 @@ def test_an_idle_connection_that_died_is_replaced_without_failing_the_call(
             assert _backend_id(conn) != idle
 
 
+@pytest.mark.parametrize(
+    ("kind", "driver"), [("postgresql", None), ("mysql", None), ("mysql", "mysqldb")]
+)
 def test_a_call_that_sent_its_commit_is_not_run_again_when_the_connection_dies(
-    server: Server, url: str
+    server: Server, url: str, driver: str | None
 ) -> None:
     """A call's last batch carries its COMMIT: once it is sent, the call may have been
-    committed, so a lost connection fails the call instead of running it again."""
+    committed, so a lost connection fails the call instead of running it again (with
+    mysqlclient too, which then also reads what is left of the request on closing)."""
     sleep = "SELECT pg_sleep(2)" if server.kind == "postgresql" else "SELECT SLEEP(2)"
+    if driver is not None:
+        need_module("MySQLdb", "mysqlclient")
+        # The query holds PyMySQL's options (ssl_disabled); mysqlclient has its own.
+        url = make_url(url).set(drivername=f"mysql+{driver}", query={}).render_as_string(False)
     with mltrail.connect(url) as store:
         store.put_artifact_type(mltrail.ArtifactType(name="Data"))
         runs = []
