@@ -167,24 +167,25 @@ def list_nodes(
         return _properties(spec, k, _where(spec, scope, compiled, k))
 
     statement = _LISTINGS.get(key, listing)
+    width = len(node_statements(spec.kind).node_columns)
+    prop_rows = None
     if limit is None and dialect is not None and dialect.batches_reads:
         props = _LISTINGS.get((*key, "properties"), properties)
         rows, prop_rows = dialect.run_reads(conn, [(statement, params), (props, params)], last=True)
-        if not rows and compiled is not None:
-            _check_filter_types(conn, compiled)
-        return ResultPage(hydrate_with(spec, _node_rows(spec, rows), prop_rows), None)
-    rows = statement.all(conn, params)
+    else:
+        rows = statement.all(conn, params)
     if not rows and compiled is not None:
         # A filter the types show can never match selects nothing: only an empty answer can
         # be one, and only then are the types read.
         _check_filter_types(conn, compiled)
-    width = len(node_statements(spec.kind).node_columns)
+    if prop_rows is not None:
+        return ResultPage(hydrate_with(spec, _node_rows(rows, width), prop_rows), None)
     token = None
     if limit is not None and len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
         token = _make_token(order, ascending, digest, order.key_of(last, width), last[0])
-    rows = _node_rows(spec, rows)
+    rows = _node_rows(rows, width)
     if limit is None and len(rows) > InStatement.MAX:
         # Everything of a big listing: its properties in one query with the same conditions.
         props = _LISTINGS.get((*key, "properties"), properties)
@@ -192,9 +193,9 @@ def list_nodes(
     return ResultPage(hydrate(conn, spec, rows), token)
 
 
-def _node_rows(spec: NodeSpec, rows: list[Any]) -> list[Any]:
-    """The node columns of listing rows (without the sort keys of a property order)."""
-    width = len(node_statements(spec.kind).node_columns)
+def _node_rows(rows: list[Any], width: int) -> list[Any]:
+    """The first ``width`` columns of listing rows, the node's (without the sort keys of a
+    property order)."""
     if len(rows) and len(rows[0]) > width:
         return [row[:width] for row in rows]
     return rows
