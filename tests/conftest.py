@@ -30,6 +30,13 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
+        "store_semantics: the test checks what the store computes (orders, pages walked while "
+        "rows are added, lineage walks against a reference): through the remote client the same "
+        "call runs unchanged on the server's store, so it runs on the local backends only (the "
+        "module's other tests cover the remote client's transport of that call)",
+    )
+    config.addinivalue_line(
+        "markers",
         "one_remote: the test reads through the remote client on one server (remote-sqlite): "
         "the same reads on a server backed by PostgreSQL exercise nothing that the "
         "remote-sqlite and postgresql backends do not",
@@ -48,14 +55,15 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``sql_only`` are not run on remote backends (they look below the API);
-    tests marked ``one_remote`` run on the remote-sqlite one only."""
+    """Tests marked ``sql_only`` (they look below the API) or ``store_semantics`` are not run on
+    remote backends; tests marked ``one_remote`` run on the remote-sqlite one only."""
     kept, dropped = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("backend") if callspec is not None else None
         remote = isinstance(backend, str) and backend in REMOTES
-        refused = item.get_closest_marker("sql_only") is not None or (
+        local_only = any(item.get_closest_marker(name) for name in ("sql_only", "store_semantics"))
+        refused = local_only or (
             backend == ONE_REMOTE_SKIPPED and item.get_closest_marker("one_remote") is not None
         )
         (dropped if remote and refused else kept).append(item)

@@ -892,6 +892,7 @@ def bfs(
     return {n: d for n, d in distance.items() if include_stop or n not in stop}
 
 
+@pytest.mark.store_semantics
 def test_random_dag_against_breadth_first_search(store: m.MetadataStore) -> None:
     artifact_ids, execution_ids = random_dag(store, seed=20240611)
     events = store.get_events_by_artifact_ids(artifact_ids)

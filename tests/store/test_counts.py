@@ -193,6 +193,7 @@ def test_iteration_yields_the_listing_without_limit(nodes: Nodes) -> None:
             assert got == [n.id for n in nodes.get(filter_query=query)], (query, page_size)
 
 
+@pytest.mark.store_semantics
 @pytest.mark.parametrize("ascending", [True, False], ids=["asc", "desc"])
 @pytest.mark.parametrize(
     "order", ["id", "create_time", m.OrderByField.UPDATE_TIME, "custom_properties.n"]

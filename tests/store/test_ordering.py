@@ -191,6 +191,7 @@ def accuracy(node: Any) -> Any:
 # ------------------------------------------------------------------------------------- ordering
 
 
+@pytest.mark.store_semantics
 @pytest.mark.parametrize("ascending", [True, False], ids=["asc", "desc"])
 def test_mixed_custom_values_order_and_page_as_documented(
     listing: Listing, ascending: bool
@@ -202,6 +203,7 @@ def test_mixed_custom_values_order_and_page_as_documented(
         assert got == expected, f"limit {limit}"
 
 
+@pytest.mark.store_semantics
 @pytest.mark.parametrize("ascending", [True, False], ids=["asc", "desc"])
 def test_a_declared_property_orders_with_ties_by_id_and_missing_last(
     listing: Listing, ascending: bool

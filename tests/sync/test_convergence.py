@@ -26,7 +26,7 @@ from _servers import Server, need
 from mltrail import sync
 from mltrail.errors import AlreadyExistsError
 
-EXAMPLES = int(os.environ.get("MLTRAIL_SYNC_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("MLTRAIL_SYNC_EXAMPLES", "8"))
 SITES = 3
 P = m.PropertyType
 
