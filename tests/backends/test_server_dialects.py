@@ -7,6 +7,7 @@ The contract itself (every store call, filters, lineage, paging) runs on both se
 from __future__ import annotations
 
 import secrets
+import ssl
 import threading
 import traceback
 from collections.abc import Iterator
@@ -262,6 +263,39 @@ def test_driver_options_reach_the_driver(server: Server, url: str) -> None:
     with pytest.raises(errors.UnavailableError) as raised:
         mltrail.connect(plain, **demand)
     assert "ssl" in str(raised.value).lower()
+
+
+def test_pymysql_connections_without_tls_options_share_one_context(
+    servers: dict[str, Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given no TLS option, PyMySQL tries TLS (and falls back to plain text on a server without
+    it) with a default context it made anew for each connection, at some 50 ms apiece: the
+    connections of every store share one context made the same way."""
+    server = servers["mysql"]
+    need(server)
+    run = server.run_database()
+    plain = make_url(run).set(query={}).render_as_string(hide_password=False)
+    made: list[Any] = []
+    original = ssl.create_default_context
+    monkeypatch.setattr(
+        ssl, "create_default_context", lambda *a, **k: made.append(1) or original(*a, **k)
+    )
+    contexts = []
+    for _ in range(3):
+        with mltrail.connect(plain) as store:
+            store.put_artifact_type(mltrail.ArtifactType(name="Tls"))
+            with store.database.connection() as conn:
+                driver = conn.connection.driver_connection
+                contexts.append(driver.ctx)
+                assert driver.ssl and not driver._ssl_required  # TLS if offered, as before
+    assert contexts[0] is not None and all(c is contexts[0] for c in contexts)
+    assert len(made) <= 1  # none when an earlier test of this process made it
+    given = make_url(plain).update_query_dict({"ssl_disabled": "true"})
+    with (
+        mltrail.connect(given.render_as_string(hide_password=False)) as store,
+        store.database.connection() as conn,
+    ):
+        assert not conn.connection.driver_connection.ssl
 
 
 # ------------------------------------------------------------------------------ connection errors
