@@ -665,6 +665,65 @@ def _producers_and_consumers(dag: Graph) -> None:
     assert (train.type, train.last_known_state) == ("Trainer", m.ExecutionState.COMPLETE)
 
 
+AWKWARD_TEXT = [
+    'quote " and \\ backslash',
+    "tab\tnew\nline",
+    "ünïcødé ✓ 🚀",
+    "\u2028\u2029",
+    "[1,2]",
+]
+
+
+def test_contexts_and_links_of_an_answer_equal_what_is_read_directly(
+    store: m.MetadataStore,
+) -> None:
+    """A shared input in many contexts, with names and external ids of every awkward kind: the
+    answer carries each context (fields, properties) and link exactly as the store reads them
+    (on SQLite they come packed in JSON arrays, see query/_subgraph.py)."""
+    kind = store.put_context_type(m.ContextType(name="Run", properties={"n": m.PropertyType.INT}))
+    data = store.put_artifact_type(m.ArtifactType(name="Data"))
+    step = store.put_execution_type(m.ExecutionType(name="Step"))
+    [source] = store.put_artifacts([m.Artifact(type_id=data, uri="/shared")])
+    contexts = [
+        m.Context(
+            type_id=kind,
+            name=f"{text} {i}",
+            external_id=None if i % 2 else f"ext {text} {i}",
+            properties={"n": i},
+            custom_properties={"text": text} if i % 3 == 0 else {},
+        )
+        for i, text in enumerate(AWKWARD_TEXT * 8)
+    ]
+    context_ids = store.put_contexts(contexts)
+    store.put_parent_contexts(
+        [m.ParentContext(child_id=c, parent_id=context_ids[0]) for c in context_ids[1:5]]
+    )
+    final = None
+    for context, context_id in zip(contexts, context_ids):
+        context.id = context_id
+        _, [_, final], _ = store.put_execution(
+            m.Execution(type_id=step),
+            [
+                (m.Artifact(id=source), m.Event(type=EType.INPUT)),
+                (m.Artifact(type_id=data), m.Event(type=EType.OUTPUT)),
+            ],
+            [context],
+        )
+    assert final is not None
+    graph = store.lineage(artifact_ids=[final], direction="upstream")
+    assert graph.contexts == store.get_contexts_by_id(sorted(context_ids))
+    assert [c.id for c in graph.contexts] == sorted(context_ids)
+    expected = sorted((a.id, c) for c in context_ids for a in store.get_artifacts_by_context(c))
+    in_answer = {a.id for a in graph.artifacts}
+    assert [(x.artifact_id, x.context_id) for x in graph.attributions] == [
+        pair for pair in expected if pair[0] in in_answer
+    ]
+    assert len(graph.attributions) == len(context_ids) + 1  # the source in every context
+    assert [(p.child_id, p.parent_id) for p in graph.parent_contexts] == [
+        (c, context_ids[0]) for c in sorted(context_ids[1:5])
+    ]
+
+
 def test_context_dag(dag: Graph) -> None:
     s, ids = dag.store, dag.ids
     whole = s.get_context_dag(ids["ctx:pipe1"])

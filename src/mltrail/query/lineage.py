@@ -42,6 +42,7 @@ from mltrail.query._subgraph import (
     can_know_types,
     joins_ids,
     load_subgraph,
+    packs_rows,
     read_answer,
     seen_types_params,
 )
@@ -215,14 +216,18 @@ def run_lineage(conn: Connection, q: LineageQuery) -> LineageGraph:
                 artifacts, executions = _depths(artifacts, executions, events, q.direction)
             artifacts, executions = _nearest(artifacts, executions, q.max_nodes)
             return load_subgraph(conn, artifacts, executions, q.fields, truncated=True)
-    joined = joins_ids(conn)
+    joined, packed = joins_ids(conn), packs_rows(conn)
     # Types already read (and unchanged since, as the statement checks) are not read again.
     seen = seen_types_params(conn) if can_know_types(q.fields) else None
     known = seen is not None
     answer = _ANSWERS.get(
-        (q.fields, joined, known, *key),
+        (q.fields, joined, packed, known, *key),
         lambda: answer_statements(
-            *_walk_sources(q, filters, sizes), q.fields, joined=joined, known_types=known
+            *_walk_sources(q, filters, sizes),
+            q.fields,
+            joined=joined,
+            known_types=known,
+            packed=packed,
         ),
         known_types=known,
     )
