@@ -102,9 +102,8 @@ def _read_state(conn: Connection) -> tuple[int, int | None]:
     A database without mltrail's tables but with others is not mltrail's: refused with
     :class:`~mltrail.errors.FailedPreconditionError`, so that nothing is ever added to it.
     """
-    inspector = inspect(conn)
-    if not inspector.has_table(schema.schema_version.name):
-        foreign = sorted(t for t in inspector.get_table_names() if not t.startswith("mlt_"))
+    if not _has_version_table(conn):
+        foreign = sorted(t for t in inspect(conn).get_table_names() if not t.startswith("mlt_"))
         if foreign:
             raise _ForeignDatabase(foreign)
         return 0, None
@@ -112,6 +111,17 @@ def _read_state(conn: Connection) -> tuple[int, int | None]:
     version = max((v for v in rows if v >= 0), default=0)
     interrupted = max((-v for v in rows if v < 0), default=None)
     return version, interrupted
+
+
+def _has_version_table(conn: Connection) -> bool:
+    """Whether the schema-version table exists. On PostgreSQL one ``to_regclass`` (the table as
+    the session's search path finds it, as SQLAlchemy's ``has_table`` looks for it): that
+    query of the catalog took 7 of the 20 ms of opening a store."""
+    name = schema.schema_version.name
+    if conn.dialect.name == "postgresql":
+        found = conn.exec_driver_sql(f"SELECT to_regclass('{name}') IS NOT NULL").scalar()
+        return bool(found)
+    return bool(inspect(conn).has_table(name))
 
 
 #: Tables that mark an ML Metadata (MLMD) database; MLMDEnv alone, or the three node tables.
