@@ -3,8 +3,9 @@ driver's own connect to the same server.
 
 Each round opens a new store (a new engine, so a new connection), writes one type and closes it;
 the median of the rounds is reported. For reference, the same number of bare driver connections
-(``pymysql.connect`` or ``psycopg.connect`` with the URL's host, user and database and no other
-option) are timed in the same run, alternated with the stores.
+(``pymysql.connect`` for a MySQL URL whatever its driver, ``psycopg.connect`` for PostgreSQL,
+with the URL's host, user and database and no other option) are timed in the same run,
+alternated with the stores.
 
     python benchmarks/connect.py --url mysql://root@127.0.0.1/mltrail_bench_connect
     python benchmarks/connect.py --url postgresql://postgres@127.0.0.1/mltrail_bench_connect

@@ -267,8 +267,7 @@ def answer_statements(
         columns = (E.c.artifact_id, E.c.execution_id, E.c.type, E.c.milliseconds_since_epoch)
         parts.append(
             e_ids.restrict(
-                select(*_rows(packed, _EVENT, *columns, E.c.id, null(), E.c.path)),
-                E.c.execution_id,
+                select(*_row(_EVENT, *columns, E.c.id, null(), E.c.path)), E.c.execution_id
             )
         )
     if "events" in fields and "artifacts" not in fields:
@@ -277,7 +276,7 @@ def answer_statements(
         row = select(*_rows(packed, _ATTRIBUTION, _attr.c.artifact_id, _attr.c.context_id))
         parts.append(a_ids.restrict(row, _attr.c.artifact_id))
     if "associations" in fields:
-        row = select(*_rows(packed, _ASSOCIATION, _assoc.c.execution_id, _assoc.c.context_id))
+        row = select(*_row(_ASSOCIATION, _assoc.c.execution_id, _assoc.c.context_id))
         parts.append(e_ids.restrict(row, _assoc.c.execution_id))
     if "parent_contexts" in fields:
         if not {"attributions", "associations"} <= fields:
@@ -440,11 +439,9 @@ def read_answer(
         elif tag == _PACKED:
             packed = json.loads(row[7])
             inner = row[1]
-            if inner < 3:
+            if inner == _CONTEXT:
                 rows[inner].update({r[1]: r for r in packed})
-            elif inner == _EVENT:
-                events.extend(packed)
-            else:
+            else:  # attributions, parent links
                 pairs[inner].extend([(r[1], r[2]) for r in packed])
         elif tag == _EVENT:
             events.append(row)
