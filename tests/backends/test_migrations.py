@@ -16,6 +16,8 @@ import contextlib
 import json
 import multiprocessing
 import pprint
+import threading
+import time
 import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -889,6 +891,73 @@ def test_processes_opening_one_new_database_at_once_all_succeed(
     assert upgraded.versions == [(NEXT,)]
     assert upgraded.shape() == snapshot(reference).shape()
     assert read_view(older, NEXT) == before
+
+
+def _waiting_for_migration_lock(conn: sa.Connection, kind: str) -> int:
+    """How many sessions of this database wait for its migration lock."""
+    if kind == "postgresql":
+        query = (
+            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+            "WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database()"
+        )
+    else:
+        name = migration_lock_name(conn.engine.url.database or "")
+        query = (
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+            "WHERE STATE = 'User lock' AND INFO LIKE :pattern"
+        )
+        return int(conn.execute(sa.text(query), {"pattern": f"%{name}%"}).scalar() or 0)
+    return int(conn.exec_driver_sql(query).scalar() or 0)
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_an_opener_that_waited_for_the_migration_lock_sees_what_its_holder_committed(
+    kind: str, tmp_path: Path, servers: dict[str, Server]
+) -> None:
+    # The second opener finds no tables, then waits while the holder of the lock creates the
+    # schema-version table at the library's version (the smallest schema change that makes a
+    # store current). Once it holds the lock it must see that table: a name cache kept from
+    # before the wait (PostgreSQL's to_regclass answers from one) would say it is still
+    # missing, and the opener would try to create the schema again.
+    target = make_target(kind, tmp_path, servers, purpose="waited")
+    held, go = threading.Event(), threading.Event()
+    opened: list[int] = []
+    failed: list[BaseException] = []
+
+    def holder(conn: sa.Connection) -> None:
+        with holding.dialect.migration_lock(conn):
+            held.set()
+            assert go.wait(timeout=60), "the second opener never waited for the lock"
+            schema.schema_version.create(conn)
+            conn.execute(sa.insert(schema.schema_version).values(version=LIBRARY))
+
+    def second() -> None:
+        try:
+            with target.open() as db:
+                opened.append(prepare_schema(db))
+        except BaseException as exc:
+            failed.append(exc)
+
+    with target.open() as holding, target.open() as watching:
+        first = threading.Thread(
+            target=holding.run, args=(holder,), kwargs={"write": True, "schema_change": True}
+        )
+        first.start()
+        assert held.wait(timeout=60)
+        opener = threading.Thread(target=second)
+        opener.start()
+        with watching.engine.connect() as conn:
+            deadline = time.monotonic() + 60
+            while not _waiting_for_migration_lock(conn, kind):
+                assert time.monotonic() < deadline and opener.is_alive(), failed
+                time.sleep(0.02)
+                conn.rollback()
+        go.set()
+        first.join(timeout=60)
+        opener.join(timeout=60)
+    assert not failed, failed
+    assert opened == [LIBRARY]
+    assert snapshot(target).versions == [(LIBRARY,)]
 
 
 # ------------------------------------------------------------------------------ version 2

@@ -114,12 +114,18 @@ def _read_state(conn: Connection) -> tuple[int, int | None]:
 
 
 def _has_version_table(conn: Connection) -> bool:
-    """Whether the schema-version table exists. On PostgreSQL one ``to_regclass`` (the table as
-    the session's search path finds it, as SQLAlchemy's ``has_table`` looks for it): that
-    query of the catalog took 7 of the 20 ms of opening a store."""
+    """Whether the schema-version table exists. On PostgreSQL one query of ``pg_class`` (a table
+    of that name in the session's search path): SQLAlchemy's ``has_table`` took 7 of the 20 ms
+    of opening a store. Not ``to_regclass``: it answers from the session's name cache, which
+    still says "missing" after waiting for the migration lock while its holder created the
+    table, so the waiter would create the schema a second time."""
     name = schema.schema_version.name
     if conn.dialect.name == "postgresql":
-        found = conn.exec_driver_sql(f"SELECT to_regclass('{name}') IS NOT NULL").scalar()
+        found = conn.exec_driver_sql(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c"
+            " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+            f" WHERE c.relname = '{name}' AND n.nspname = ANY (current_schemas(false)))"
+        ).scalar()
         return bool(found)
     return bool(inspect(conn).has_table(name))
 
