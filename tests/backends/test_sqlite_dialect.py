@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 import mltrail
 from mltrail import errors
+from mltrail.backends.sql.database import Database
 
 
 def pragmas(store: mltrail.MetadataStore) -> dict[str, Any]:
@@ -105,3 +107,32 @@ def test_a_writer_kept_waiting_past_the_busy_timeout_gets_aborted(
         write_lock.execute("BEGIN")  # the fixture's ROLLBACK needs a transaction to end
         store.put_artifact_type(mltrail.ArtifactType(name="Blocked"))
         assert [t.name for t in store.get_artifact_types()] == ["Before", "Blocked"]
+
+
+def test_connections_opening_one_new_file_at_once_all_switch_it_to_wal(tmp_path: Path) -> None:
+    # Connections that switch a new file to WAL at the same moment can each hold the lock the
+    # other waits for; SQLite then says "database is locked" at once, without waiting.
+    files, openers = 40, 4
+    barrier = threading.Barrier(openers)
+    modes: list[str] = []
+    failures: list[BaseException] = []
+
+    def open_each() -> None:
+        for n in range(files):
+            barrier.wait(timeout=60)
+            db = Database(f"sqlite:///{tmp_path / f'{n}.db'}")
+            try:
+                with db.engine.connect() as conn:
+                    modes.append(conn.exec_driver_sql("PRAGMA journal_mode").scalar_one())
+            except BaseException as exc:
+                failures.append(exc)
+            finally:
+                db.close()
+
+    threads = [threading.Thread(target=open_each) for _ in range(openers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures[:3]
+    assert modes == ["wal"] * (files * openers)

@@ -252,7 +252,7 @@ class SQLiteDialect(Dialect):
             if not memory and not read_only and _empty_or_mltrail(cursor):
                 # Not in another application's file: switching to WAL rewrites its header,
                 # and such a file is refused without a byte changed.
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _switch_to_wal(cursor, busy_timeout)
                 cursor.execute(f"PRAGMA synchronous = {synchronous}")
                 # Checkpoints run in the background (see the module), not in commits.
                 cursor.execute("PRAGMA wal_autocheckpoint = 0")
@@ -397,6 +397,30 @@ def _execute(conn: Connection, sql: str) -> None:
         raw.execute(sql)
     except sqlite3.Error as exc:
         raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+
+
+#: How long a connection waits between attempts to switch a new file to WAL.
+WAL_SWITCH_PAUSE_S = 0.005
+
+
+def _switch_to_wal(cursor: sqlite3.Cursor, busy_timeout_ms: int) -> None:
+    """``PRAGMA journal_mode = WAL``, tried again until the busy timeout has passed.
+
+    Connections that switch one new file at the same moment can each hold the read lock the
+    other needs to give up: SQLite then answers "database is locked" at once instead of calling
+    the busy handler (it would wait forever). Once one has switched, the others find the file
+    in WAL mode already.
+    """
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL").fetchall()
+            return
+        except sqlite3.OperationalError as exc:
+            busy = str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_BUSY")
+            if not busy or time.monotonic() >= deadline:
+                raise
+            time.sleep(WAL_SWITCH_PAUSE_S)
 
 
 def _empty_or_mltrail(cursor: sqlite3.Cursor) -> bool:
