@@ -31,6 +31,7 @@ from mltrail.backends.sql.dialects.mysql import (
     migration_lock_name,
     supports_insert_returning,
 )
+from mltrail.backends.sql.dialects.postgresql import PostgreSQLDialect
 from mltrail.backends.sql.fast import Batch, FastStatement
 
 WAIT = 60  # seconds; only reached when something is broken
@@ -112,6 +113,15 @@ def test_a_driver_that_is_not_installed_says_what_to_install(
         mltrail.connect(given)
     for word in words:
         assert word in str(raised.value)
+
+
+def test_prepare_threshold_is_refused_for_psycopg2() -> None:
+    """psycopg2 prepares nothing; its libpq would refuse the option with a bare error."""
+    dialect = PostgreSQLDialect()
+    dialect._driver = "psycopg2"  # chosen by the URL once psycopg2 is installed
+    with pytest.raises(errors.InvalidArgumentError, match="prepare_threshold is an option of"):
+        dialect.connect_args({"prepare_threshold": "none"})
+    assert "prepare_threshold" not in dialect.connect_args({})
 
 
 @pytest.mark.parametrize(
@@ -552,17 +562,29 @@ def test_postgresql_batches_survive_the_driver_deallocating_on_rollback(
         assert failures == []  # known lost before a batch needed them, not by a failed batch
 
 
-def test_postgresql_batches_prepare_nothing_when_the_driver_prepares_nothing(
+def test_postgresql_prepares_nothing_with_prepare_threshold_none(
     pg_url: tuple[Server, str],
 ) -> None:
+    """With ``prepare_threshold=none`` in the URL (for PgBouncer in transaction mode) neither
+    psycopg nor mltrail's batches prepare anything on the server session."""
     _, url = pg_url
-    with mltrail.connect(url) as store:
+    given = sa.make_url(url)
+    with mltrail.connect(given.update_query_dict({"prepare_threshold": "none"})) as store:
+        outputs = _steps(store, 8)  # psycopg prepares a statement on its 5th run by default
+        assert len(store.get_artifacts_by_id(outputs)) == 8
         with store.database.connection() as conn:
-            conn.connection.dbapi_connection.prepare_threshold = None  # type: ignore[union-attr]
-        outputs = _steps(store, 3)
+            assert conn.connection.dbapi_connection.prepare_threshold is None  # type: ignore[union-attr]
+            names = conn.exec_driver_sql("SELECT name FROM pg_prepared_statements").scalars()
+            assert list(names) == []
+    with mltrail.connect(given.update_query_dict({"prepare_threshold": "0"})) as store:
+        _steps(store, 2)
         with store.database.connection() as conn:
-            assert _prepared(conn) == set()
-        assert len(store.get_artifacts_by_id(outputs)) == 3
+            names = list(conn.exec_driver_sql("SELECT name FROM pg_prepared_statements").scalars())
+            assert any(name.startswith("mlt_") for name in names)
+            assert any(not name.startswith("mlt_") for name in names)  # psycopg's own
+    for bad in ("-1", "often", "1.5"):
+        with pytest.raises(errors.InvalidArgumentError, match="prepare_threshold"):
+            mltrail.connect(given.update_query_dict({"prepare_threshold": bad}))
 
 
 @pytest.mark.parametrize("how", ["core", "fast", "reads"])

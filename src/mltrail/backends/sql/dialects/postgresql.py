@@ -102,6 +102,7 @@ _TOO_LARGE_CLASS = "54"  # program limit exceeded: statement too complex, too ma
 #: psycopg refuses a statement with more bind parameters than the protocol can carry (65535)
 #: before sending it, as an OperationalError without SQLSTATE.
 _TOO_MANY_PARAMETERS = "number of parameters must be"
+_UNSET: Any = object()  # an option not given
 
 
 class PostgreSQLDialect(ServerDialect):
@@ -169,8 +170,16 @@ class PostgreSQLDialect(ServerDialect):
             given = str(args.get("options") or "").strip()
             args["options"] = " ".join([given, *settings]).strip()
         check_files(args, ("sslrootcert", "sslcert", "sslkey", "sslcrl"), self.title)
+        threshold = args.pop("prepare_threshold", _UNSET)
         if self._driver == "psycopg":
             _check_libpq_options(args)
+            if threshold is not _UNSET:
+                args["prepare_threshold"] = prepare_threshold_option(threshold)
+        elif threshold is not _UNSET:
+            raise InvalidArgumentError(
+                "prepare_threshold is an option of psycopg 3 (postgresql+psycopg://, the "
+                "default driver); psycopg2 prepares nothing: leave the option out"
+            )
         return args
 
     def configure(self, engine: Engine) -> None:
@@ -592,6 +601,26 @@ def _executemany_in_own_pipeline(cursor: Any, statement: str, rows: Any, context
     return True
 
 
+def prepare_threshold_option(value: Any) -> int | None:
+    """The ``prepare_threshold`` option: psycopg's own (a statement run that many times on a
+    connection is prepared there; 0 prepares every one), or ``none``: nothing is prepared,
+    neither by psycopg nor by mltrail's batches, as a pooler that hands one client's
+    transactions to different server sessions (PgBouncer in transaction mode) needs."""
+    if value is None or str(value).strip().lower() in ("none", "off", "false"):
+        return None
+    if not isinstance(value, bool):
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            number = -1
+        if number >= 0:
+            return number
+    raise InvalidArgumentError(
+        f"prepare_threshold={value!r} must be a number of runs (0 or more) after which psycopg "
+        "prepares a statement, or none to prepare nothing (for PgBouncer in transaction mode)"
+    )
+
+
 def _check_libpq_options(options: dict[str, Any]) -> None:
     from psycopg import Error
     from psycopg.conninfo import make_conninfo
@@ -601,8 +630,8 @@ def _check_libpq_options(options: dict[str, Any]) -> None:
     except Error as exc:
         raise InvalidArgumentError(
             f"{str(exc).strip()} in the URL or keywords; mltrail's own options are "
-            f"{', '.join(POOL_OPTIONS)}, connect_timeout, random_page_cost, statement_timeout and "
-            "read_only; every other one "
+            f"{', '.join(POOL_OPTIONS)}, connect_timeout, random_page_cost, statement_timeout, "
+            "prepare_threshold and read_only; every other one "
             "must be a libpq connection "
             "parameter (sslmode, sslrootcert, application_name, options...)"
         ) from None
