@@ -433,10 +433,7 @@ def test_runs_table(project: Path, calls: list[str]) -> None:
     assert calls == [
         "get_contexts",  # the pipeline by name
         "get_children_contexts_by_context",
-        "get_executions_by_context",
-        "get_executions_by_context",
-        "get_events_by_execution_ids",
-        "get_artifacts_by_id",
+        "get_context_dag",  # every run, its events and artifacts, whatever the stages
     ]
     assert runs_lines(ok("runs", "1").stdout)[2:] == runs_lines(result.stdout)[2:]
 

@@ -79,11 +79,43 @@ def test_a_pipeline_is_read_in_a_few_calls_whatever_its_runs(
     assert counting.calls == [
         "get_contexts_by_id",
         "get_children_contexts_by_context",
-        "get_executions_by_context",  # one per stage
-        "get_executions_by_context",
-        "get_events_by_execution_ids",
-        "get_artifacts_by_id",
+        "get_context_dag",  # not one call per stage
     ]
+    counting.calls.clear()
+    assert len(pipeline_runs(counting, tracker.context, stage="train")) == 4  # type: ignore[arg-type]
+    assert counting.calls == ["get_children_contexts_by_context", "get_context_dag"]
+
+
+def test_runs_outside_the_stages_are_listed_without_a_stage(
+    tracker: Tracker, store: m.MetadataStore
+) -> None:
+    """An execution associated with the pipeline itself, or only with a context below a
+    stage, is one of the pipeline's runs too, without a stage."""
+    log(tracker)
+    step = store.put_execution_type(m.ExecutionType(name="Manual"))
+    pipeline = tracker.context
+    [train] = [c for c in store.get_contexts_by_type("Stage") if c.name == "demo/train"]
+    below = m.Context(type_id=store.put_context_type(m.ContextType(name="Trial")), name="t1")
+    [below.id] = store.put_contexts([below])
+    store.put_parent_contexts([m.ParentContext(child_id=below.id, parent_id=train.id or 0)])
+    loose = m.Execution(type_id=step, custom_properties={"by": "hand"})
+    nested = m.Execution(type_id=step, custom_properties={"trial": 1})
+    [loose.id] = store.put_executions([loose])
+    [nested.id] = store.put_executions([nested])
+    store.put_attributions_and_associations(
+        [],
+        [
+            m.Association(execution_id=loose.id, context_id=pipeline.id or 0),
+            m.Association(execution_id=nested.id, context_id=below.id),
+        ],
+    )
+    runs = {r.id: r for r in pipeline_runs(store, "demo")}
+    assert len(runs) == 5
+    assert (runs[loose.id].stage, runs[loose.id].parameters) == ("", {"by": "hand"})
+    assert (runs[nested.id].stage, runs[nested.id].parameters) == ("", {"trial": 1})
+    trained = {r.id: r.stage for r in pipeline_runs(store, "demo", stage="train")}
+    assert trained == {i: "train" for i, r in runs.items() if r.stage == "train"}
+    assert len(trained) == 2
 
 
 def test_one_stage_and_unknown_stages(tracker: Tracker, store: m.MetadataStore) -> None:

@@ -90,34 +90,37 @@ class PipelineRun:
 def pipeline_runs(
     store: MetadataStore, pipeline: Context | int | str, *, stage: str | None = None
 ) -> list[PipelineRun]:
-    """Every execution of ``pipeline``'s stages (or of the one stage named ``stage``), newest
-    first, with its parameters and metrics.
+    """Every execution of ``pipeline`` (or of its one stage named ``stage``), newest first,
+    with its parameters and metrics.
 
     ``pipeline``: a context, its id, or the name of a ``Pipeline`` context. A context without
-    child contexts is read as one stage (its own executions). Reads: the stages (one call), the
-    executions of each stage (one call per stage), the events of all of them (one call) and the
-    metrics artifacts they output (one call).
+    child contexts is read as one stage (its own executions). An execution associated with the
+    pipeline itself, or only with a context below a stage, is a run whose stage is ``""``;
+    ``stage`` keeps the runs associated with that stage. Reads: the stages (one call) and the
+    DAG of the pipeline or the stage (one call: its executions, the artifacts they read and
+    output and the events between them), whatever the number of runs.
     """
     context = _pipeline(store, pipeline)
     stages = _stages(store, context, stage)
-    executions: dict[int, tuple[str, Execution]] = {}
-    for name, stage_context in stages:
-        for execution in store.get_executions_by_context(stage_context.id or 0):
-            executions.setdefault(execution.id or 0, (name, execution))
-    if not executions:
-        return []
-    events = store.get_events_by_execution_ids(sorted(executions))
-    outputs = [e for e in events if e.type in OUTPUT_EVENT_TYPES]
-    wanted = sorted({e.artifact_id for e in outputs if e.artifact_id is not None})
-    artifacts = {a.id: a for a in store.get_artifacts_by_id(wanted) if _is_metrics(a)}
+    # A stage's runs are the executions associated with it (those of contexts below it are
+    # the pipeline's runs without a stage, as in the listing of every run).
+    root = context if stage is None else stages[0][1]
+    dag = store.get_context_dag(root.id or 0, include_child_contexts=stage is None)
+    stage_of = {c.id: name for name, c in stages}
+    in_stage: dict[int, str] = {}
+    for link in sorted(dag.associations, key=lambda a: (a.execution_id, a.context_id)):
+        name = stage_of.get(link.context_id)
+        if name is not None:
+            in_stage.setdefault(link.execution_id, name)
+    artifacts = {a.id: a for a in dag.artifacts if _is_metrics(a)}
     metrics: dict[int, dict[str, PropertyValue]] = {}
-    for event in outputs:  # in the order they were recorded
+    for event in dag.events:  # in the order they were recorded
         artifact = artifacts.get(event.artifact_id)
-        if artifact is not None and event.execution_id is not None:
-            metrics.setdefault(event.execution_id, {}).update(metric_values(artifact))
+        if artifact is not None and event.type in OUTPUT_EVENT_TYPES:
+            metrics.setdefault(event.execution_id or 0, {}).update(metric_values(artifact))
     runs = [
-        _run(name, execution, metrics.get(execution_id, {}))
-        for execution_id, (name, execution) in executions.items()
+        _run(in_stage.get(e.id or 0, ""), e, metrics.get(e.id or 0, {}))
+        for e in dag.executions
     ]
     runs.sort(key=lambda r: r.id, reverse=True)
     return runs
