@@ -119,8 +119,7 @@ def pipeline_runs(
         if artifact is not None and event.type in OUTPUT_EVENT_TYPES:
             metrics.setdefault(event.execution_id or 0, {}).update(metric_values(artifact))
     runs = [
-        _run(in_stage.get(e.id or 0, ""), e, metrics.get(e.id or 0, {}))
-        for e in dag.executions
+        _run(in_stage.get(e.id or 0, ""), e, metrics.get(e.id or 0, {})) for e in dag.executions
     ]
     runs.sort(key=lambda r: r.id, reverse=True)
     return runs
