@@ -39,7 +39,7 @@ from sqlalchemy import (
 
 from mltrail._lru import SizedLRU
 from mltrail.backends.sql import readers, schema
-from mltrail.backends.sql.fast import FastStatement, InStatement, bucket, key_weight
+from mltrail.backends.sql.fast import Compiled, FastStatement, InStatement, bucket, key_weight
 from mltrail.backends.sql.feed import TYPE_KIND_OFFSET, types_noted
 from mltrail.backends.sql.readers import ARTIFACTS, CONTEXTS, EXECUTIONS, decode
 from mltrail.backends.sql.schema import TypeKind
@@ -376,13 +376,23 @@ def joins_ids(conn: Connection) -> bool:
 
 
 class Answer:
-    """The statement of :func:`answer_statements`, compiled once; ``known_types`` as it was
-    built with."""
+    """The statement of :func:`answer_statements`, compiled once (or shipped compiled, see
+    :mod:`mltrail.query._precompiled`); ``known_types`` as it was built with."""
 
     __slots__ = ("known_types", "statement")
 
-    def __init__(self, statements: list[Any], *, known_types: bool = False) -> None:
-        [self.statement] = (FastStatement(s) for s in statements)
+    def __init__(
+        self,
+        build: Callable[[], list[Any]],
+        *,
+        known_types: bool = False,
+        shipped: Callable[[Any], Compiled | None] | None = None,
+    ) -> None:
+        def statement() -> Any:
+            [built] = build()
+            return built
+
+        self.statement = FastStatement(build=statement, shipped=shipped)
         self.known_types = known_types
 
 
@@ -395,10 +405,19 @@ class AnswerCache:
             max_total=max_weight, max_entry=max_entry, max_count=size
         )
 
-    def get(self, key: Any, build: Callable[[], list[Any]], *, known_types: bool = False) -> Answer:
+    def get(
+        self,
+        key: Any,
+        build: Callable[[], list[Any]],
+        *,
+        known_types: bool = False,
+        shipped: Callable[[Any], Compiled | None] | None = None,
+    ) -> Answer:
+        """The answer of ``key``; ``build`` makes its statement when it must be compiled (not
+        when ``shipped`` has its text for the dialect at hand)."""
         answer = self._items.get(key)
         if answer is None:
-            answer = Answer(build(), known_types=known_types)
+            answer = Answer(build, known_types=known_types, shipped=shipped)
             self._items.put(key, answer, key_weight(key))
         return answer
 
@@ -411,7 +430,19 @@ def read_answer(
     *,
     truncated: bool = False,
 ) -> LineageGraph:
-    """Run the statement of an :class:`Answer` and build its LineageGraph."""
+    """Run the statement of an :class:`Answer` and build its LineageGraph (the cycle
+    collector held off meanwhile, see :class:`~mltrail.backends.sql.readers.CollectorPaused`)."""
+    with readers.CollectorPaused():
+        return _read_answer(conn, answer, params, fields, truncated)
+
+
+def _read_answer(
+    conn: Connection,
+    answer: Answer,
+    params: dict[str, Any],
+    fields: Collection[str],
+    truncated: bool,
+) -> LineageGraph:
     graph = object.__new__(LineageGraph)  # the other fields are set below
     graph.__dict__.update(
         artifact_types=[], execution_types=[], context_types=[], events=[], truncated=truncated

@@ -35,6 +35,7 @@ from mltrail.backends.sql import readers, schema
 from mltrail.backends.sql.fast import StatementCache, bucket
 from mltrail.backends.sql.schema import TypeKind
 from mltrail.model import INPUT_EVENT_TYPES, OUTPUT_EVENT_TYPES, LineageDirection, LineageGraph
+from mltrail.query import _precompiled
 from mltrail.query._subgraph import (
     GRAPH_FIELDS,
     AnswerCache,
@@ -220,18 +221,34 @@ def run_lineage(conn: Connection, q: LineageQuery) -> LineageGraph:
     # Types already read (and unchanged since, as the statement checks) are not read again.
     seen = seen_types_params(conn) if can_know_types(q.fields) else None
     known = seen is not None
+    shape = _precompiled.shape_name(q, key, known)
     answer = _ANSWERS.get(
         (q.fields, joined, packed, known, *key),
-        lambda: answer_statements(
-            *_walk_sources(q, filters, sizes),
-            q.fields,
-            joined=joined,
-            known_types=known,
-            packed=packed,
-        ),
+        lambda: answer_build(q, filters, sizes, joined=joined, packed=packed, known=known),
         known_types=known,
+        shipped=_precompiled.finder(shape) if shape is not None else None,
     )
     return read_answer(conn, answer, params | seen if seen else params, q.fields)
+
+
+def answer_build(
+    q: LineageQuery,
+    filters: _Filters,
+    sizes: tuple[int | None, int | None],
+    *,
+    joined: bool,
+    packed: bool,
+    known: bool,
+) -> list[Any]:
+    """The answer statement of ``q`` (as a list of one), built for a database that joins its
+    id CTEs or not, packs rows or not, and with types known or not."""
+    return answer_statements(
+        *_walk_sources(q, filters, sizes),
+        q.fields,
+        joined=joined,
+        known_types=known,
+        packed=packed,
+    )
 
 
 def _walk_sources(

@@ -64,18 +64,55 @@ def send_prefix(conn: Connection, cursor: Any) -> None:
             raise wrap_error(conn, prefix, None, exc) from exc
 
 
+#: A statement compiled for one dialect: its SQL text, the names of its positional parameters
+#: in order (None for named parameters) and the values the statement carries itself.
+Compiled = tuple[str, tuple[str, ...] | None, dict[str, Any]]
+
+
+def compile_statement(statement: ClauseElement, dialect: Any) -> Compiled:
+    """``statement`` compiled for ``dialect`` (see :data:`Compiled`)."""
+    compiled: Any = statement.compile(dialect=dialect)
+    order = tuple(compiled.positiontup or ()) if compiled.positional else None
+    defaults = {
+        name: bind.effective_value
+        for bind, name in compiled.bind_names.items()
+        if bind.value is not None or bind.callable is not None
+    }
+    return compiled.string, order, defaults
+
+
 class FastStatement:
     """A fixed-shape statement executed with plain parameter dicts.
 
     Parameters that carry a value in the statement (literals of a compiled filter, say) keep it
     unless the call gives another; unnamed placeholders (``bindparam("x")``) must be given.
+
+    ``build`` instead of ``statement``: the statement is built when first compiled. ``shipped``
+    gives a dialect's compiled text made ahead of time, or None; the statement is then neither
+    built nor compiled for that dialect.
     """
 
-    __slots__ = ("_compiled", "statement")
+    __slots__ = ("_build", "_compiled", "_shipped", "_statement")
 
-    def __init__(self, statement: ClauseElement) -> None:
-        self.statement = statement
+    def __init__(
+        self,
+        statement: ClauseElement | None = None,
+        *,
+        build: Callable[[], ClauseElement] | None = None,
+        shipped: Callable[[Any], Compiled | None] | None = None,
+    ) -> None:
+        assert (statement is None) != (build is None), "give statement or build"
+        self._statement = statement
+        self._build = build
+        self._shipped = shipped
         self._compiled: dict[Any, tuple[str, Any, dict[str, Any]]] = {}
+
+    @property
+    def statement(self) -> ClauseElement:
+        if self._statement is None:
+            assert self._build is not None
+            self._statement = self._build()
+        return self._statement
 
     def _sql(self, conn: Connection) -> tuple[str, Any, dict[str, Any]]:
         """SQL text, a getter of the positional arguments (None for named parameters) and
@@ -84,18 +121,13 @@ class FastStatement:
         key = (type(dialect), dialect.server_version_info, dialect.paramstyle)
         entry = self._compiled.get(key)
         if entry is None:
-            compiled: Any = self.statement.compile(dialect=dialect)
-            order = tuple(compiled.positiontup or ()) if compiled.positional else None
-            defaults = {
-                name: bind.effective_value
-                for name, bind in compiled.binds.items()
-                if bind.value is not None or bind.callable is not None
-            }
+            parts = self._shipped(dialect) if self._shipped is not None else None
+            sql, order, defaults = parts or compile_statement(self.statement, dialect)
             getter = None
             if order is not None:
                 fetch = operator.itemgetter(*order) if order else (lambda _: ())
                 getter = (lambda args: (fetch(args),)) if len(order) == 1 else fetch
-            entry = self._compiled[key] = (compiled.string, getter, defaults)
+            entry = self._compiled[key] = (sql, getter, defaults)
         return entry
 
     def execute(self, conn: Connection, params: Params | None = None) -> Any:

@@ -9,6 +9,7 @@ answers.
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -282,6 +283,27 @@ def events_of(conn: Connection, column: str, ids: Sequence[int]) -> list[Event]:
     rows = events_by[column].all(conn, ids)
     rows.sort(key=lambda r: r[0])
     return [to_event(*row[1:]) for row in rows]
+
+
+class CollectorPaused:
+    """Python's cycle collector held off while many rows become objects (none of which make
+    reference cycles). Every 700 new objects would start a collection; those that survive one
+    (an answer being built) are walked again by the next, and the first collection of the
+    oldest generation in a process walks every object the process holds (the ~50,000 of the
+    modules after ``import mltrail``): that one landed in the first large answer of a process.
+    A collector that someone else disabled stays disabled. Process-wide: another thread's
+    allocations meanwhile are not collected either, until the block ends."""
+
+    __slots__ = ("_paused",)
+
+    def __enter__(self) -> None:
+        self._paused = gc.isenabled()
+        if self._paused:
+            gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._paused:
+            gc.enable()
 
 
 def frozen(cls: type[Any], **fields: Any) -> Any:
