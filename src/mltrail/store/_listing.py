@@ -19,6 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from mltrail.backends.sql import schema
 from mltrail.backends.sql.fast import InStatement, StatementCache
+from mltrail.backends.sql.readers import CollectorPaused
 from mltrail.backends.sql.schema import TypeKind
 from mltrail.errors import InvalidArgumentError
 from mltrail.model import ListOptions, ResultPage
@@ -123,7 +124,20 @@ def list_nodes(
     The statement is cached by the listing's shape; scope, filter values, the page token's key
     and the limit are its parameters. On a ``dialect`` that sends reads together, a listing of
     everything reads its nodes and their properties (by the same conditions) in one request.
+    The cycle collector is held off meanwhile (see
+    :class:`~mltrail.backends.sql.readers.CollectorPaused`).
     """
+    with CollectorPaused():
+        return _list_nodes(conn, spec, options, scope, dialect)
+
+
+def _list_nodes(
+    conn: Connection,
+    spec: NodeSpec,
+    options: ListOptions,
+    scope: Scope,
+    dialect: Dialect | None,
+) -> ResultPage[Any]:
     order = parse_order(options.order_by)
     limit = count_arg(options.limit, "limit (None or 0 for all rows)") or None
     ascending = flag_arg(options.is_asc, "ascending")
