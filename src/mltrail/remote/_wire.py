@@ -31,7 +31,7 @@ import math
 import numbers
 import types
 import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache, lru_cache
 from typing import Any
 
@@ -156,38 +156,7 @@ class Encoder:
     def encode(self, value: Any, hint: Any) -> Any:
         if value is None:
             return None
-        if _is_union(hint):
-            inner = _optional_of(hint)
-            return self.encode(value, inner) if inner is not None else self.any(value)
-        origin = typing.get_origin(hint) or hint
-        if isinstance(origin, type):
-            if dataclasses.is_dataclass(origin):
-                if isinstance(value, origin) and _registered(type(value)) is origin:
-                    return self.model(value, origin, tagged=False)
-                if type(value) is dict:
-                    return self.tagged_dict(value)
-            elif issubclass(origin, enum.Enum) and type(value) is origin:
-                return value.name
-            elif origin is model.ResultPage and isinstance(value, model.ResultPage):
-                (item,) = typing.get_args(hint) or (_ANY,)
-                return {
-                    "items": [self.encode(v, item) for v in value],
-                    "next_page_token": value.next_page_token,
-                }
-            elif origin in _LISTS:
-                if _is_listish(value):
-                    (item,) = typing.get_args(hint) or (_ANY,)
-                    return [self.encode(v, item) for v in value]
-            elif origin is tuple and isinstance(value, tuple):
-                args = typing.get_args(hint)
-                if args and args[-1] is not Ellipsis and len(args) == len(value):
-                    return [self.encode(v, h) for v, h in zip(value, args)]
-            elif origin in (dict, Mapping):
-                args = typing.get_args(hint)
-                if isinstance(value, Mapping) and all(type(k) is str and k != TAG for k in value):
-                    item = args[1] if len(args) == 2 else _ANY
-                    return {k: self.encode(v, item) for k, v in value.items()}
-        return self.any(value)
+        return _encoding(hint)(self, value)
 
     def model(self, value: Any, cls: type, *, tagged: bool) -> dict[str, Any]:
         out: dict[str, Any] = {TAG: cls.__name__} if tagged else {}
@@ -197,15 +166,17 @@ class Encoder:
                 return {TAG: "ref", "id": self.seen[key]}
             out["$id"] = self.seen[key] = len(self.seen)
             self.keep.append(value)
-        omissible = _omissible(cls)
-        for name, hint in field_hints(cls).items():
+        fields, late = _model_fields(cls)
+        for name, plan, omissible, empty in fields:
             item = getattr(value, name)
-            if name in omissible:
-                empty = omissible[name]
-                if item is None if empty is None else (type(item) is empty and not item):
-                    continue
-            out[name] = self.encode(item, hint)
-        for name in _late_fields(cls):
+            if item is None:
+                if not (omissible and empty is None):  # None is left out where it is the default
+                    out[name] = None
+                continue
+            if omissible and empty is not None and type(item) is empty and not item:
+                continue
+            out[name] = plan(self, item)
+        for name in late:
             out[name] = self.any(getattr(value, name, None))
         return out
 
@@ -250,6 +221,89 @@ class Encoder:
         if isinstance(value, Mapping):
             return self.any(dict(value))
         return _opaque(value)
+
+
+#: How a value that is not None is encoded where a hint is expected.
+_Encoding = Callable[[Encoder, Any], Any]
+_ENCODINGS: dict[Any, _Encoding] = {}
+
+
+def _encoding(hint: Any) -> _Encoding:
+    """The encoding of ``hint``, worked out once per hint (see :func:`_plan`)."""
+    try:
+        return _ENCODINGS[hint]
+    except KeyError:
+        plan = _ENCODINGS[hint] = _make_encoding(hint)
+        return plan
+    except TypeError:  # an unhashable hint
+        return _make_encoding(hint)
+
+
+def _make_encoding(hint: Any) -> _Encoding:
+    if _is_union(hint):
+        inner = _optional_of(hint)
+        return _encoding(inner) if inner is not None else Encoder.any
+    origin = typing.get_origin(hint) or hint
+    if not isinstance(origin, type):
+        return Encoder.any
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(origin):
+
+        def model_of(self: Encoder, value: Any) -> Any:
+            if isinstance(value, origin) and _registered(type(value)) is origin:
+                return self.model(value, origin, tagged=False)
+            if type(value) is dict:
+                return self.tagged_dict(value)
+            return self.any(value)
+
+        return model_of
+    if issubclass(origin, enum.Enum):
+        return lambda self, value: value.name if type(value) is origin else self.any(value)
+    if origin is model.ResultPage:
+        (page_item,) = args or (_ANY,)
+        return lambda self, value: (
+            {
+                "items": [self.encode(v, page_item) for v in value],
+                "next_page_token": value.next_page_token,
+            }
+            if isinstance(value, model.ResultPage)
+            else self.any(value)
+        )
+    if origin in _LISTS:
+        (list_item,) = args or (_ANY,)
+        return lambda self, value: (
+            [self.encode(v, list_item) for v in value] if _is_listish(value) else self.any(value)
+        )
+    if origin is tuple:
+        if args and args[-1] is not Ellipsis:
+            return lambda self, value: (
+                [self.encode(v, h) for v, h in zip(value, args)]
+                if isinstance(value, tuple) and len(args) == len(value)
+                else self.any(value)
+            )
+        return Encoder.any
+    if origin in (dict, Mapping):
+        value_hint = args[1] if len(args) == 2 else _ANY
+        return lambda self, value: (
+            {k: self.encode(v, value_hint) for k, v in value.items()}
+            if isinstance(value, Mapping) and all(type(k) is str and k != TAG for k in value)
+            else self.any(value)
+        )
+    return Encoder.any
+
+
+@cache
+def _model_fields(
+    cls: type,
+) -> tuple[tuple[tuple[str, _Encoding, bool, type | None], ...], tuple[str, ...]]:
+    """A data class's init fields, each with its encoding, whether it is left out when it holds
+    its default, and that default's type when it is an empty dict or list; its late fields."""
+    omissible = _omissible(cls)
+    fields = tuple(
+        (name, _encoding(hint), name in omissible, omissible.get(name))
+        for name, hint in field_hints(cls).items()
+    )
+    return fields, _late_fields(cls)
 
 
 def _is_listish(value: Any) -> bool:
@@ -302,33 +356,7 @@ class Decoder:
             return None
         if type(data) is dict and TAG in data:
             return self.tagged(data)
-        if _is_union(hint):
-            inner = _optional_of(hint)
-            return self.decode(data, inner) if inner is not None else self.any(data)
-        origin = typing.get_origin(hint) or hint
-        if isinstance(origin, type):
-            if dataclasses.is_dataclass(origin) and type(data) is dict:
-                return self.build(origin, data)
-            if issubclass(origin, enum.Enum) and type(data) is str:
-                member = origin.__members__.get(data)
-                return member if member is not None else data
-            if origin is model.ResultPage and type(data) is dict:
-                (item,) = typing.get_args(hint) or (_ANY,)
-                items = [self.decode(v, item) for v in data.get("items") or ()]
-                return model.ResultPage(items, data.get("next_page_token"))
-            if origin is tuple and type(data) is list:
-                args = typing.get_args(hint)
-                if args and args[-1] is not Ellipsis and len(args) == len(data):
-                    return tuple(self.decode(v, h) for v, h in zip(data, args))
-                return tuple(self.any(v) for v in data)
-            if type(data) is list and origin in _LISTS:
-                (item,) = typing.get_args(hint) or (_ANY,)
-                return [self.decode(v, item) for v in data]
-            if type(data) is dict and origin in (dict, Mapping):
-                args = typing.get_args(hint)
-                item = args[1] if len(args) == 2 else _ANY
-                return {k: self.decode(v, item) for k, v in data.items()}
-        return self.any(data)
+        return _plan(hint)(self, data)
 
     def any(self, data: Any) -> Any:
         kind = type(data)
@@ -379,16 +407,23 @@ class Decoder:
         )
 
     def build(self, cls: type, data: dict[str, Any]) -> Any:
-        hints = field_hints(cls)
-        late = _late_fields(cls)
-        ref = data.get("$id")
-        unknown = sorted(set(data) - set(hints) - set(late) - {"$id"})
-        if unknown:
+        fields, late, allowed = _fields_of(cls)
+        if not allowed.issuperset(data):
+            unknown = sorted(set(data) - allowed)
             raise InvalidArgumentError(
                 f"{self.where}: {cls.__name__} has no field {unknown[0]!r} (fields: "
-                f"{', '.join(hints)})"
+                f"{', '.join(name for name, _ in fields)})"
             )
-        values = {name: self.decode(data[name], hints[name]) for name in hints if name in data}
+        values: dict[str, Any] = {}
+        for name, plan in fields:
+            if name in data:
+                value = data[name]
+                if value is None:
+                    values[name] = None
+                elif type(value) is dict and TAG in value:
+                    values[name] = self.tagged(value)
+                else:
+                    values[name] = plan(self, value)
         try:
             built = cls(**values)
         except TypeError as exc:
@@ -398,9 +433,98 @@ class Decoder:
         for name in late:
             if name in data:
                 object.__setattr__(built, name, self.any(data[name]))
+        ref = data.get("$id")
         if ref is not None:
             self.objects[ref] = built
         return built
+
+
+#: How a value that is neither None nor tagged is decoded where a hint is expected.
+_Plan = Callable[[Decoder, Any], Any]
+_PLANS: dict[Any, _Plan] = {}
+
+
+def _plan(hint: Any) -> _Plan:
+    """The plan of ``hint``, worked out once per hint (the checks of a hint's shape cost more
+    than decoding most values)."""
+    try:
+        return _PLANS[hint]
+    except KeyError:
+        plan = _PLANS[hint] = _make_plan(hint)
+        return plan
+    except TypeError:  # an unhashable hint
+        return _make_plan(hint)
+
+
+def _make_plan(hint: Any) -> _Plan:
+    if _is_union(hint):
+        inner = _optional_of(hint)
+        return _plan(inner) if inner is not None else Decoder.any
+    origin = typing.get_origin(hint) or hint
+    if not isinstance(origin, type):
+        return Decoder.any
+    args = typing.get_args(hint)
+    # (the JSON type a value must have, how it is decoded), tried in order; else Decoder.any.
+    ways: list[tuple[type, _Plan]] = []
+    if dataclasses.is_dataclass(origin):
+        ways.append((dict, lambda self, data: self.build(origin, data)))
+    if issubclass(origin, enum.Enum):
+        members = origin.__members__
+        ways.append((str, lambda self, data: members.get(data, data)))
+    if origin is model.ResultPage:
+        (page_item,) = args or (_ANY,)
+        ways.append(
+            (
+                dict,
+                lambda self, data: model.ResultPage(
+                    [self.decode(v, page_item) for v in data.get("items") or ()],
+                    data.get("next_page_token"),
+                ),
+            )
+        )
+    if origin is tuple:
+        if args and args[-1] is not Ellipsis:
+            ways.append(
+                (
+                    list,
+                    lambda self, data: (
+                        tuple(self.decode(v, h) for v, h in zip(data, args))
+                        if len(data) == len(args)
+                        else tuple(self.any(v) for v in data)
+                    ),
+                )
+            )
+        else:
+            ways.append((list, lambda self, data: tuple(self.any(v) for v in data)))
+    if origin in _LISTS:
+        (list_item,) = args or (_ANY,)
+        ways.append((list, lambda self, data: [self.decode(v, list_item) for v in data]))
+    if origin in (dict, Mapping):
+        value_hint = args[1] if len(args) == 2 else _ANY
+        ways.append(
+            (dict, lambda self, data: {k: self.decode(v, value_hint) for k, v in data.items()})
+        )
+    if not ways:
+        return Decoder.any
+
+    def plan(self: Decoder, data: Any) -> Any:
+        kind = type(data)
+        for wanted, way in ways:
+            if kind is wanted:
+                return way(self, data)
+        return self.any(data)
+
+    return plan
+
+
+@cache
+def _fields_of(cls: type) -> tuple[tuple[tuple[str, _Plan], ...], tuple[str, ...], frozenset[str]]:
+    """A data class's init fields with their plans, its late fields, and every key its wire
+    object may hold."""
+    hints = field_hints(cls)
+    late = _late_fields(cls)
+    fields = tuple((name, _plan(hint)) for name, hint in hints.items())
+    return fields, late, frozenset(hints) | frozenset(late) | {"$id"}
 
 
 def short_json(value: Any) -> str:
