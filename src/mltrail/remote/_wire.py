@@ -230,13 +230,21 @@ _ENCODINGS: dict[Any, _Encoding] = {}
 
 def _encoding(hint: Any) -> _Encoding:
     """The encoding of ``hint``, worked out once per hint (see :func:`_plan`)."""
+    return _once(_ENCODINGS, _make_encoding, hint)
+
+
+P = typing.TypeVar("P")
+
+
+def _once(plans: dict[Any, P], make: Callable[[Any], P], hint: Any) -> P:
+    """``plans[hint]``, made by ``make`` the first time (every time for an unhashable hint)."""
     try:
-        return _ENCODINGS[hint]
+        return plans[hint]
     except KeyError:
-        plan = _ENCODINGS[hint] = _make_encoding(hint)
+        plan = plans[hint] = make(hint)
         return plan
-    except TypeError:  # an unhashable hint
-        return _make_encoding(hint)
+    except TypeError:
+        return make(hint)
 
 
 def _make_encoding(hint: Any) -> _Encoding:
@@ -447,13 +455,7 @@ _PLANS: dict[Any, _Plan] = {}
 def _plan(hint: Any) -> _Plan:
     """The plan of ``hint``, worked out once per hint (the checks of a hint's shape cost more
     than decoding most values)."""
-    try:
-        return _PLANS[hint]
-    except KeyError:
-        plan = _PLANS[hint] = _make_plan(hint)
-        return plan
-    except TypeError:  # an unhashable hint
-        return _make_plan(hint)
+    return _once(_PLANS, _make_plan, hint)
 
 
 def _make_plan(hint: Any) -> _Plan:
