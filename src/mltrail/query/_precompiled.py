@@ -69,16 +69,13 @@ def sources_key() -> str | None:
     return digest.hexdigest()
 
 
-def shape_name(q: LineageQuery, key: tuple[Any, ...], known: bool) -> str | None:
-    """The name of ``q``'s statement among those shipped, or None when it is not one of them.
+def shape_name(key: tuple[Any, ...], known: bool) -> str | None:
+    """The name of a lineage statement among those shipped, or None when it is not one of them.
     ``key`` is the walk's shape (direction, unlimited, the two include-stop flags, the two
-    id-list sizes, the four filter shapes)."""
-    from mltrail.query.lineage import LineageQuery
-
+    id-list sizes, the four filter shapes); the question asks for every field (the caller
+    checks)."""
     direction, unlimited, stop_a, stop_e, size_a, size_e, *filters = key
     if stop_a or stop_e or any(f is not None for f in filters):
-        return None
-    if q.fields != LineageQuery.fields:
         return None
     if (size_a, size_e) == (1, None):
         start = "artifact"
@@ -107,7 +104,7 @@ def shapes() -> Iterator[tuple[str, LineageQuery, tuple[int | None, int | None],
                     )
                     sizes = (1, None) if start == "artifact" else (None, 1)
                     key = (direction, unlimited, False, False, *sizes, None, None, None, None)
-                    name = shape_name(q, key, known)
+                    name = shape_name(key, known)
                     assert name is not None
                     yield name, q, sizes, known
 

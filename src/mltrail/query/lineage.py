@@ -150,6 +150,7 @@ def _stop_ids(kind: TypeKind, compiled: CompiledFilter | None) -> Any | None:
 
 _STATEMENTS = StatementCache()
 _ANSWERS = AnswerCache()
+_EVERY_FIELD = LineageQuery.fields
 
 
 def _key(
@@ -221,7 +222,7 @@ def run_lineage(conn: Connection, q: LineageQuery) -> LineageGraph:
     # Types already read (and unchanged since, as the statement checks) are not read again.
     seen = seen_types_params(conn) if can_know_types(q.fields) else None
     known = seen is not None
-    shape = _precompiled.shape_name(q, key, known)
+    shape = _precompiled.shape_name(key, known) if q.fields == _EVERY_FIELD else None
     answer = _ANSWERS.get(
         (q.fields, joined, packed, known, *key),
         lambda: answer_build(q, filters, sizes, joined=joined, packed=packed, known=known),

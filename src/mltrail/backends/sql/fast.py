@@ -109,10 +109,15 @@ class FastStatement:
 
     @property
     def statement(self) -> ClauseElement:
-        if self._statement is None:
-            assert self._build is not None
-            self._statement = self._build()
-        return self._statement
+        statement = self._statement
+        if statement is None:
+            build = self._build
+            if build is None:  # another thread built it meanwhile
+                assert self._statement is not None
+                return self._statement
+            statement = self._statement = build()
+            self._build = None  # nor keep what it was built from
+        return statement
 
     def _sql(self, conn: Connection) -> tuple[str, Any, dict[str, Any]]:
         """SQL text, a getter of the positional arguments (None for named parameters) and
