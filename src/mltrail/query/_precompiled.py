@@ -250,9 +250,10 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.get("MLTRAIL_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/?ssl_disabled=true"),
         "mysql+mysqldb://root@127.0.0.1:3306/",
     ]
-    for old in DIRECTORY.glob("*.json"):
-        old.unlink()
-    for path in write(urls):
+    written = write(urls)
+    for stale in set(DIRECTORY.glob("*.json")) - set(written):
+        stale.unlink()  # a database version no longer compiled for
+    for path in written:
         print(path)
 
 

@@ -247,14 +247,22 @@ def _once(plans: dict[Any, P], make: Callable[[Any], P], hint: Any) -> P:
         return make(hint)
 
 
-def _make_encoding(hint: Any) -> _Encoding:
+def _shape_of(hint: Any) -> tuple[Any, type | None, tuple[Any, ...]]:
+    """What a plan of ``hint`` is made from: the member ``X`` of ``X | None`` (whose plan
+    serves), else None with the hint's class (None for a wider union or a hint that names no
+    class) and its arguments."""
     if _is_union(hint):
-        inner = _optional_of(hint)
-        return _encoding(inner) if inner is not None else Encoder.any
+        return _optional_of(hint), None, ()
     origin = typing.get_origin(hint) or hint
-    if not isinstance(origin, type):
+    return None, (origin if isinstance(origin, type) else None), typing.get_args(hint)
+
+
+def _make_encoding(hint: Any) -> _Encoding:
+    inner, origin, args = _shape_of(hint)
+    if inner is not None:
+        return _encoding(inner)
+    if origin is None:
         return Encoder.any
-    args = typing.get_args(hint)
     if dataclasses.is_dataclass(origin):
 
         def model_of(self: Encoder, value: Any) -> Any:
@@ -459,13 +467,11 @@ def _plan(hint: Any) -> _Plan:
 
 
 def _make_plan(hint: Any) -> _Plan:
-    if _is_union(hint):
-        inner = _optional_of(hint)
-        return _plan(inner) if inner is not None else Decoder.any
-    origin = typing.get_origin(hint) or hint
-    if not isinstance(origin, type):
+    inner, origin, args = _shape_of(hint)
+    if inner is not None:
+        return _plan(inner)
+    if origin is None:
         return Decoder.any
-    args = typing.get_args(hint)
     # (the JSON type a value must have, how it is decoded), tried in order; else Decoder.any.
     ways: list[tuple[type, _Plan]] = []
     if dataclasses.is_dataclass(origin):

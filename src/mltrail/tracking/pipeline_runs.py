@@ -213,7 +213,7 @@ def _stages(
         raise NotFoundError(
             f"pipeline {pipeline.name!r} has no stage {stage!r}; its stages: {choices}"
         )
-    return chosen
+    return chosen[:1]  # the first stage of that name (one DAG is read)
 
 
 def _stage_name(pipeline: Context | None, context: Context) -> str:
